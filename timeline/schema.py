@@ -1,0 +1,171 @@
+"""The event record: one schema for every source, written as Parquet.
+
+Column names are a public interface (exports, notebooks), so they are defined once, here::
+
+    time           timestamp[ns, UTC]   when it happened (most trustworthy clock of the source)
+    source         string               kubernetes, prometheus, alertmanager, pagerduty, file, ...
+    stream         string               where inside the source: ns/pod/container, query, file
+    kind           string               log, k8s_event, deploy, alert_firing, page_ack, ...
+    severity       string               debug | info | warning | error | critical
+    actor          string (nullable)    who acted
+    summary        string               one line, fit for a timeline table
+    message        string               the full original text
+    labels         string               JSON object, keys sorted
+    time_raw       string               the timestamp exactly as the source wrote it
+    time_quality   string               exact | assumed_tz | inferred | corrected
+    embedded_time  timestamp (nullable) the emitter's own clock, when the source gives a second one
+    ref            string               raw/<path>#L<line> or raw/<path>#<json-pointer>
+
+`make_events` is the one constructor every collector uses; it rejects naive datetimes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+SCHEMA = pa.schema(
+    [
+        pa.field("time", pa.timestamp("ns", tz="UTC"), nullable=False),
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("stream", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("severity", pa.string(), nullable=False),
+        pa.field("actor", pa.string()),
+        pa.field("summary", pa.string(), nullable=False),
+        pa.field("message", pa.string(), nullable=False),
+        pa.field("labels", pa.string(), nullable=False),
+        pa.field("time_raw", pa.string(), nullable=False),
+        pa.field("time_quality", pa.string(), nullable=False),
+        pa.field("embedded_time", pa.timestamp("ns", tz="UTC")),
+        pa.field("ref", pa.string(), nullable=False),
+    ]
+)
+COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
+TIME_COLUMNS = ("time", "embedded_time")
+NULLABLE = ("actor", "embedded_time")
+SEVERITIES = ("debug", "info", "warning", "error", "critical")
+TIME_QUALITIES = ("exact", "assumed_tz", "inferred", "corrected")
+DEFAULTS: dict[str, Any] = {
+    "severity": "info",
+    "actor": None,
+    "labels": "{}",
+    "time_raw": "",
+    "time_quality": "exact",
+    "embedded_time": pd.NaT,
+    "message": "",
+}
+
+
+def labels_json(labels: Mapping[str, Any] | None) -> str:
+    """Serialize labels as a JSON object with sorted keys and string values."""
+    if not labels:
+        return "{}"
+    clean = {str(k): str(v) for k, v in labels.items() if v is not None}
+    return json.dumps(clean, sort_keys=True, ensure_ascii=False)
+
+
+def make_events(**columns: Any) -> pd.DataFrame:
+    """Build a validated event frame from columns; scalars are broadcast.
+
+    Every column without a default (time, source, stream, kind, summary, ref) is required.
+    ``labels`` may be given as dicts. Example::
+
+        make_events(time=[ts], source="file", stream="app.log", kind="log",
+                    summary=["boom"], ref=["raw/file/app.log#L1"])
+    """
+    unknown = set(columns) - set(COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown event columns: {sorted(unknown)}")
+    lengths = {len(v) for v in columns.values() if _is_column(v)}
+    if len(lengths) > 1:
+        raise ValueError(f"event columns differ in length: {sorted(lengths)}")
+    n = lengths.pop() if lengths else 1
+    data: dict[str, Any] = {}
+    for name in COLUMNS:
+        if name in columns:
+            value = columns[name]
+        elif name in DEFAULTS:
+            value = DEFAULTS[name]
+        else:
+            raise ValueError(f"event column {name!r} is required")
+        if name == "labels":
+            value = (
+                [labels_json(v) if not isinstance(v, str) else v for v in value]
+                if _is_column(value)
+                else labels_json(value) if not isinstance(value, str) else value
+            )
+        data[name] = list(value) if _is_column(value) else [value] * n
+    frame = pd.DataFrame({k: pd.Series(v, dtype="object") for k, v in data.items()})
+    return validate(frame)
+
+
+def empty_events() -> pd.DataFrame:
+    """An event frame with no rows and the right dtypes."""
+    return validate(SCHEMA.empty_table().to_pandas())
+
+
+def validate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with the record's columns and dtypes, or raise ValueError/TypeError."""
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"event frame lacks columns {missing}")
+    out = pd.DataFrame(index=range(len(frame)))
+    for name in COLUMNS:
+        col = frame[name].reset_index(drop=True)
+        if name in TIME_COLUMNS:
+            out[name] = _utc_column(col, name)
+        else:
+            out[name] = col.astype("string")
+    for name in COLUMNS:
+        if name not in NULLABLE and out[name].isna().any():
+            raise ValueError(f"event column {name!r} has missing values")
+    _check_values(out, "severity", SEVERITIES)
+    _check_values(out, "time_quality", TIME_QUALITIES)
+    return out
+
+
+def to_table(frame: pd.DataFrame) -> pa.Table:
+    """Convert a validated event frame to an Arrow table with the exact schema."""
+    return pa.Table.from_pandas(validate(frame), schema=SCHEMA, preserve_index=False)
+
+
+def write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write events as Parquet (the caller is responsible for atomicity)."""
+    pq.write_table(to_table(frame), path)
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    """Read an events Parquet file back into a validated frame."""
+    return validate(pq.read_table(path, schema=SCHEMA).to_pandas())
+
+
+def _is_column(value: Any) -> bool:
+    return isinstance(value, (list, tuple, pd.Series, pd.Index)) or (
+        hasattr(value, "__len__") and hasattr(value, "dtype")
+    )
+
+
+def _utc_column(col: pd.Series, name: str) -> pd.Series:
+    if isinstance(col.dtype, pd.DatetimeTZDtype):
+        series = col
+    else:
+        values = [v for v in col if not pd.isna(v)]
+        if any(getattr(v, "tzinfo", None) is None for v in values):
+            raise TypeError(f"event column {name!r} holds naive or non-datetime values")
+        series = pd.to_datetime(col, utc=True)
+    if str(series.dt.tz) != "UTC":
+        series = series.dt.tz_convert("UTC")
+    return series.dt.as_unit("ns")
+
+
+def _check_values(frame: pd.DataFrame, name: str, allowed: tuple[str, ...]) -> None:
+    bad = sorted(set(frame[name].dropna().unique()) - set(allowed))
+    if bad:
+        raise ValueError(f"event column {name!r} has values {bad}; allowed: {list(allowed)}")
