@@ -1,0 +1,171 @@
+"""The ``file`` collector: exports an on-call engineer already made by hand.
+
+Each ``[[file]]`` table names a file or glob, its format (or ``auto``), a stream name and the
+zone of naive timestamps. Every file is copied into ``raw/file/`` byte for byte; a file that
+cannot be read or is not in its format is recorded and makes the source ``partial``, the others
+are still collected. Structured exports keep their system of origin as the event ``source``
+(a PagerDuty export gives ``pagerduty`` events); plain logs are ``file``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+from pathlib import Path
+from typing import Any
+
+from collector import exports, textlogs
+from collector.bundle import SourceWriter
+from collector.clock import Clock
+from collector.config import build, check_zone_key
+from collector.errors import ConfigError, ExportFormatError
+from collector.window import Window
+from timeline.metrics import parse_threshold
+
+FORMATS = (
+    "auto", "kubectl-logs", "log", "kubectl-events", "prometheus-query-range",
+    "alertmanager-alerts", "amtool-alerts", "amtool-silences", "alertmanager-silences",
+    "alertmanager-webhook", "pagerduty-log-entries", "pagerduty-notes",
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FileSource:
+    """One ``[[file]]`` table, e.g. ``path = "exports/*.log"``, ``format = "kubectl-logs"``."""
+
+    path: str
+    format: str = "auto"
+    stream: str | None = None
+    timezone: str = "UTC"
+    namespace: str | None = None
+    threshold: str | None = None
+    label: str | None = None
+
+
+class FileCollector:
+    """Reads hand-made exports named by ``[[file]]`` tables."""
+
+    name = "file"
+
+    def __init__(self, files: list[FileSource], base_dir: Path) -> None:
+        self.files = files
+        self.base_dir = base_dir
+
+    @classmethod
+    def from_config(cls, table: Any, path: Path) -> FileCollector:
+        """Build from the ``[[file]]`` array of tables in config file ``path``."""
+        if not isinstance(table, list):
+            raise ConfigError(f"{path}: file must be an array of tables: write [[file]], not [file]")
+        files = [build(FileSource, t, f"file[{i}]", path) for i, t in enumerate(table)]
+        for i, entry in enumerate(files):
+            if entry.format not in FORMATS:
+                raise ConfigError(
+                    f"{path}: file[{i}].format {entry.format!r} is not one of {', '.join(FORMATS)}"
+                )
+            check_zone_key(entry.timezone, f"file[{i}].timezone", path)
+            if entry.threshold is not None:
+                try:
+                    parse_threshold(entry.threshold)
+                except ValueError as exc:
+                    raise ConfigError(f"{path}: file[{i}].threshold: {exc}") from None
+        return cls(files, path.parent)
+
+    def collect(self, window: Window, out: SourceWriter, *, clock: Clock) -> dict[str, int]:
+        """Copy and parse every matching file; returns counts for the manifest."""
+        counts = {"files": 0, "failed_files": 0, "outside_window": 0}
+        seen: set[Path] = set()
+        for entry in self.files:
+            paths = self._expand(entry, out)
+            for file in paths:
+                if file in seen:
+                    out.warn(f"{file}: matched by more than one [[file]] table; read once")
+                    continue
+                seen.add(file)
+                counts["files"] += 1
+                if not self._one(entry, file, window, out, counts):
+                    counts["failed_files"] += 1
+        return counts
+
+    def _expand(self, entry: FileSource, out: SourceWriter) -> list[Path]:
+        pattern = Path(entry.path).expanduser()
+        if not pattern.is_absolute():
+            pattern = self.base_dir / pattern
+        matches = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
+        files = [p for p in matches if p.is_file()]
+        if not files:
+            out.warn(f"{entry.path}: no such file", partial=True)
+        return files
+
+    def _one(self, entry: FileSource, file: Path, window: Window, out: SourceWriter,
+             counts: dict[str, int]) -> bool:
+        try:
+            ref = out.copy_raw(file, self._relpath(file))
+            data = file.read_bytes()
+        except OSError as exc:
+            out.warn(f"{file}: cannot read: {exc.strerror or exc}", partial=True)
+            return False
+        try:
+            fmt = entry.format if entry.format != "auto" else detect_format(data, file)
+            ctx = exports.Context(
+                ref=ref, stream=entry.stream or file.name, timezone=entry.timezone,
+                namespace=entry.namespace, threshold=entry.threshold, label=entry.label,
+                fallback_time=window.since,
+            )
+            parsed = parse(fmt, data, ctx)
+        except ExportFormatError as exc:
+            out.warn(f"{self._relpath(file)}: {exc}", partial=True)
+            return False
+        inside = (parsed.events["time"] >= window.since) & (parsed.events["time"] < window.until)
+        counts["outside_window"] += int((~inside).sum())
+        out.add_events(parsed.events[inside])
+        if parsed.metrics is not None:
+            out.write_metrics(ctx.stream, parsed.metrics)
+        for key, value in parsed.counts.items():
+            counts[key] = counts.get(key, 0) + value
+        return True
+
+    def _relpath(self, file: Path) -> str:
+        try:
+            return file.resolve().relative_to(self.base_dir.resolve()).as_posix()
+        except ValueError:
+            return "external/" + file.resolve().as_posix().lstrip("/")
+
+
+def parse(fmt: str, data: bytes, ctx: exports.Context) -> exports.Parsed:
+    """Parse one export in format ``fmt``; ExportFormatError when it is not that format."""
+    if fmt == "kubectl-logs":
+        return textlogs.parse_kubectl_logs(_text(data), ctx)
+    if fmt == "log":
+        return textlogs.parse_log(_text(data), ctx)
+    if fmt == "alertmanager-webhook":
+        return exports.parse_webhook_log(_text(data), ctx)
+    return exports.PARSERS[fmt](_json(data), ctx)
+
+
+def detect_format(data: bytes, file: Path) -> str:
+    """Guess an export's format from its content."""
+    text = _text(data)
+    head = text.lstrip()[:1]
+    if head in ("{", "["):
+        try:
+            return exports.detect_json(json.loads(text))
+        except ValueError:
+            first = text.lstrip().splitlines()[0]
+            try:
+                json.loads(first)
+            except ValueError:
+                raise ExportFormatError(f"looks like JSON but is not valid JSON") from None
+            return "alertmanager-webhook"
+    return "kubectl-logs" if textlogs.looks_like_kubectl(text) else "log"
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise ExportFormatError(f"not valid JSON: {exc}") from None

@@ -1,0 +1,216 @@
+"""The ``incident`` command line: thin commands over the collector, timeline and report code."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from collector import registry
+from collector.bundle import MANIFEST, TOOL, atomic_open, read_events, read_manifest
+from collector.config import Config, load_config
+from collector.errors import IncidentError
+from collector.run import SourceOutcome, collect
+from collector.window import Window, resolve_window
+from report.markdown import postmortem
+from report.render import FORMATS, render
+from timeline.keyevents import key_events
+from timeline.merge import filter_events, merge_events
+
+EXIT_PARTIAL = 3
+EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config.example.toml"
+_SUFFIXES = {".md": "md", ".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".txt": "table"}
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn the project's errors into one-line messages with exit code 1."""
+    try:
+        yield
+    except IncidentError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name=TOOL)
+def cli() -> None:
+    """Collect incident evidence, put it on one UTC timeline, draft the postmortem.
+
+    \b
+    Start with the bundled example (no cluster needed):
+      incident demo
+    Then on a real incident:
+      incident collect -c config.toml --last 2h -o bundle/
+      incident timeline bundle/ --key-only
+      incident report bundle/
+    """
+
+
+@cli.command("collect")
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), required=True,
+              envvar="INCIDENT_CONFIG", help="config.toml (or $INCIDENT_CONFIG).")
+@click.option("--since", help="Window start: RFC 3339, '2026-02-17 14:00 Europe/Paris', or 2h (ago).")
+@click.option("--until", help="Window end (default: now).")
+@click.option("--last", help="Window of this length ending now (or at --until), e.g. 90m.")
+@click.option("--tz", help="Zone of naive --since/--until (default: incident.timezone, UTC).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Bundle directory to write.")
+@click.option("--resume", is_flag=True, help="Complete an interrupted bundle; skip sources done.")
+def collect_cmd(config_path: Path, since: str | None, until: str | None, last: str | None,
+                tz: str | None, output: Path, resume: bool) -> None:
+    """Collect every configured source for a window into an evidence bundle.
+
+    \b
+    Examples:
+      incident collect -c config.toml --last 90m -o bundle/
+      incident collect -c config.toml --since '2026-02-17 09:00' --tz America/New_York \\
+          --until '2026-02-17 10:30' -o bundle/
+      incident collect -c config.toml --since 2026-02-17T14:00:00Z --until 2026-02-17T15:30:00Z -o b/
+
+    Exit status: 0 all sources ok; 3 bundle written but a source failed or is partial;
+    1 nothing could be done (bad config or window).
+    """
+    with user_errors():
+        config = load_config(config_path, registry.load_all())
+        window = _window(config, since, until, last, tz)
+        outcomes = _collect(config, window, output, resume)
+    if any(o.status in ("partial", "failed") for o in outcomes):
+        sys.exit(EXIT_PARTIAL)
+
+
+@cli.command("timeline")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS),
+              help="Output format (default: from -o's suffix, else table).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
+@click.option("--key-only", is_flag=True, help="Only key events: alerts, pages, deploys, ...")
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--grep", help="Only events whose summary, message or actor match this regex.")
+def timeline_cmd(bundle: Path, fmt: str | None, output: Path | None, key_only: bool,
+                 sources: tuple[str, ...], grep: str | None) -> None:
+    """Print or write the bundle's merged timeline (all times UTC).
+
+    \b
+    Examples:
+      incident timeline bundle/ --key-only
+      incident timeline bundle/ --source pagerduty --source alertmanager
+      incident timeline bundle/ --grep 'pool exhausted|503' -o errors.csv
+      incident timeline bundle/ -o bundle/timeline.parquet
+    """
+    fmt = fmt or (_SUFFIXES.get(output.suffix, "table") if output else "table")
+    with user_errors():
+        frame = _timeline(bundle, key_only, sources, grep)
+    text = render(frame, fmt)
+    _emit(text, output)
+
+
+@cli.command("report")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Markdown file to write (default: BUNDLE/postmortem.md).")
+def report_cmd(bundle: Path, output: Path | None) -> None:
+    """Draft a blameless postmortem in Markdown from the bundle.
+
+    \b
+    Example:
+      incident report bundle/ -o postmortem.md
+    """
+    with user_errors():
+        path = _report(bundle, output)
+    click.echo(f"Postmortem draft: {path}")
+
+
+@cli.command("demo")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("incident-demo"),
+              show_default=True, help="Bundle directory for the example incident.")
+def demo_cmd(output: Path) -> None:
+    """Run the bundled example incident end to end: collect, timeline, report.
+
+    The example is a scripted outage of checkout-api (examples/checkout-incident) made of the
+    exports an on-call engineer would have: kubectl logs and events, Prometheus query_range
+    JSON, Alertmanager and amtool JSON, PagerDuty log entries and notes. No cluster needed.
+    """
+    if not EXAMPLE_CONFIG.exists():
+        raise click.ClickException(
+            "the example incident ships with the source tree; run incident demo from a clone "
+            "installed with pip install -e ."
+        )
+    with user_errors():
+        _clear_old_bundle(output)
+        config = load_config(EXAMPLE_CONFIG, registry.load_all())
+        window = _window(config, None, None, None, None)
+        outcomes = _collect(config, window, output, False)
+        frame = _timeline(output, True, (), None)
+        with atomic_open(output / "timeline.md", "w") as handle:
+            handle.write(render(_timeline(output, False, (), None), "md"))
+        click.echo(render(frame, "table"))
+        report = _report(output, None)
+    click.echo(f"\nBundle:      {output}/ (manifest.json, raw/, events/, metrics/)")
+    click.echo(f"Timeline:    {output / 'timeline.md'}  (all events; incident timeline {output})")
+    click.echo(f"Postmortem:  {report}")
+    if any(o.status in ("partial", "failed") for o in outcomes):
+        sys.exit(EXIT_PARTIAL)
+
+
+def _window(config: Config, since: str | None, until: str | None, last: str | None,
+            tz: str | None) -> Window:
+    settings = config.incident
+    if since is None and last is None:
+        since, until = settings.since, until or settings.until
+    window = resolve_window(since=since, until=until, last=last, tz=tz or settings.timezone,
+                            max_window=settings.max_window_delta)
+    click.echo(f"Window (UTC): {window.describe()}", err=True)
+    return window
+
+
+def _collect(config: Config, window: Window, output: Path, resume: bool) -> list[SourceOutcome]:
+    def progress(o: SourceOutcome) -> None:
+        counts = ", ".join(f"{k} {v:,}" for k, v in o.counts.items() if v)
+        line = f"  {o.name:<12} {o.status:<8} {counts} ({o.seconds:.1f} s)"
+        click.echo(line + (f"\n    {o.error}" if o.error else ""), err=True)
+
+    outcomes = collect(config, window, output, resume=resume, progress=progress)
+    click.echo(f"Bundle written: {output}", err=True)
+    return outcomes
+
+
+def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None):  # type: ignore[no-untyped-def]
+    frame = merge_events(read_events(bundle))
+    try:
+        frame = filter_events(frame, sources, grep)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return key_events(frame) if key_only else frame
+
+
+def _report(bundle: Path, output: Path | None) -> Path:
+    manifest = read_manifest(bundle)
+    events = merge_events(read_events(bundle, manifest))
+    path = output or bundle / "postmortem.md"
+    with atomic_open(path, "w") as handle:
+        handle.write(postmortem(manifest, events, key_events(events)))
+    return path
+
+
+def _emit(text: str | bytes, output: Path | None) -> None:
+    if output is None:
+        if isinstance(text, bytes):
+            sys.stdout.buffer.write(text)
+        else:
+            click.echo(text, nl=not text.endswith("\n"))
+        return
+    with atomic_open(output, "wb") as handle:
+        handle.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+    click.echo(f"Wrote {output}", err=True)
+
+
+def _clear_old_bundle(path: Path) -> None:
+    """The demo re-runs into the same directory, but only ever deletes its own old bundle."""
+    manifest = path / MANIFEST
+    if manifest.exists() and json.loads(manifest.read_text()).get("tool", {}).get("name") == TOOL:
+        shutil.rmtree(path)

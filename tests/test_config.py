@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collector import registry
+from collector.config import load_config
+from collector.errors import ConfigError
+from collector.files import FileCollector
+from tests.conftest import ROOT
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def load(path: Path):  # type: ignore[no-untyped-def]
+    return load_config(path, registry.load_all())
+
+
+def test_example_config_loads_and_documents_every_key() -> None:
+    config = load(ROOT / "config.example.toml")
+    assert config.incident.title == "Checkout API 5xx after v2.3.4 deploy"
+    files = config.sources["file"]
+    assert isinstance(files, FileCollector)
+    assert len(files.files) == 10
+    text = (ROOT / "config.example.toml").read_text()
+    from collector.config import IncidentSettings
+    from collector.files import FileSource
+    import dataclasses
+    for cls in (IncidentSettings, FileSource):
+        for field in dataclasses.fields(cls):
+            assert f"{field.name} " in text or f"#   {field.name}" in text, field.name
+
+
+def test_misspelt_key_is_named_with_file_and_suggestion(tmp_path: Path) -> None:
+    path = write(tmp_path, '[incident]\ntitel = "x"\n')
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert str(err.value).startswith(f"{path}: unknown key incident.titel (did you mean 'title'?)")
+
+
+def test_unknown_key_in_file_table(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[file]]\npath = "a.log"\nformt = "log"\n')
+    with pytest.raises(ConfigError, match=r"unknown key file\[0\]\.formt \(did you mean 'format'\?\)"):
+        load(path)
+
+
+def test_wrong_type(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[file]]\npath = 3\n')
+    with pytest.raises(ConfigError, match=r"file\[0\]\.path must be a string, not int 3"):
+        load(path)
+
+
+def test_missing_required(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[file]]\nformat = "log"\n')
+    with pytest.raises(ConfigError, match=r"missing required key file\[0\]\.path"):
+        load(path)
+
+
+def test_unknown_table(tmp_path: Path) -> None:
+    path = write(tmp_path, '[incidnet]\ntitle = "x"\n')
+    with pytest.raises(ConfigError, match=r"unknown table \[incidnet\] \(did you mean 'incident'\?\)"):
+        load(path)
+
+
+def test_file_must_be_array_of_tables(tmp_path: Path) -> None:
+    path = write(tmp_path, '[file]\npath = "a.log"\n')
+    with pytest.raises(ConfigError, match=r"write \[\[file\]\], not \[file\]"):
+        load(path)
+
+
+def test_secret_in_file_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '[incident]\ntoken = "s3cr3t"\n')
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert "token_env" in str(err.value) and "s3cr3t" not in str(err.value)
+
+
+def test_bad_values(tmp_path: Path) -> None:
+    cases = {
+        '[incident]\ntimezone = "Mars/Olympus"\n': "incident.timezone: unknown time zone",
+        '[[file]]\npath = "a"\nformat = "csv"\n': "file[0].format 'csv' is not one of",
+        '[[file]]\npath = "a"\nthreshold = "over 5"\n': "file[0].threshold: 'over 5' is not",
+        '[incident]\nmax_window = "a week"\n': "incident.max_window: 'a week' is not a duration",
+        '[incident\n': "not valid TOML",
+    }
+    for text, message in cases.items():
+        with pytest.raises(ConfigError) as err:
+            load(write(tmp_path, text))
+        assert message in str(err.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load(tmp_path / "nope.toml")
+
+
+def test_builtin_collectors_load_through_entry_points() -> None:
+    assert "file" in registry.available()
+    assert registry.load("file") is FileCollector
+    with pytest.raises(ConfigError, match="no collector named 'splunk'"):
+        registry.load("splunk")
