@@ -1,0 +1,151 @@
+"""Render a timeline frame as a terminal table, Markdown, CSV, JSON Lines or Parquet.
+
+Every format is a pure function of the frame (and, for ``table``, the width), so golden files
+can pin the output. Times are always UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from timeline.schema import COLUMNS, TIME_COLUMNS, to_table
+
+FORMATS: tuple[str, ...] = ("table", "md", "csv", "jsonl", "parquet")
+TABLE_HEADERS: tuple[str, ...] = ("TIME (UTC)", "SOURCE", "KIND", "ACTOR", "SUMMARY")
+MD_HEADERS: tuple[str, ...] = ("Time (UTC)", "Source", "Kind", "Actor", "Summary")
+MIN_WIDTH = 80
+MIN_SUMMARY = 10
+GAP = "  "
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
+def render(frame: pd.DataFrame, fmt: str, *, width: int | None = None) -> str | bytes:
+    """Render ``frame`` in format ``fmt`` (one of `FORMATS`); Parquet is bytes, the rest str.
+
+    ``width`` only matters for ``table``: the summary is cut with ``…`` so each row fits it.
+    By default it is the terminal's width, at least 80 columns. An explicit width is honoured
+    as long as the summary keeps 10 columns; narrower than that, rows overflow.
+    """
+    if fmt == "table":
+        return render_table(frame, width=width)
+    if fmt == "md":
+        return render_markdown(frame)
+    if fmt == "csv":
+        return render_csv(frame)
+    if fmt == "jsonl":
+        return render_jsonl(frame)
+    if fmt == "parquet":
+        return render_parquet(frame)
+    raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+
+
+def md_cell(text: Any) -> str:
+    """Escape ``text`` for one cell of a GitHub Markdown table.
+
+    ``|`` becomes ``\\|``, a backtick ``\\```, line breaks (``\\r\\n``, ``\\n``, ``\\r``) become
+    ``<br>``; surrounding whitespace is stripped; None or NA gives an empty cell. Other text,
+    including other Markdown, is left alone.
+    """
+    if text is None or (not isinstance(text, str) and pd.isna(text)):
+        return ""
+    out = str(text).strip()
+    out = out.replace("|", "\\|").replace("`", "\\`")
+    return out.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
+
+
+def render_table(frame: pd.DataFrame, *, width: int | None = None) -> str:
+    """A fixed-width text table for the terminal: time (ms), source, kind, actor, summary."""
+    if width is None:
+        width = max(shutil.get_terminal_size().columns, MIN_WIDTH)
+    fixed = [
+        frame["time"].dt.strftime("%Y-%m-%d %H:%M:%S.%f").str.slice(0, -3),
+        _one_line(frame["source"]),
+        _one_line(frame["kind"]),
+        _one_line(frame["actor"].fillna("")),
+    ]
+    widths = [
+        max([len(head), *col.str.len().tolist()])
+        for head, col in zip(TABLE_HEADERS[:4], fixed, strict=True)
+    ]
+    room = max(width - sum(widths) - len(GAP) * len(widths), MIN_SUMMARY)
+    summary = _truncate(_one_line(frame["summary"]), room)
+    lines = [_row(TABLE_HEADERS, widths), _row(["-" * w for w in [*widths, room]], widths)]
+    rows = zip(*(col.tolist() for col in fixed), summary.tolist(), strict=True)
+    lines.extend(_row(cells, widths) for cells in rows)
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub Markdown table: time to the second, source, kind, actor, summary."""
+    times = frame["time"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
+    columns = [frame[name].tolist() for name in ("source", "kind", "actor", "summary")]
+    lines = [md_row(MD_HEADERS), md_row(["---"] * len(MD_HEADERS))]
+    for time, *cells in zip(times, *columns, strict=True):
+        lines.append(md_row([time, *(md_cell(c) for c in cells)]))
+    return "\n".join(lines) + "\n"
+
+
+def md_row(cells: Any) -> str:
+    """Join already escaped cells into one Markdown table row."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def render_csv(frame: pd.DataFrame) -> str:
+    """All schema columns as CSV; times ISO 8601 with nanoseconds and ``Z``, labels as JSON."""
+    out = frame.loc[:, list(COLUMNS)].copy()
+    for name in TIME_COLUMNS:
+        out[name] = iso_nanos(out[name])
+    return str(out.to_csv(index=False, lineterminator="\n"))
+
+
+def render_jsonl(frame: pd.DataFrame) -> str:
+    """One JSON object per event; times ISO 8601 with ``Z``, labels an object, nulls null."""
+    columns: dict[str, list[Any]] = {}
+    for name in COLUMNS:
+        col = iso_nanos(frame[name]) if name in TIME_COLUMNS else frame[name]
+        values = col.astype(object).where(col.notna(), None).tolist()
+        if name == "labels":  # few distinct label sets: parse each once
+            parsed = {text: json.loads(text) for text in set(values)}
+            values = [parsed[text] for text in values]
+        columns[name] = values
+    lines = [
+        _JSON.encode(dict(zip(COLUMNS, row, strict=True)))
+        for row in zip(*columns.values(), strict=True)
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
+def render_parquet(frame: pd.DataFrame) -> bytes:
+    """The frame as Parquet bytes with the event schema."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(to_table(frame), sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def iso_nanos(times: pd.Series) -> pd.Series:
+    """Format UTC times as ``2026-02-17T14:16:47.123456789Z``; NaT stays missing."""
+    base = times.dt.strftime("%Y-%m-%dT%H:%M:%S.")
+    nanos = times.dt.microsecond * 1000 + times.dt.nanosecond
+    frac = nanos.astype("Int64").astype("string").str.zfill(9)
+    return (base + frac + "Z").astype("string")
+
+
+def _one_line(col: pd.Series) -> pd.Series:
+    return col.astype("string").str.replace(r"[\r\n\t]+", " ", regex=True)
+
+
+def _truncate(col: pd.Series, room: int) -> pd.Series:
+    long = col.str.len() > room
+    return col.where(~long, col.str.slice(0, room - 1) + "…")
+
+
+def _row(cells: Any, widths: list[int]) -> str:
+    parts = [str(c).ljust(w) for c, w in zip(cells, widths, strict=False)]
+    last = list(cells)[len(widths)]
+    return GAP.join([*parts, str(last)]).rstrip()
