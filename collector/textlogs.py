@@ -14,7 +14,8 @@ from timeline.timeparse import ISO_PATTERN, extract_iso, fill_inferred, parse_is
 _PREFIX = r"^\[(?P<kind>[a-z]+)/(?P<pod>[^/\]]+)/(?P<container>[^\]]+)\] "
 # kubectl logs --timestamps: RFC3339 with fixed nanoseconds and one space, at the line's start.
 _RUNTIME = r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) ?"
-_LEADING_TS = rf"^\s*\[?{ISO_PATTERN}\]?[\s:|-]*"
+# A leading timestamp, bare, bracketed or as logfmt time=/ts=, which the summary need not repeat.
+_LEADING_TS = rf"^\s*(?:(?:time|ts|t|timestamp)=)?\[?\"?{ISO_PATTERN}\"?\]?[\s:|-]*"
 SUMMARY_MAX = 240
 
 
@@ -54,7 +55,8 @@ def parse_kubectl_logs(text: str, ctx: Context) -> Parsed:
     stream, labels = _kube_streams(prefix, ctx)
     events = schema.make_events(
         time=time, source="kubernetes", stream=stream, kind="log",
-        severity=detect_severity(body), summary=summarize(body), message=body.fillna(""),
+        severity=detect_severity(body), message=body.fillna(""),
+        summary=summarize(body.str.replace(_LEADING_TS, "", regex=True)),
         labels=labels, time_raw=time_raw, time_quality=quality,
         embedded_time=app["time"].where(has_runtime), ref=ctx.ref + "#L" + lines.index.astype(str),
     )

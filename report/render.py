@@ -21,6 +21,7 @@ TABLE_HEADERS: tuple[str, ...] = ("TIME (UTC)", "SOURCE", "KIND", "ACTOR", "SUMM
 MD_HEADERS: tuple[str, ...] = ("Time (UTC)", "Source", "Kind", "Actor", "Summary")
 MIN_WIDTH = 80
 MIN_SUMMARY = 10
+MAX_ACTOR = 24
 GAP = "  "
 _JSON = json.JSONEncoder(ensure_ascii=False)
 
@@ -62,12 +63,13 @@ def md_cell(text: Any) -> str:
 def render_table(frame: pd.DataFrame, *, width: int | None = None) -> str:
     """A fixed-width text table for the terminal: time (ms), source, kind, actor, summary."""
     if width is None:
-        width = max(shutil.get_terminal_size().columns, MIN_WIDTH)
+        # Not a terminal (a pipe, a file): a wide table beats one cut to 80 columns.
+        width = max(shutil.get_terminal_size((160, 24)).columns, MIN_WIDTH)
     fixed = [
         frame["time"].dt.strftime("%Y-%m-%d %H:%M:%S.%f").str.slice(0, -3),
         _one_line(frame["source"]),
         _one_line(frame["kind"]),
-        _one_line(frame["actor"].fillna("")),
+        _truncate(_one_line(frame["actor"].fillna("")), MAX_ACTOR),
     ]
     widths = [
         max([len(head), *col.str.len().tolist()])

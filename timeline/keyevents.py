@@ -5,6 +5,8 @@ A first, simple rule set (order of the input is kept; it should be the merged or
 - every alert, silence, page, note, deploy, threshold crossing and integrity finding
   (`KEY_KINDS`, and any kind starting with one of `KEY_PREFIXES`);
 - Kubernetes events of severity warning or worse;
+- a rollout (deploy events of one stream, each within `ROLLOUT_GAP` of the previous) keeps
+  only its first and last step, each saying how many steps the rollout had;
 - for error and critical log lines, only the first line of each *error signature*, with
   `` (×N in window)`` appended to its summary when the signature occurs N > 1 times.
 
@@ -32,6 +34,7 @@ KEY_KINDS: tuple[str, ...] = (
 KEY_PREFIXES: tuple[str, ...] = ("page_",)
 WARNING_OR_WORSE: tuple[str, ...] = ("warning", "error", "critical")
 ERROR_OR_WORSE: tuple[str, ...] = ("error", "critical")
+ROLLOUT_GAP = pd.Timedelta(minutes=5)
 
 # Applied in order to the whole summary column. Placeholders are chosen so that a later rule
 # cannot match inside an earlier one's output (no digits, no hex runs). Numbers and hex ids
@@ -86,6 +89,11 @@ def key_events(frame: pd.DataFrame) -> pd.DataFrame:
         first, counted = _first_of_each_signature(frame.loc[errors, "summary"])
         keep[errors] = first.to_numpy(dtype=bool)
         summary.loc[counted.index] = counted
+    deploys = (kind == "deploy").to_numpy(dtype=bool)
+    if deploys.any():
+        ends, labelled = _rollout_ends(frame.loc[deploys])
+        keep[deploys] = ends.to_numpy(dtype=bool)
+        summary.loc[labelled.index] = labelled
     out = frame.loc[keep, list(COLUMNS)].copy()
     out["summary"] = summary.loc[keep].astype("string")
     return out.reset_index(drop=True)
@@ -104,3 +112,21 @@ def _first_of_each_signature(summaries: pd.Series) -> tuple[pd.Series, pd.Series
         + " in window)"
     )
     return first, counted
+
+
+def _rollout_ends(deploys: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Mark the first and last step of each rollout; return their labelled summaries."""
+    by_stream = deploys.sort_values(["stream", "time"], kind="stable")
+    gap = by_stream["time"].groupby(by_stream["stream"]).diff()
+    burst = (gap.isna() | (gap > ROLLOUT_GAP)).cumsum()
+    size = burst.map(burst.value_counts())
+    first = ~burst.duplicated(keep="first")
+    last = ~burst.duplicated(keep="last")
+    ends = (first | last).reindex(deploys.index)
+    many = (first | last) & (size > 1)
+    label = pd.Series("", index=by_stream.index, dtype="string")
+    label[first & many] = " (first of " + size[first & many].astype("string") + " rollout steps)"
+    label[last & many & ~first] = (
+        " (last of " + size[last & many & ~first].astype("string") + " rollout steps)"
+    )
+    return ends, by_stream.loc[many, "summary"] + label[many]
