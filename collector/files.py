@@ -1,7 +1,8 @@
 """The ``file`` collector: exports an on-call engineer already made by hand.
 
 Each ``[[file]]`` table names a file or glob, its format (or ``auto``), a stream name and the
-zone of naive timestamps. Every file is copied into ``raw/file/`` byte for byte; a file that
+zone of naive timestamps. Every line and record is kept, also outside the window (only
+counted as ``outside_window``). Every file is copied into ``raw/file/`` byte for byte; a file that
 cannot be read or is not in its format is recorded and makes the source ``partial``, the others
 are still collected. Structured exports keep their system of origin as the event ``source``
 (a PagerDuty export gives ``pagerduty`` events); plain logs are ``file``.
@@ -116,9 +117,13 @@ class FileCollector:
         except ExportFormatError as exc:
             out.warn(f"{self._relpath(file)}: {exc}", partial=True)
             return False
+        # An export is evidence the user chose: lines outside the window are kept (a skewed
+        # clock can push a line past the window's edge) and only counted.
         inside = (parsed.events["time"] >= window.since) & (parsed.events["time"] < window.until)
         counts["outside_window"] += int((~inside).sum())
-        out.add_events(parsed.events[inside])
+        out.add_events(parsed.events)
+        for warning in parsed.warnings:
+            out.warn(f"{self._relpath(file)}: {warning}")
         if parsed.metrics is not None:
             out.write_metrics(ctx.stream, parsed.metrics)
         for key, value in parsed.counts.items():

@@ -11,7 +11,7 @@ It is deterministic: one seed, no wall clock, stable ordering, "\\n" line ending
     python examples/generate.py          # rewrite the generated files
     python examples/generate.py --check  # exit 1 and list files that differ from the committed ones
 
-config.toml and README.md in the same folder are written by hand and are not generated.
+README.md in the same folder is written by hand; the demo configuration is config.example.toml at the root.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def test_manifest_raw_and_events(tmp_path: Path) -> None:
     out = tmp_path / "bundle"
     [outcome] = run(setup(tmp_path), out)
     assert (outcome.status, outcome.counts["events"], outcome.counts["outside_window"]) == (
-        "ok", 2, 1)
+        "ok", 3, 1)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["window"] == {"since": "2026-02-17T14:00:00Z", "until": "2026-02-17T15:00:00Z"}
     assert manifest["collected_at"] == "2026-02-17T15:05:00Z"
@@ -52,7 +52,8 @@ def test_manifest_raw_and_events(tmp_path: Path) -> None:
         assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     assert set(manifest["files"]) == {"raw/file/app.log", "events/file.parquet"}
     [events] = read_events(out)
-    assert list(events["ref"]) == ["raw/file/app.log#L1", "raw/file/app.log#L2"]
+    assert list(events["ref"]) == ["raw/file/app.log#L1", "raw/file/app.log#L2",
+                                   "raw/file/app.log#L3"]
     assert not list(out.rglob("*.tmp"))
 
 
@@ -63,7 +64,7 @@ def test_malformed_file_makes_source_partial_not_a_crash(tmp_path: Path) -> None
     assert outcome.status == "partial"
     assert "pd.json: not valid JSON" in outcome.error
     assert "missing/*.log: no such file" in outcome.error
-    assert outcome.counts["events"] == 2 and outcome.counts["failed_files"] == 1
+    assert outcome.counts["events"] == 3 and outcome.counts["failed_files"] == 1
     assert (tmp_path / "b/raw/file/pd.json").exists()
 
 
