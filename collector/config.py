@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import tomllib
 import types
 import typing
@@ -21,7 +22,11 @@ from collector.window import parse_duration
 from timeline.timeparse import check_zone
 
 T = TypeVar("T")
-SECRET_KEYS = ("token", "password", "api_key", "apikey", "secret", "bearer_token")
+SECRET_KEYS = (
+    "token", "password", "api_key", "apikey", "secret", "bearer_token",
+    "authorization", "x-api-key", "api-key", "private-token", "cookie",  # header names
+)
+_URL_CREDENTIALS = re.compile(r"://[^/@\s]+:[^/@\s]+@")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -126,6 +131,11 @@ def check_no_secrets(raw: dict[str, Any], path: Path, where: str = "") -> None:
             raise ConfigError(
                 f"{path}: {name} holds a secret in the file; name an environment variable "
                 f"with {key}_env or a file with {key}_file instead"
+            )
+        elif isinstance(value, str) and _URL_CREDENTIALS.search(value):
+            raise ConfigError(
+                f"{path}: {name} has a password in its URL; use username with password_env "
+                "or password_file instead"
             )
 
 

@@ -80,6 +80,17 @@ def test_secret_in_file_is_refused(tmp_path: Path) -> None:
     assert "token_env" in str(err.value) and "s3cr3t" not in str(err.value)
 
 
+def test_secrets_in_headers_or_urls_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, '[incident]\n[incident.headers]\nAuthorization = "Bearer abc"\n')
+    with pytest.raises(ConfigError, match=r"incident\.headers\.Authorization holds a secret"):
+        load(path)
+    path = write(tmp_path, '[[file]]\npath = "https://bob:hunter2@example.com/x"\n')
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert "file[0].path has a password in its URL" in str(err.value)
+    assert "hunter2" not in str(err.value)
+
+
 def test_bad_values(tmp_path: Path) -> None:
     cases = {
         '[incident]\ntimezone = "Mars/Olympus"\n': "incident.timezone: unknown time zone",
