@@ -152,7 +152,7 @@ def check_zone_key(zone: str | None, where: str, path: Path) -> None:
 def _check_incident(incident: IncidentSettings, path: Path) -> None:
     check_zone_key(incident.timezone, "incident.timezone", path)
     try:
-        incident.max_window_delta
+        parse_duration(incident.max_window)
     except ValueError as exc:
         raise ConfigError(f"{path}: incident.max_window: {exc}") from exc
 

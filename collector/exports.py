@@ -202,8 +202,8 @@ def _webhook_row(number: int, record: Any, ctx: Context) -> dict[str, Any]:
     received = record.get("time") or record.get("receivedAt") or record.get("timestamp")
     status = payload.get("status", "firing")
     alerts = payload["alerts"]
-    own = [a.get("endsAt" if status == "resolved" else "startsAt") for a in alerts]
-    own = max((t for t in own if t), default=None)
+    times = [a.get("endsAt" if status == "resolved" else "startsAt") for a in alerts]
+    own = max((t for t in times if t), default=None)
     names = sorted({a.get("labels", {}).get("alertname", "?") for a in alerts})
     return _row(
         ctx, time_raw=received or own, quality=None if received else "inferred",

@@ -160,7 +160,7 @@ def detect_format(data: bytes, file: Path) -> str:
             try:
                 json.loads(first)
             except ValueError:
-                raise ExportFormatError(f"looks like JSON but is not valid JSON") from None
+                raise ExportFormatError("looks like JSON but is not valid JSON") from None
             return "alertmanager-webhook"
     return "kubectl-logs" if textlogs.looks_like_kubectl(text) else "log"
 

@@ -59,7 +59,7 @@ def _run_one(bundle: Bundle, name: str, collector: object, window: Window,
         counts = collector.collect(window, writer, clock=clock)  # type: ignore[attr-defined]
     except SourceError as exc:
         error = str(exc)
-    except Exception as exc:  # a collector's bug must not cost the other sources' evidence
+    except Exception as exc:  # noqa: BLE001 - a collector's bug must not cost the other sources' evidence
         error = f"internal error in collector {name!r}: {type(exc).__name__}: {exc} (please report)"
     counts["events"] = writer.finish()
     if error is not None:

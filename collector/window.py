@@ -57,7 +57,7 @@ def iso_z(value: datetime) -> str:
 def human_duration(delta: timedelta) -> str:
     """``1 h 30 min``, ``3 min 14 s``, ``2 d 1 h``; whole seconds."""
     total = int(delta.total_seconds())
-    parts = []
+    parts: list[str] = []
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
         if total >= size or (unit == "s" and not parts):
             parts.append(f"{total // size} {unit}")
