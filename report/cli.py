@@ -34,6 +34,8 @@ def user_errors() -> Iterator[None]:
         yield
     except IncidentError as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # an unwritable -o, a full disk: say which file and why
+        raise click.ClickException(f"{exc.filename or 'I/O'}: {exc.strerror or exc}") from exc
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -106,7 +108,8 @@ def timeline_cmd(bundle: Path, fmt: str | None, output: Path | None, key_only: b
     with user_errors():
         frame = _timeline(bundle, key_only, sources, grep)
     text = render(frame, fmt)
-    _emit(text, output)
+    with user_errors():
+        _emit(text, output)
 
 
 @cli.command("report")
