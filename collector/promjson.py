@@ -14,6 +14,9 @@ import pandas as pd
 from collector.errors import ExportFormatError
 from timeline.metrics import alert_transitions, parse_threshold, threshold_crossings
 
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+
 
 @dataclasses.dataclass
 class RangeResult:
@@ -23,6 +26,22 @@ class RangeResult:
     rows: list[dict[str, Any]]
     series: int
     warnings: list[str]
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    """Prometheus ``model.LabelSet.Fingerprint()`` as Alertmanager prints it (16 hex digits):
+    FNV-1a 64 over the label names in sorted order, each name and value followed by 0xff.
+
+    The same alert in Prometheus ``ALERTS`` (labels minus ``__name__`` and ``alertstate``) and
+    in Alertmanager has the same fingerprint, unless external labels or alert relabelling
+    changed its labels on the way.
+    """
+    value = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode("utf-8") + b"\xff":
+                value = ((value ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{value:016x}"
 
 
 def series_key(metric: dict[str, str]) -> str:
@@ -76,8 +95,9 @@ def _samples(result: list[Any]) -> pd.DataFrame:
             labels.append(text)
             pointers.append(f"/data/result/{i}/values/{j}")
     return pd.DataFrame({
-        "time": pd.to_datetime(pd.Series(times, dtype="float64"), unit="s", utc=True)
-        .dt.as_unit("ns"),
+        # Prometheus timestamps are whole milliseconds; float seconds would land a few ns off
+        "time": pd.to_datetime((pd.Series(times, dtype="float64") * 1000).round()
+                               .astype("int64"), unit="ms", utc=True).dt.as_unit("ns"),
         "series": pd.Series(keys, dtype="string"),
         "labels": pd.Series(labels, dtype="string"),
         "value": pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce"),
