@@ -105,7 +105,9 @@ def restarts(samples: pd.DataFrame) -> Rows:
 
 def phases(samples: pd.DataFrame) -> Rows:
     """Pod phase changes from ``kube_pod_status_phase == 1`` (one series per phase)."""
-    data = samples.assign(meta=samples["labels"].map(json.loads))
+    meta = pd.Series([json.loads(text) for text in samples["labels"]], index=samples.index,
+                     dtype=object)  # not .map(json.loads): it would align the dicts' keys
+    data = samples.assign(meta=meta)
     data = data.assign(pod=data["meta"].map(lambda m: (m.get("namespace", "?"), m.get("pod", "?"))),
                        phase=data["meta"].map(lambda m: m.get("phase", "?")))
     data = data.sort_values(["time", "phase"], kind="stable")

@@ -126,7 +126,9 @@ def _crossing_rows(samples: pd.DataFrame, threshold: str, label: str) -> list[di
 
 
 def _alert_rows(alerts: pd.DataFrame, result: list[Any]) -> list[dict[str, Any]]:
-    metric = alerts["labels"].map(json.loads)
+    # not .map(json.loads): on a string column pandas aligns the dicts' keys, adding None labels
+    metric = pd.Series([json.loads(text) for text in alerts["labels"]], index=alerts.index,
+                       dtype=object)
     state = metric.map(lambda m: m.get("alertstate", "firing"))
     alert = metric.map(lambda m: json.dumps({k: v for k, v in m.items() if k != "alertstate"},
                                             sort_keys=True))
