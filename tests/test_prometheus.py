@@ -285,8 +285,9 @@ def test_alert_firing_at_the_end_of_the_data_is_not_resolved(tmp_path: Path) -> 
 
 def test_fingerprint_is_fnv1a_over_sorted_labels() -> None:
     assert fingerprint({}) == "cbf29ce484222325"  # FNV-1a 64 offset basis
-    # the same labels and value as Alertmanager 0.25 returned (tests/integration)
-    assert fingerprint(ALERT) == fingerprint(dict(reversed(ALERT.items())))
+    # what Alertmanager 0.25 returned for these labels (tests/integration checks it live)
+    assert fingerprint(ALERT) == "c5962100eddb5f40"
+    assert fingerprint(dict(reversed(ALERT.items()))) == "c5962100eddb5f40"
 
 
 def test_builtin_evidence_clock_restarts_phases_up_and_gaps(tmp_path: Path) -> None:
