@@ -40,7 +40,7 @@ from timeline.metrics import parse_threshold
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SECRET_HEADER = re.compile(r"authorization|token|secret|password|api[-_]?key|cookie", re.I)
-RAW_SPAN_POINTS = 11_000 * 15  # seconds of raw samples per request: 11,000 scrapes at 15 s
+RAW_SCRAPE_GUESS = 15  # seconds; raw requests span max_points_per_request scrapes at this rate
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -257,7 +257,7 @@ class _Run:
 
     def raw(self, selector: str, folder: str) -> Any:
         """Raw samples of ``selector`` over the window, chunked."""
-        span = timedelta(seconds=RAW_SPAN_POINTS)
+        span = timedelta(seconds=self.settings.max_points_per_request * RAW_SCRAPE_GUESS)
         fetched = fetch_raw(self.api, self.out, selector=selector, folder=folder,
                             since=self.since, until=self.end, span=span)
         if fetched.error is not None:

@@ -1,0 +1,1 @@
+"""Tests against real Prometheus, Alertmanager and node_exporter binaries from Debian packages."""
