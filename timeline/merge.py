@@ -5,6 +5,13 @@ The merged order is a total key, so every output built on it is deterministic::
     time, source, stream, row order inside its input (a line's order in its file), ref
 
 Ties that survive all five (the same row given twice) keep the order of the inputs.
+
+`deduplicate` then removes what two exports of the same thing give twice: a record identical
+but for its ``ref`` found in two raw files (two overlapping ``kubectl logs`` saves, two
+snapshots of Alertmanager or PagerDuty), the same PagerDuty log entry (by id) or Alertmanager
+alert (by fingerprint and start) from two files, and a PagerDuty "Note added" log entry next to
+the note itself from the notes export (same second, same actor: the note with its text stays).
+Within one raw file nothing is dropped: two equal lines there are two events.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import pandas as pd
 from timeline.schema import COLUMNS, empty_events, validate
 
 SORT_KEY: tuple[str, ...] = ("time", "source", "stream", "_row", "ref")
+_IDENTITY: tuple[str, ...] = tuple(c for c in COLUMNS if c != "ref")
 GREP_COLUMNS: tuple[str, ...] = ("summary", "message", "actor")
 
 
@@ -39,6 +47,55 @@ def merge_events(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     merged = pd.concat(parts, ignore_index=True)
     merged = merged.sort_values(list(SORT_KEY), kind="stable", ignore_index=True)
     return merged.loc[:, list(COLUMNS)]
+
+
+def deduplicate(frame: pd.DataFrame) -> pd.DataFrame:
+    """Drop records exported twice and "Note added" entries that duplicate a note.
+
+    ``frame`` is a merged timeline; of equal records the first in its order stays, so the
+    result is deterministic. Two equal records in one raw file are both kept, and of a record
+    that one file holds twice and another once, two stay. Returns a frame with a fresh index.
+    """
+    drop = _repeated_exports(frame) | _annotations_of_notes(frame)
+    if not drop.any():
+        return frame.reset_index(drop=True)
+    return frame.loc[~drop].reset_index(drop=True)
+
+
+def _repeated_exports(frame: pd.DataFrame) -> np.ndarray:
+    """Rows equal (or equal by id) to an earlier row from another raw file."""
+    drop = np.zeros(len(frame), dtype=bool)
+    # Only rows sharing time, source and kind can be duplicates: a cheap first cut.
+    maybe = frame.duplicated(["time", "source", "kind"], keep=False).to_numpy(dtype=bool)
+    if not maybe.any():
+        return drop
+    rows = frame.loc[maybe]
+    ident = pd.util.hash_pandas_object(rows.loc[:, list(_IDENTITY)], index=False).astype("string")
+    for label, prefix in (("log_entry", "pd"), ("fingerprint", "am")):
+        found = rows["labels"].str.extract(rf'"{label}": "([^"]+)"')[0]
+        by_id = found.notna() & rows["source"].isin(["pagerduty", "alertmanager"])
+        ident = ident.where(~by_id, prefix + ":" + rows["kind"] + ":" + found)
+    file = rows["ref"].str.partition("#")[0]
+    nth = ident.groupby([ident, file], dropna=False).cumcount()
+    drop[np.flatnonzero(maybe)] = pd.DataFrame({"i": ident, "n": nth}).duplicated().to_numpy()
+    return drop
+
+
+def _annotations_of_notes(frame: pd.DataFrame) -> np.ndarray:
+    """PagerDuty "Note added" log entries with a note by the same actor in the same second."""
+    drop = np.zeros(len(frame), dtype=bool)
+    notes = frame.loc[((frame["kind"] == "note") & (frame["source"] == "pagerduty")).to_numpy(
+        dtype=bool)]
+    if notes.empty:
+        return drop
+    second = notes["time"].dt.floor("s").astype("int64").astype("string")
+    key = second + "|" + notes["actor"].fillna("")
+    entry = notes["labels"].str.contains('"log_entry": ', regex=False).to_numpy(dtype=bool)
+    texts = set(key[~entry])
+    annotation = entry & key.isin(texts).to_numpy(dtype=bool)
+    drop[np.flatnonzero((frame["kind"] == "note").to_numpy(dtype=bool)
+                        & (frame["source"] == "pagerduty").to_numpy(dtype=bool))] = annotation
+    return drop
 
 
 def filter_events(
