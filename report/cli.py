@@ -12,15 +12,17 @@ from pathlib import Path
 import click
 
 from collector import registry
-from collector.bundle import MANIFEST, TOOL, atomic_open, read_events, read_manifest
+from collector.bundle import MANIFEST, TOOL, atomic_open
 from collector.config import Config, load_config
 from collector.errors import IncidentError
 from collector.run import SourceOutcome, collect
 from collector.window import Window, resolve_window
+from report.integrity import CORRECTIONS, clocks_json, clocks_text, load, write_corrections
 from report.markdown import postmortem
 from report.render import FORMATS, render
+from timeline.integrity import select_corrections
 from timeline.keyevents import key_events
-from timeline.merge import filter_events, merge_events
+from timeline.merge import filter_events
 
 EXIT_PARTIAL = 3
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config.example.toml"
@@ -49,6 +51,7 @@ def cli() -> None:
     Then on a real incident:
       incident collect -c config.toml --last 2h -o bundle/
       incident timeline bundle/ --key-only
+      incident clocks bundle/
       incident report bundle/
     """
 
@@ -110,6 +113,51 @@ def timeline_cmd(bundle: Path, fmt: str | None, output: Path | None, key_only: b
     text = render(frame, fmt)
     with user_errors():
         _emit(text, output)
+
+
+@cli.command("clocks")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--correct", "correct", multiple=True, is_flag=False, flag_value="all",
+              metavar="[ID]", help="Accept a suggested correction (repeatable); alone: all.")
+def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
+    """Say where the bundle's evidence cannot be trusted: clock skew and evidence gaps.
+
+    Clocks: an app logging local time without a zone, an app or node clock off, an alert
+    stamped by one system before the system that caused it. Gaps: silent streams, missing
+    metric samples, up == 0, pods whose logs are gone, time running backwards or ahead,
+    Kubernetes events past their TTL. The same findings appear on the timeline and in the
+    report as events of kind clock or gap.
+
+    --correct writes accepted corrections to BUNDLE/corrections.json; timeline and report then
+    shift the affected times (time_quality=corrected, the original kept in labels). Put
+    BUNDLE before --correct. Delete corrections.json to undo.
+
+    \b
+    Examples:
+      incident clocks bundle/
+      incident clocks bundle/ --format json > findings.json
+      incident clocks bundle/ --correct                  # accept every suggested correction
+      incident clocks bundle/ --correct node_clock:node-b --correct app_clock:pgbouncer
+    """
+    with user_errors():
+        manifest, assembled = load(bundle)
+        applied = dict(assembled.applied)
+        if correct:
+            try:
+                chosen = select_corrections(assembled.integrity, correct)
+            except ValueError as exc:
+                raise click.ClickException(str(exc)) from exc
+            kept = write_corrections(bundle, chosen)
+            click.echo(f"Wrote {bundle / CORRECTIONS}: {', '.join(c.id for c in kept) or 'none'}",
+                       err=True)
+            manifest, assembled = load(bundle)
+            applied = dict(assembled.applied)
+    if fmt == "json":
+        click.echo(clocks_json(manifest, assembled.integrity, applied), nl=False)
+    else:
+        click.echo(clocks_text(str(bundle), manifest, assembled.integrity, applied), nl=False)
 
 
 @cli.command("report")
@@ -183,7 +231,7 @@ def _collect(config: Config, window: Window, output: Path, resume: bool) -> list
 
 
 def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None):  # type: ignore[no-untyped-def]
-    frame = merge_events(read_events(bundle))
+    frame = load(bundle)[1].events
     try:
         frame = filter_events(frame, sources, grep)
     except ValueError as exc:
@@ -192,11 +240,12 @@ def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str 
 
 
 def _report(bundle: Path, output: Path | None) -> Path:
-    manifest = read_manifest(bundle)
-    events = merge_events(read_events(bundle, manifest))
+    manifest, assembled = load(bundle)
+    events = assembled.events
     path = output or bundle / "postmortem.md"
     with atomic_open(path, "w") as handle:
-        handle.write(postmortem(manifest, events, key_events(events)))
+        handle.write(postmortem(manifest, events, key_events(events),
+                                corrections=assembled.corrections, applied=assembled.applied))
     return path
 
 

@@ -9,12 +9,14 @@ It is a pure function of its inputs: no clock, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from report.render import md_cell, md_row
+from timeline.findings import Correction
 
 SECTIONS: tuple[str, ...] = (
     "Summary",
@@ -85,22 +87,28 @@ class Facts:
     first_deploy: Moment | None
 
 
-def postmortem(manifest: dict[str, Any], events: pd.DataFrame, key: pd.DataFrame) -> str:
+def postmortem(
+    manifest: dict[str, Any], events: pd.DataFrame, key: pd.DataFrame, *,
+    corrections: Sequence[Correction] = (), applied: Mapping[str, int] | None = None,
+) -> str:
     """Draft a blameless postmortem in Markdown from a bundle manifest and its timelines.
 
     ``events`` is the full merged timeline (for first occurrences and counts), ``key`` the
-    key events (for the Timeline table). Returns the document, ending with a newline.
+    key events (for the Timeline table). ``corrections`` are the clock corrections the user
+    accepted and ``applied`` how many rows each shifted; the Appendix lists them. Returns the
+    document, ending with a newline.
     """
     facts = find_facts(events, _window(manifest))
+    shifted = sum((applied or {}).values())
     bodies: dict[str, list[str]] = {
         "Summary": _summary(manifest, facts),
         "Impact": _impact(events),
-        "Timeline": _timeline(events, key),
+        "Timeline": _timeline(events, key, shifted),
         "Root Cause": _root_cause(events, facts),
         "Detection": _detection(facts),
         "Response": _response(events, facts),
         "Action Items": _action_items(),
-        "Appendix": _appendix(manifest, events),
+        "Appendix": _appendix(manifest, events) + _corrections(corrections, applied or {}),
     }
     title = " ".join(str(manifest.get("title") or "Untitled incident").split())
     lines = [f"# Postmortem: {title}", "", _status(manifest), ""]
@@ -195,11 +203,15 @@ def _impact(events: pd.DataFrame) -> list[str]:
     return lines
 
 
-def _timeline(events: pd.DataFrame, key: pd.DataFrame) -> list[str]:
+def _timeline(events: pd.DataFrame, key: pd.DataFrame, shifted: int = 0) -> list[str]:
     lines = [
         f"{len(events)} events in total, {len(key)} key events below; all times are UTC.",
         "",
     ]
+    if shifted:
+        note = (f"Times of {shifted} events were corrected for clock problems "
+                "(see Appendix, Clock corrections applied).")
+        lines[1:1] = [note, ""]
     if not len(key):
         return [*lines, "_No key events were found in the evidence._"]
     lines += [md_row(("Time (UTC)", "Event", "Source", "Actor")), md_row(["---"] * 4)]
@@ -283,6 +295,22 @@ def _appendix(manifest: dict[str, Any], events: pd.DataFrame) -> list[str]:
         lines.append(f"- {_code(path)}: {info.get('bytes', '?')} bytes, sha256 {_code(digest)}")
     if not files:
         lines.append("_The manifest lists no files._")
+    return lines
+
+
+def _corrections(corrections: Sequence[Correction], applied: Mapping[str, int]) -> list[str]:
+    if not corrections:
+        return []
+    intro = ("Accepted with `incident clocks --correct` (kept in `corrections.json`); each "
+             "shifted row has `time_quality` `corrected` and keeps its original instant in "
+             "its labels (`time_original`, `embedded_time_original`).")
+    lines = ["", "### Clock corrections applied", "", intro, ""]
+    for corr in corrections:
+        columns = " and ".join(f"`{c}`" for c in corr.columns)
+        lines.append(
+            f"- `{md_cell(corr.id)}`: {md_cell(corr.description)}; {columns} shifted by "
+            f"{corr.shift_ns / 1e9:+.3f} s on {applied.get(corr.id, 0)} rows"
+        )
     return lines
 
 
