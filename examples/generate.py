@@ -10,6 +10,7 @@ It is deterministic: one seed, no wall clock, stable ordering, "\\n" line ending
 
     python examples/generate.py          # rewrite the generated files
     python examples/generate.py --check  # exit 1 and list files that differ from the committed ones
+    python examples/generate.py --clean DIR  # the same story without the planted traps, in DIR
 
 README.md in the same folder is written by hand; the demo configuration is config.example.toml at the root.
 """
@@ -22,7 +23,7 @@ import random
 import sys
 import tempfile
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,20 @@ SNAPSHOT = at("14:20:00")  # checkout-logs-1420.txt and the Alertmanager snapsho
 EXPORT = at("15:30:00")  # checkout-logs-1530.txt
 GAP = (at("14:40:00"), at("14:46:00"))  # scrape gap of the first rollback pod, end exclusive
 STEP = 15 * SEC
+
+
+@dataclass(frozen=True)
+class Traps:
+    """The traps planted on purpose (README, "Traps"); `CLEAN` tells the story without them."""
+
+    skew: dict[str, int]  # node -> how far its clock is ahead (ns)
+    pgbouncer_offset: int  # pgbouncer's naive local time minus UTC (ns)
+    gap: tuple[int, int]  # scrape gap of GAP_POD, end exclusive
+    keep_gone_logs: bool  # the log exports also hold pods deleted before they were taken
+
+
+PLANTED = Traps(SKEW, NEW_YORK, GAP, keep_gone_logs=False)
+CLEAN = Traps({"node-a": 0, "node-b": 0}, 0, (0, 0), keep_gone_logs=True)
 
 # label, replica set, node, created, started, deleted ("" = outside the window)
 POD_PLAN = [
@@ -225,9 +240,9 @@ def go_time(ns: int) -> str:
     return _utc(ns) + (f".{frac}" if frac else "") + "Z"
 
 
-def new_york(ns: int) -> str:
+def new_york(ns: int, offset: int = NEW_YORK) -> str:
     """Naive local time as pgbouncer writes it: 2026-02-17 09:10:03.401."""
-    local = ns + NEW_YORK
+    local = ns + offset
     return _utc(local).replace("T", " ") + f".{local % SEC // MS:03d}"
 
 
@@ -257,14 +272,11 @@ class Pod:
     created: int
     started: int
     deleted: int | None
+    skew: int = 0  # how far its node's clock is ahead
 
     @property
     def version(self) -> str:
         return BAD if self.rs == NEW_RS else GOOD
-
-    @property
-    def skew(self) -> int:
-        return SKEW[self.node]
 
     def exists_at(self, t: int) -> bool:
         return self.created <= t and (self.deleted is None or t < self.deleted)
@@ -274,7 +286,7 @@ def new_uid(rng: random.Random) -> str:
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
-def make_pods(rng: random.Random) -> dict[str, Pod]:
+def make_pods(rng: random.Random, traps: Traps) -> dict[str, Pod]:
     pods: dict[str, Pod] = {}
     hosts = {"node-a": rng.sample(range(11, 90), 8), "node-b": rng.sample(range(11, 90), 8)}
     subnet = {"node-a": "10.42.0", "node-b": "10.42.1"}
@@ -291,6 +303,7 @@ def make_pods(rng: random.Random) -> dict[str, Pod]:
             created=at(created) if created else since_yesterday,
             started=at(started) if started else since_yesterday + 4 * SEC,
             deleted=at(deleted) if deleted else None,
+            skew=traps.skew[node],
         )
     return pods
 
@@ -406,11 +419,11 @@ def app_stream(pod: Pod, rng: random.Random) -> tuple[list[Record], list[int]]:
     return records, failures
 
 
-def pgbouncer_stream(pod: Pod, rng: random.Random) -> list[Record]:
+def pgbouncer_stream(pod: Pod, rng: random.Random, offset: int) -> list[Record]:
     end, t0 = pod.deleted or EXPORT, pod.started + 520 * MS
 
     def rec(t: int, text: str) -> Record:
-        return t, f"{new_york(t + pod.skew)} [1] {text}"
+        return t, f"{new_york(t + pod.skew, offset)} [1] {text}"
 
     records = [
         rec(t0, "LOG kernel file descriptor limit: 1048576 (hard: 1048576); max_client_conn: "
@@ -460,10 +473,16 @@ def runtime_lines(records: list[Record], skew: int, rng: random.Random) -> list[
     return lines
 
 
-def kubectl_logs(pods: list[Pod], streams: dict[tuple[str, str], list[Line]], cut: int) -> str:
-    """`kubectl logs -l app=checkout-api --all-containers --prefix --timestamps` run at `cut`."""
+def kubectl_logs(pods: list[Pod], streams: dict[tuple[str, str], list[Line]], cut: int,
+                 keep_gone: bool = False) -> str:
+    """`kubectl logs -l app=checkout-api --all-containers --prefix --timestamps` run at `cut`;
+    with `keep_gone`, also the pods deleted in the window before `cut` (as a log store keeps)."""
+    def shown(p: Pod) -> bool:
+        gone = keep_gone and (p.name, CONTAINERS[0]) in streams and p.created <= cut
+        return p.exists_at(cut) or (gone and p.deleted is not None and p.deleted >= SINCE)
+
     out = []
-    for pod in sorted((p for p in pods if p.exists_at(cut)), key=lambda p: p.name):
+    for pod in sorted((p for p in pods if shown(p)), key=lambda p: p.name):
         for container in CONTAINERS:
             for t, stamp, text in streams[pod.name, container]:
                 if t <= cut:
@@ -486,14 +505,15 @@ class Ref:
 class EventLog:
     """core/v1 Events as `kubectl get events -o json` returns them."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, skew: dict[str, int]) -> None:
         self.rng = rng
+        self.skew = skew
         self.items: list[tuple[int, dict[str, Any]]] = []
 
     def add(self, t: int, ref: Ref, reason: str, message: str, component: str,
             node: str = "", container: str = "", last: int = 0, count: int = 1) -> None:
         t += self.rng.randrange(MS)
-        clock = t + SKEW.get(node, 0)  # firstTimestamp and the name come from the reporter
+        clock = t + self.skew.get(node, 0)  # firstTimestamp and the name come from the reporter
         involved = {"apiVersion": ref.api_version, "kind": ref.kind, "name": ref.name,
                     "namespace": NS, "resourceVersion": str(ref.rv), "uid": ref.uid}
         if container:
@@ -501,7 +521,7 @@ class EventLog:
         event = {
             "apiVersion": "v1", "kind": "Event", "count": count, "eventTime": None,
             "firstTimestamp": iso_s(clock),
-            "lastTimestamp": iso_s((last or t) + SKEW.get(node, 0)),
+            "lastTimestamp": iso_s((last or t) + self.skew.get(node, 0)),
             "involvedObject": involved, "message": message, "reason": reason,
             "metadata": {"creationTimestamp": iso_s(t + 4 * MS), "name": f"{ref.name}.{clock:x}",
                          "namespace": NS, "resourceVersion": "", "uid": new_uid(self.rng)},
@@ -550,9 +570,9 @@ def pod_start_events(ev: EventLog, pod: Pod, pulls: bool) -> None:
            "pgbouncer")
 
 
-def build_events(rng: random.Random, pods: dict[str, Pod],
-                 failures: dict[str, list[int]]) -> dict[str, Any]:
-    ev = EventLog(rng)
+def build_events(rng: random.Random, pods: dict[str, Pod], failures: dict[str, list[int]],
+                 skew: dict[str, int]) -> dict[str, Any]:
+    ev = EventLog(rng, skew)
     deploy = Ref("Deployment", APP, new_uid(rng), "apps/v1", 48_101_522)
     sets = {rs: Ref("ReplicaSet", rs, new_uid(rng), "apps/v1", 48_101_530 + i)
             for i, rs in enumerate((OLD_RS, NEW_RS))}
@@ -623,29 +643,32 @@ def alert_series() -> list[tuple[dict[str, str], list[tuple[int, str]]]]:
     return series
 
 
-def timex(rng: random.Random, metric: str) -> list[tuple[dict[str, str], list[tuple[int, str]]]]:
+def timex(rng: random.Random, metric: str,
+          skew: dict[str, int]) -> list[tuple[dict[str, str], list[tuple[int, str]]]]:
     series = []
     for node in ("node-a", "node-b"):
         labels = {"__name__": metric, "instance": f"{node}:9100", "job": "node", "node": node}
+        synced = skew[node] == 0
         if metric == "node_timex_offset_seconds":
-            centre, wobble = (0.0003, 0.0001) if node == "node-a" else (2.4, 0.002)
+            centre, wobble = (0.0003, 0.0001) if synced else (skew[node] / SEC, 0.002)
             values = [(t, prom_float(round(centre + rng.uniform(-wobble, wobble), 6)))
                       for t in steps()]
         else:
-            value = {"node_timex_sync_status": {"node-a": "1", "node-b": "0"},
-                     "node_timex_maxerror_seconds": {"node-a": "0.05", "node-b": "16"}}
-            values = [(t, value[metric][node]) for t in steps()]
+            value = {"node_timex_sync_status": ("1", "0"),
+                     "node_timex_maxerror_seconds": ("0.05", "16")}
+            values = [(t, value[metric][0 if synced else 1]) for t in steps()]
         series.append((labels, values))
     return series
 
 
-def up_series(pods: dict[str, Pod]) -> list[tuple[dict[str, str], list[tuple[int, str]]]]:
+def up_series(pods: dict[str, Pod],
+              gap: tuple[int, int]) -> list[tuple[dict[str, str], list[tuple[int, str]]]]:
     series = []
     for pod in pods.values():
         labels = {"__name__": "up", "instance": f"{pod.ip}:8080", "job": APP, "namespace": NS,
                   "pod": pod.name}
         values = [(t, "1") for t in steps() if pod.started + SEC <= t and pod.exists_at(t)
-                  and not (pod.label == GAP_POD and GAP[0] <= t < GAP[1])]
+                  and not (pod.label == GAP_POD and gap[0] <= t < gap[1])]
         series.append((labels, values))
     return series
 
@@ -772,32 +795,41 @@ def pretty(obj: Any, indent: int = 2, sort: bool = False) -> str:
     return json.dumps(obj, indent=indent, sort_keys=sort, ensure_ascii=False) + "\n"
 
 
-def simulate(rng: random.Random, pods: dict[str, Pod]) -> tuple[dict[tuple[str, str], list[Line]],
-                                                                 dict[str, list[int]]]:
+def simulate(rng: random.Random, pods: dict[str, Pod],
+             traps: Traps) -> tuple[dict[tuple[str, str], list[Line]], dict[str, list[int]]]:
     """Every log line every pod wrote in the window, whether or not an export kept it."""
     streams, failures = {}, {}
     for pod in pods.values():
-        if pod.created < SINCE:
+        old = pod.created < SINCE
+        if old and not traps.keep_gone_logs:
             continue  # the v2.3.3 pods from the day before: deleted, their logs are gone
-        app, failures[pod.label] = app_stream(pod, rng)
+        run = replace(pod, started=SINCE - 30 * SEC) if old else pod  # only the window's part
+        app, failures[pod.label] = app_stream(run, rng)
         streams[pod.name, "checkout-api"] = runtime_lines(app, pod.skew, rng)
-        streams[pod.name, "pgbouncer"] = runtime_lines(pgbouncer_stream(pod, rng), pod.skew, rng)
+        pgb = pgbouncer_stream(run, rng, traps.pgbouncer_offset)
+        streams[pod.name, "pgbouncer"] = runtime_lines(pgb, pod.skew, rng)
+        if old:
+            for container in CONTAINERS:
+                streams[pod.name, container] = [x for x in streams[pod.name, container]
+                                                if x[0] >= SINCE]
     return streams, failures
 
 
-def build(rng: random.Random) -> dict[str, str]:
-    pods = make_pods(rng)
-    streams, failures = simulate(rng, pods)
+def build(rng: random.Random, traps: Traps = PLANTED) -> dict[str, str]:
+    pods = make_pods(rng, traps)
+    streams, failures = simulate(rng, pods, traps)
     silence = silence_id(rng)
     ordered = list(pods.values())
+    gone = traps.keep_gone_logs
     files = {
-        "exports/checkout-logs-1420.txt": kubectl_logs(ordered, streams, SNAPSHOT),
-        "exports/checkout-logs-1530.txt": kubectl_logs(ordered, streams, EXPORT),
-        "exports/events.json": pretty(build_events(rng, pods, failures), indent=4, sort=True),
+        "exports/checkout-logs-1420.txt": kubectl_logs(ordered, streams, SNAPSHOT, gone),
+        "exports/checkout-logs-1530.txt": kubectl_logs(ordered, streams, EXPORT, gone),
+        "exports/events.json": pretty(build_events(rng, pods, failures, traps.skew), indent=4,
+                                      sort=True),
         "exports/ci-deploy.log": CI_LOG,
         "exports/prometheus/error_ratio.json": matrix([({"service": APP}, error_ratio(rng))]),
         "exports/prometheus/alerts.json": matrix(alert_series()),
-        "exports/prometheus/up.json": matrix(up_series(pods)),
+        "exports/prometheus/up.json": matrix(up_series(pods, traps.gap)),
         "exports/alertmanager/alerts.json": pretty(am_alerts(silence)),
         "exports/alertmanager/silences.json": pretty(am_silences(silence)),
         "exports/alertmanager/webhook.jsonl": webhook_log(),
@@ -806,8 +838,8 @@ def build(rng: random.Random) -> dict[str, str]:
     }
     for metric in ("offset_seconds", "sync_status", "maxerror_seconds"):
         name = f"node_timex_{metric}"
-        files[f"exports/prometheus/{name}.json"] = matrix(timex(rng, name))
-    files["truth.json"] = pretty(truth(pods, streams, files, silence), sort=True)
+        files[f"exports/prometheus/{name}.json"] = matrix(timex(rng, name, traps.skew))
+    files["truth.json"] = pretty(truth(pods, streams, files, silence, traps), sort=True)
     return dict(sorted(files.items()))
 
 
@@ -850,7 +882,7 @@ def pod_facts(pods: dict[str, Pod], files: dict[str, str]) -> list[dict[str, Any
 
 
 def truth(pods: dict[str, Pod], streams: dict[tuple[str, str], list[Line]],
-          files: dict[str, str], silence: str) -> dict[str, Any]:
+          files: dict[str, str], silence: str, traps: Traps) -> dict[str, Any]:
     logs = {f: log_counts(files[f]) for f in files if f.startswith("exports/checkout-logs")}
     return {
         "incident": {"title": "Checkout API 5xx after v2.3.4 deploy", "namespace": NS,
@@ -860,7 +892,8 @@ def truth(pods: dict[str, Pod], streams: dict[tuple[str, str], list[Line]],
                        "after": POOL_SIZE[BAD], "bad_version": BAD, "good_version": GOOD},
         "first_5xx": first_5xx_facts(pods, files),
         "first_pgbouncer_warning": {"pod": pods["N1"].name, "time": iso_ms(FIRST_PGB_WARNING),
-                                    "local_time_as_logged": new_york(FIRST_PGB_WARNING)},
+                                    "local_time_as_logged": new_york(FIRST_PGB_WARNING,
+                                                                     traps.pgbouncer_offset)},
         "errors_stop": iso_s(pods["N1"].deleted or 0),
         "error_ratio": {"threshold": 0.05, "first_above": "2026-02-17T14:11:15Z",
                         "first_above_value": "0.073", "last_above": "2026-02-17T14:26:30Z",
@@ -875,7 +908,7 @@ def truth(pods: dict[str, Pod], streams: dict[tuple[str, str], list[Line]],
         "rollback": {"ci_start": "2026-02-17T14:22:40Z", "first_scale_up": "2026-02-17T14:22:41Z",
                      "complete": "2026-02-17T14:25:10Z", "ci_finish": "2026-02-17T14:25:11Z",
                      "pods": [p.name for p in pods.values() if p.label.startswith("R")]},
-        "traps": trap_facts(pods, files),
+        "traps": trap_facts(pods, files) if traps is PLANTED else {},
         "pods": pod_facts(pods, files),
         "counts": {"events": files["exports/events.json"].count('"kind": "Event"'),
                    "log_exports": logs,
@@ -994,7 +1027,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true",
                         help="compare a fresh generation with the committed files")
+    parser.add_argument("--clean", metavar="DIR", type=Path,
+                        help="write the same story without the planted traps into DIR")
     args = parser.parse_args(argv)
+    if args.clean is not None:
+        write(build(random.Random(SEED), CLEAN), args.clean)
+        print(f"wrote the clean variant under {args.clean}")
+        return 0
     files = build(random.Random(SEED))
     if args.check:
         problems = check(files)
