@@ -57,15 +57,16 @@ class Server:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        """Stop this one process by PID: SIGTERM, then SIGKILL after 5 s. Idempotent."""
-        if self.process.poll() is not None:
-            return
-        os.kill(self.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(self.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
+        """Stop this one process by PID (SIGTERM, then SIGKILL after 5 s) and remove its
+        working directory. Idempotent."""
+        if self.process.poll() is None:
+            os.kill(self.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def binary(name: str) -> str:
@@ -113,8 +114,9 @@ def start(name: str, argv: list[str], port: int, workdir: Path, *,
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
+    log = server.log()[-3000:]
     server.stop()
-    pytest.fail(f"{name} did not become ready on {server.url}:\n{server.log()[-3000:]}")
+    pytest.fail(f"{name} did not become ready on {server.url}:\n{log}")
 
 
 def openmetrics(series: Iterable[tuple[str, dict[str, str], list[Sample]]]) -> str:
@@ -340,13 +342,27 @@ def alertmanager(request: pytest.FixtureRequest) -> tuple[Server, LocalHTTP]:
     return pair.server, pair.helper
 
 
+@dataclasses.dataclass
+class Live:
+    """The live Prometheus, the exporter whose values the test sets, and the node_exporter."""
+
+    prometheus: Server
+    exporter: LocalHTTP
+    node: Server
+
+    def stop(self) -> None:
+        """Stop all three."""
+        for thing in (self.prometheus, self.exporter, self.node):
+            thing.stop()
+
+
 @pytest.fixture(scope="session")
 def live_prometheus(request: pytest.FixtureRequest,
-                    alertmanager: tuple[Server, LocalHTTP]) -> tuple[Server, LocalHTTP]:
+                    alertmanager: tuple[Server, LocalHTTP]) -> Live:
     """Prometheus evaluating a real alerting rule every second on a local exporter whose
     ``app_error_ratio`` the test sets, sending alerts to the session's Alertmanager; it also
     scrapes a real node_exporter."""
-    def make() -> _Pair:
+    def make() -> Live:
         workdir = temp_dir("prometheus-live")
         exporter = local_http(workdir)
         exporter.values["app_error_ratio"] = 0.0
@@ -363,17 +379,15 @@ def live_prometheus(request: pytest.FixtureRequest,
             "scrape_configs:\n"
             f"- {{job_name: app, static_configs: [{{targets: ['{exporter.url[7:]}']}}]}}\n"
             f"- {{job_name: node, static_configs: [{{targets: ['{node.url[7:]}']}}]}}\n")
-        return _Pair(start_prometheus(workdir, config), exporter, (node,))
-    pair = _once(request, "live_prometheus", make)
-    return pair.server, pair.helper
+        return Live(start_prometheus(workdir, config), exporter, node)
+    return _once(request, "live_prometheus", make)  # type: ignore[no-any-return]
 
 
 @dataclasses.dataclass
 class _Pair:
     server: Server
     helper: LocalHTTP
-    also: tuple[Any, ...] = ()
 
     def stop(self) -> None:
-        for thing in (self.server, self.helper, *self.also):
-            thing.stop()
+        self.server.stop()
+        self.helper.stop()

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from collector.bundle import read_manifest
 from report.cli import cli
-from tests.integration.servers import Server, at, backfilled_prometheus, free_port  # noqa: F401
+from tests.integration.servers import (  # noqa: F401
+    Server, at, backfilled_prometheus, binary, free_port)
 
 SINCE, UNTIL = "2026-03-04T14:00:00Z", "2026-03-04T15:00:00Z"
 QUERIES = """
@@ -172,3 +173,15 @@ def test_unreachable_server_fails_the_source_but_writes_the_bundle(tmp_path: Pat
         f"prometheus: cannot reach http://127.0.0.1:{port}: ConnectError: ")
     assert "Connection refused" in source["error"]
     assert (out / "events/prometheus.parquet").exists()
+
+
+def test_a_missing_server_skips_naming_the_package_but_fails_under_ci(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"install the Debian package "
+                       r"prometheus-alertmanager \(apt-get install"):
+        binary("prometheus-alertmanager")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true: a missing server is a failure"):
+        binary("promtool")
