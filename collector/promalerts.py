@@ -17,6 +17,7 @@ Each alert event gets:
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ def evaluation_step(document: dict[str, Any]) -> float:
     step = float("inf")
     for series in document["data"]["result"]:
         times = [float(p[0]) for p in series["values"]]
-        step = min([step] + [b - a for a, b in zip(times, times[1:]) if b > a])
+        step = min([step] + [b - a for a, b in itertools.pairwise(times) if b > a])
     return step if step != float("inf") else 15.0
 
 

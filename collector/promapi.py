@@ -85,7 +85,7 @@ class _HttpxAdapter(BaseAdapter):
         self.what = what
         self.last: httpx.Response | None = None
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False,  # noqa: ARG002
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
              timeout: Any = None, verify: Any = True, cert: Any = None,
              proxies: Mapping[str, str] | None = None) -> requests.Response:
         """Send ``request`` with `collector._http.request` and convert the answer back."""
@@ -129,7 +129,7 @@ class PrometheusAPI:
     def query_range(self, expr: str, start: datetime, end: datetime, step: int) -> Reply:
         """``/api/v1/query_range`` via ``custom_query_range``; tz-aware UTC ``start``/``end``
         on whole seconds (the library rounds to integer seconds)."""
-        from prometheus_api_client import PrometheusApiClientException
+        from prometheus_api_client.exceptions import PrometheusApiClientException
 
         self._adapter.last = None
         self.requests += 1

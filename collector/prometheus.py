@@ -39,7 +39,7 @@ from collector.window import Window, parse_duration
 from timeline.metrics import parse_threshold
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_SECRET_HEADER = re.compile(r"authorization|token|secret|password|api[-_]?key|cookie", re.I)
+_SECRET_HEADER = re.compile(r"authorization|token|secret|password|api[-_]?key|cookie", re.IGNORECASE)
 RAW_SCRAPE_GUESS = 15  # seconds; raw requests span max_points_per_request scrapes at this rate
 
 

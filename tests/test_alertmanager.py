@@ -190,7 +190,7 @@ def test_api_errors_and_a_missing_log_are_recorded(tmp_path: Path) -> None:
     out, outcome = run(tmp_path, am)
     assert outcome.status == "partial"
     warnings = read_manifest(out)["sources"]["alertmanager"]["warnings"]
-    assert warnings == [f"webhook_log {tmp_path / 'missing.jsonl'}: cannot read: "
-                        "No such file or directory",
+    assert warnings == [(f"webhook_log {tmp_path / 'missing.jsonl'}: cannot read: "
+                        "No such file or directory"),
                         "/api/v2/silences: HTTP 400: bad matcher format: x{"]
     assert list(events_of(out)["kind"]) == ["alert_firing"]

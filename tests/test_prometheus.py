@@ -4,6 +4,7 @@ crossings, ALERTS history, gaps, errors verbatim, retries, config strictness."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import re
@@ -18,7 +19,7 @@ import pytest
 
 from collector import registry
 from collector._http import RetryPolicy
-from collector.bundle import Bundle, read_events, read_manifest
+from collector.bundle import read_events, read_manifest
 from collector.config import Config, IncidentSettings, load_config
 from collector.errors import ConfigError
 from collector.exports import Context, parse_prometheus
@@ -89,7 +90,7 @@ class FakePrometheus:
         return self._matrix(name, grid)
 
     def _matrix(self, name: str, grid: Any, **extra: Any) -> httpx.Response:
-        result = []
+        result: list[dict[str, Any]] = []
         for labels, fn in self.series.get(name, []):
             values = [[t, f"{v:.15g}"] for t in grid if (v := fn(t)) is not None]
             if values:
@@ -153,7 +154,7 @@ def test_thirty_days_at_15s_fit_11000_points_per_request_without_holes() -> None
     assert max(points) == 11000 and sum(points) == 30 * 86400 // 15
     assert chunks[0][0] == T0 + timedelta(seconds=15)
     assert chunks[-1][1] == T0 + timedelta(days=30)  # the last grid point before until
-    for (_, end), (start, _) in zip(chunks, chunks[1:]):
+    for (_, end), (start, _) in itertools.pairwise(chunks):
         assert start - end == timedelta(seconds=15)
     assert all(s.microsecond == 0 and s.timestamp() % 15 == 0 for s, _ in chunks)
 
@@ -317,18 +318,18 @@ def test_builtin_evidence_clock_restarts_phases_up_and_gaps(tmp_path: Path) -> N
     assert [(str(t.time()), k, s) for t, k, s in zip(events["time"], events["kind"],
                                                      events["summary"])] == [
         ("14:00:00", "clock", "clock maximum error 16 s, above 1 s, on instance=node-b:9100, job=node"),
-        ("14:00:00", "clock", "clock not NTP-synchronised (node_timex_sync_status 0) on "
-                              "instance=node-b:9100, job=node"),
-        ("14:00:00", "clock", "clock offset -2.4 s, beyond ±0.05 s, on instance=node-b:9100, "
-                              "job=node"),
+        ("14:00:00", "clock", ("clock not NTP-synchronised (node_timex_sync_status 0) on "
+                              "instance=node-b:9100, job=node")),
+        ("14:00:00", "clock", ("clock offset -2.4 s, beyond ±0.05 s, on instance=node-b:9100, "
+                              "job=node")),
         ("14:01:00", "k8s_event", "pod checkout/p1 phase Pending → Running"),
         ("14:05:00", "metric_threshold", "up < 1 (0) for instance=b:8080, job=app"),
         ("14:07:00", "metric_threshold", "up back to 1, no longer < 1 for instance=b:8080, job=app"),
         ("14:15:00", "k8s_event", "container app of checkout/p1 restarted (restarts 3 → 4)"),
-        ("14:30:00", "clock", "clock offset back within ±0.05 s (+0.0003 s) on "
-                              "instance=node-b:9100, job=node"),
-        ("14:40:00", "gap", 'no samples of up{instance="a:8080",job="app"} from 14:40:00 to '
-                            "14:46:00 (6 min)"),
+        ("14:30:00", "clock", ("clock offset back within ±0.05 s (+0.0003 s) on "
+                              "instance=node-b:9100, job=node")),
+        ("14:40:00", "gap", ('no samples of up{instance="a:8080",job="app"} from 14:40:00 to '
+                            "14:46:00 (6 min)")),
         ("14:50:00", "k8s_event", "pod checkout/p1 phase Running → Failed"),
     ]
     gap = events[events["kind"] == "gap"].iloc[0]
@@ -437,8 +438,8 @@ def test_range_queries_use_our_auth_headers_and_retry_after(tmp_path: Path) -> N
      "prometheus.headers.X-Auth-Token looks like a credential"),
     ('[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "a"\n',
      "missing required key prometheus.queries[0].expr"),
-    ('[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "a"\nexpr = "x"\n'
-     'threshold = "above 5"\n', "prometheus.queries[0].threshold: 'above 5' is not a threshold"),
+    (('[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "a"\nexpr = "x"\n'
+     'threshold = "above 5"\n'), "prometheus.queries[0].threshold: 'above 5' is not a threshold"),
     ('[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "a/b"\nexpr = "x"\n',
      "prometheus.queries[0].name 'a/b' must be unique"),
     ('[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "up"\nexpr = "x"\n',
@@ -466,7 +467,7 @@ def test_example_config_documents_every_prometheus_and_alertmanager_key(
     for cls in (PrometheusSettings, Query, AlertmanagerSettings):
         for field in dataclasses.fields(cls):
             if field.name != "queries":
-                assert re.search(rf"^# {field.name} = .+# \S", tail, re.M), field.name
+                assert re.search(rf"^# {field.name} = .+# \S", tail, re.MULTILINE), field.name
     live = tmp_path / "live.toml"
     live.write_text("\n".join(line[2:] for line in tail.splitlines()
                               if re.match(r"# (\[|\w+ = )", line)))

@@ -99,9 +99,9 @@ def temp_dir(name: str) -> Path:
 def start(name: str, argv: list[str], port: int, workdir: Path, *,
           ready: str = "/-/ready", timeout: float = 20.0) -> Server:
     """Start ``argv`` (listening on ``port``), wait until ``ready`` answers 200, return it."""
-    log = (workdir / "server.log").open("wb")
-    process = subprocess.Popen(argv, cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL)
+    with (workdir / "server.log").open("wb") as output:
+        process = subprocess.Popen(argv, cwd=workdir, stdout=output, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
     server = Server(name, process, f"http://127.0.0.1:{port}", workdir)
     atexit.register(server.stop)
     deadline = time.monotonic() + timeout
@@ -138,7 +138,8 @@ def backfill(text: str, workdir: Path) -> Path:
     source, data = workdir / "backfill.om", workdir / "data"
     source.write_text(text)
     done = subprocess.run([binary("promtool"), "tsdb", "create-blocks-from", "openmetrics",
-                           str(source), str(data)], capture_output=True, text=True, timeout=60)
+                           str(source), str(data)], capture_output=True, text=True, timeout=60,
+                          check=False)
     if done.returncode != 0:
         pytest.fail(f"promtool backfill failed: {done.stdout}{done.stderr}")
     return data
@@ -180,7 +181,7 @@ def start_node_exporter(workdir: Path) -> Server:
 class _Handler(BaseHTTPRequestHandler):
     """Serves ``server.metrics_text`` on GET; appends POSTed JSON to ``server.log_path``."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         body = self.server.metrics_text().encode()  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -188,17 +189,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         received = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        with self.server.lock:  # type: ignore[attr-defined]
-            with self.server.log_path.open("a") as log:  # type: ignore[attr-defined]
-                log.write(json.dumps({"time": received, "payload": payload}) + "\n")
+        line = json.dumps({"time": received, "payload": payload}) + "\n"
+        with self.server.lock, self.server.log_path.open("a") as log:  # type: ignore[attr-defined]
+            log.write(line)
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet."""
 
 

@@ -18,8 +18,11 @@ from click.testing import CliRunner
 from collector.alertmanager import REMOVED
 from collector.promjson import fingerprint
 from report.cli import cli
-from tests.integration.servers import (  # noqa: F401
-    Live, LocalHTTP, Server, alertmanager, binary, live_prometheus, wait_for)
+from tests.integration import servers
+from tests.integration.servers import Live, LocalHTTP, Server, binary, wait_for
+
+alertmanager = servers.alertmanager  # session fixtures, used by name
+live_prometheus = servers.live_prometheus
 
 
 def iso(value: datetime) -> str:
@@ -82,7 +85,7 @@ def test_alerts_and_silences_from_the_real_api(alertmanager: tuple[Server, Local
         "updated_at": seen["updatedAt"], "generator_url": "http://prometheus/graph?g0.expr=x"}
     assert seen["fingerprint"] == fingerprint(labels)  # our FNV-1a is Alertmanager's
     version = subprocess.run([binary("prometheus-alertmanager"), "--version"],
-                             capture_output=True, text=True).stdout
+                             capture_output=True, text=True, check=True).stdout
     status = json.loads((out / "raw/alertmanager/api/status.json").read_text())
     assert status["config"] == {"original": REMOVED}
     assert f"version {status['versionInfo']['version']} " in version

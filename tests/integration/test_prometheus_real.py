@@ -14,8 +14,10 @@ from click.testing import CliRunner
 
 from collector.bundle import read_manifest
 from report.cli import cli
-from tests.integration.servers import (  # noqa: F401
-    Server, at, backfilled_prometheus, binary, free_port)
+from tests.integration import servers
+from tests.integration.servers import Server, at, binary, free_port
+
+backfilled_prometheus = servers.backfilled_prometheus  # a session fixture, used by name
 
 SINCE, UNTIL = "2026-03-04T14:00:00Z", "2026-03-04T15:00:00Z"
 QUERIES = """
@@ -31,8 +33,8 @@ expr = "sum(rate(http_error_ratio[5m])"
 """
 EXPECTED = [
     ("14:00:00", "clock", "clock maximum error 16 s, above 1 s, on instance=node-b:9100, job=node"),
-    ("14:00:00", "clock", "clock not NTP-synchronised (node_timex_sync_status 0) on "
-                          "instance=node-b:9100, job=node"),
+    ("14:00:00", "clock", ("clock not NTP-synchronised (node_timex_sync_status 0) on "
+                          "instance=node-b:9100, job=node")),
     ("14:00:00", "clock", "clock offset +2.4 s, beyond ±0.05 s, on instance=node-b:9100, job=node"),
     ("14:01:00", "k8s_event", "pod checkout/p1 phase Pending → Running"),
     ("14:05:00", "metric_threshold", "up < 1 (0) for instance=b:8080, job=app"),
@@ -91,7 +93,7 @@ def test_every_event_of_the_backfilled_incident(bundle: tuple[Any, Path]) -> Non
 def test_bad_promql_reaches_the_user_verbatim(bundle: tuple[Any, Path]) -> None:
     result, out = bundle
     error = "query broken: bad_data: 1:31: parse error: unclosed left parenthesis"
-    assert f"prometheus   partial" in result.output and f"\n    {error}\n" in result.output
+    assert "prometheus   partial" in result.output and f"\n    {error}\n" in result.output
     assert read_manifest(out)["sources"]["prometheus"]["error"] == error
 
 
