@@ -84,7 +84,8 @@ def clock_maxerror(samples: pd.DataFrame) -> Rows:
 
 
 def restarts(samples: pd.DataFrame) -> Rows:
-    """Each rise of ``kube_pod_container_status_restarts_total``: a container restarted."""
+    """Each rise of ``kube_pod_container_status_restarts_total``: a container restarted, at
+    the first step that shows it (so up to one step after the restart itself)."""
     rows = []
     data = samples.dropna(subset=["value"]).sort_values(["series", "time"], kind="stable")
     rise = data["value"].groupby(data["series"]).diff()
