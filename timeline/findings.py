@@ -187,8 +187,10 @@ def apply_corrections(
         return out, counts
     out.loc[touched, "time_quality"] = "corrected"
     index = np.flatnonzero(touched)
+    kept = {c: _iso_ns_column(original[c].iloc[index]) for c in SHIFTABLE}
     out.loc[touched, "labels"] = [
-        _with_originals(out.at[i, "labels"], original.iloc[i], notes[int(i)]) for i in index
+        _with_originals(labels, {c: kept[c][k] for c in SHIFTABLE}, notes[int(i)])
+        for k, (i, labels) in enumerate(zip(index, out["labels"].to_numpy()[index], strict=True))
     ]
     return validate(out), counts
 
@@ -251,15 +253,23 @@ def _rows(original: pd.DataFrame, out: pd.DataFrame, corr: Correction) -> np.nda
     return mask
 
 
-def _with_originals(labels: str, original: pd.Series, ids: list[str]) -> str:
+def _with_originals(labels: str, originals: Mapping[str, str | None], ids: list[str]) -> str:
     data: dict[str, Any] = json.loads(labels) if labels else {}
-    for column in SHIFTABLE:
+    for column, text in originals.items():
         key = f"{column}_original"
-        if key not in data and not pd.isna(original[column]):
-            data[key] = iso_ns(original[column])
+        if key not in data and text is not None:
+            data[key] = text
     before = [x for x in str(data.get("correction", "")).split(",") if x]
     data["correction"] = ",".join(dict.fromkeys([*before, *ids]))
     return labels_json(data)
+
+
+def _iso_ns_column(stamps: pd.Series) -> list[str | None]:
+    """`iso_ns` of a whole column at once; None for NaT."""
+    utc = stamps.dt.tz_convert("UTC")
+    fraction = (utc.astype("int64") % 1_000_000_000).astype(str).str.zfill(9)
+    text = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
+    return [None if pd.isna(t) else str(t) for t in text.where(utc.notna(), None)]
 
 
 def iso_ns(stamp: pd.Timestamp) -> str:

@@ -90,6 +90,7 @@ def manifest_times(manifest: Mapping[str, Any]) -> tuple[Window | None, pd.Times
 def check_integrity(events: pd.DataFrame, metrics: Mapping[str, pd.DataFrame],
                     manifest: Mapping[str, Any], options: Options = Options()) -> Integrity:
     """Run every clock and gap check; ``events`` is the merged (uncorrected) timeline."""
+    events = events.reset_index(drop=True)
     window, collected_at = manifest_times(manifest)
     live_events = "kubernetes" in (manifest.get("sources") or {})
     lives = pod_lives(events)
