@@ -35,7 +35,6 @@ from collector.errors import ExportFormatError
 from collector.exports import Context, parse_am_alerts, parse_silences, parse_webhook_log
 from collector.prometheus import endpoint_from_table
 from collector.window import Window
-from timeline import schema
 
 REMOVED = "removed by incident-timeline: receiver settings may hold secrets"
 
@@ -122,10 +121,6 @@ class AlertmanagerCollector:
         except ExportFormatError as exc:
             out.warn(f"/api/v2/alerts: {exc}", partial=True)
             return 0
-        extra = [{"ends_at": a.get("endsAt"), "updated_at": a.get("updatedAt"),
-                  "generator_url": a.get("generatorURL")} for a in alerts]
-        events["labels"] = [schema.labels_json({**json.loads(text), **more})
-                            for text, more in zip(events["labels"], extra)]
         keep = _overlaps(alerts, window)
         out.add_events(events[keep])
         return int(keep.sum())
@@ -156,8 +151,6 @@ class AlertmanagerCollector:
         except ExportFormatError as exc:
             out.warn(f"webhook_log {path.name}: {exc}", partial=True)
             return
-        events["labels"] = [_with_fingerprints(labels, message)
-                            for labels, message in zip(events["labels"], events["message"])]
         inside = (events["time"] >= window.since) & (events["time"] < window.until)
         counts["notifications"] = int(inside.sum())
         counts["outside_window"] += int((~inside).sum())
@@ -174,20 +167,6 @@ def _overlaps(items: list[Any], window: Window) -> pd.Series:
         keep.append(not (pd.notna(starts) and starts >= until)
                     and not (pd.notna(ends) and ends <= since))
     return pd.Series(keep, dtype=bool)
-
-
-def _with_fingerprints(labels: str, message: str) -> str:
-    """Add the notified alerts' fingerprints: ``fingerprint`` for one, ``fingerprints``
-    (comma-separated) for several."""
-    payload = json.loads(message)
-    found = sorted({str(a["fingerprint"]) for a in payload.get("alerts") or []
-                    if isinstance(a, dict) and a.get("fingerprint")})
-    merged = json.loads(labels)
-    if len(found) == 1:
-        merged["fingerprint"] = found[0]
-    elif found:
-        merged["fingerprints"] = ",".join(found)
-    return schema.labels_json(merged)
 
 
 def _without_config(status: dict[str, Any]) -> dict[str, Any]:

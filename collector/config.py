@@ -164,6 +164,10 @@ def _type_ok(value: Any, hint: Any) -> bool:
     if origin is list:
         (item,) = typing.get_args(hint)
         return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if origin is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(
+            _type_ok(k, key) and _type_ok(v, item) for k, v in value.items())
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if hint is int:
@@ -177,6 +181,8 @@ def _describe(hint: Any) -> str:
         return " or ".join(_describe(h) for h in typing.get_args(hint) if h is not type(None))
     if origin is list:
         return f"a list of {_describe(typing.get_args(hint)[0])}s"
+    if origin is dict:
+        return f"a table of {_describe(typing.get_args(hint)[1])}s"
     return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(
         hint, getattr(hint, "__name__", str(hint))
     )

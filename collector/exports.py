@@ -30,6 +30,8 @@ class Context:
     threshold: str | None = None
     label: str | None = None
     fallback_time: Any = None
+    # The window's end; with fallback_time (its start) it gives year-less timestamps a year.
+    window_end: Any = None
 
 
 @dataclasses.dataclass
@@ -150,7 +152,9 @@ def parse_am_alerts(data: Any, ctx: Context) -> Parsed:
             summary=f"{labels.get('alertname', '?')} firing ({_pairs(labels)}){note}",
             message=json.dumps(alert.get("annotations") or {}, sort_keys=True),
             labels={**labels, "fingerprint": alert.get("fingerprint"), "state": state,
-                    "receivers": ",".join(r.get("name", "") for r in alert.get("receivers", []))},
+                    "receivers": ",".join(r.get("name", "") for r in alert.get("receivers", [])),
+                    "ends_at": alert.get("endsAt"), "updated_at": alert.get("updatedAt"),
+                    "generator_url": alert.get("generatorURL")},
         ))
     return Parsed(rows_to_events(rows, ctx), None, {"alerts": len(rows)})
 
@@ -205,6 +209,7 @@ def _webhook_row(number: int, record: Any, ctx: Context) -> dict[str, Any]:
     times = [a.get("endsAt" if status == "resolved" else "startsAt") for a in alerts]
     own = max((t for t in times if t), default=None)
     names = sorted({a.get("labels", {}).get("alertname", "?") for a in alerts})
+    prints = sorted({str(a["fingerprint"]) for a in alerts if a.get("fingerprint")})
     return _row(
         ctx, time_raw=received or own, quality=None if received else "inferred",
         embedded_raw=own, source="alertmanager", kind="alert_notify", pointer=f"L{number}",
@@ -212,7 +217,10 @@ def _webhook_row(number: int, record: Any, ctx: Context) -> dict[str, Any]:
         f"[{status.upper()}:{len(alerts)}] {', '.join(names)}",
         message=json.dumps(payload, sort_keys=True),
         labels={**(payload.get("commonLabels") or {}), "receiver": payload.get("receiver"),
-                "status": status, "group_key": payload.get("groupKey")},
+                "status": status, "group_key": payload.get("groupKey"),
+                # one alert: the key that matches it in Prometheus and Alertmanager events
+                "fingerprint": prints[0] if len(prints) == 1 else None,
+                "fingerprints": ",".join(prints) if len(prints) > 1 else None},
     )
 
 

@@ -27,8 +27,6 @@ import pandas as pd
 from collector.promjson import fingerprint, parse_query_range
 from collector.window import iso_z
 
-_HORIZON = "\x00horizon"  # alertname of a sentinel series; see _with_horizon
-
 
 def evaluation_step(document: dict[str, Any]) -> float:
     """The smallest spacing of samples within one series (the rule evaluation interval)."""
@@ -51,12 +49,12 @@ def alert_rows(alerts_doc: dict[str, Any], for_state_doc: dict[str, Any] | None,
         return []
     step = evaluation_step(alerts_doc)
     horizon = end - timedelta(seconds=1.5 * step)
-    result = parse_query_range(_with_horizon(alerts_doc, horizon), None, "ALERTS")
+    result = parse_query_range(alerts_doc, None, "ALERTS", horizon=pd.Timestamp(horizon))
     active_at = _active_at_samples(for_state_doc)
     rows = []
     for row in result.rows:
         labels = dict(row["labels"])
-        if labels.get("alertname") == _HORIZON or row["kind"] == "metric_threshold":
+        if row["kind"] == "metric_threshold":
             continue
         key = json.dumps(labels, sort_keys=True)
         when = pd.Timestamp(row["time_raw"])
@@ -109,17 +107,6 @@ def rule_problems(rules_doc: dict[str, Any]) -> list[str]:
                 problems.append(f"rule {group.get('name')}/{rule.get('name')} is "
                                 f"{rule.get('health')}: {rule.get('lastError', '')}")
     return problems
-
-
-def _with_horizon(document: dict[str, Any], horizon: datetime) -> dict[str, Any]:
-    # `timeline.metrics.alert_transitions` resolves a firing run only if it stops before the
-    # data's last timestamp, but the data may end with the alert itself. A lone sample of a
-    # sentinel series at the horizon tells it where the data really ends; its own events are
-    # dropped. It goes last, so the real series keep their indexes (and their refs).
-    sentinel = {"metric": {"__name__": "ALERTS", "alertname": _HORIZON, "alertstate": "pending"},
-                "values": [[horizon.timestamp(), "1"]]}
-    data = {**document["data"], "result": [*document["data"]["result"], sentinel]}
-    return {**document, "data": data}
 
 
 def _active_at_samples(document: dict[str, Any] | None) -> dict[str, list[tuple[float, float]]]:

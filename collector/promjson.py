@@ -51,8 +51,12 @@ def series_key(metric: dict[str, str]) -> str:
     return f"{name}{{{inner}}}"
 
 
-def parse_query_range(data: Any, threshold: str | None, label: str) -> RangeResult:
-    """Check the envelope and build samples and events from a matrix result."""
+def parse_query_range(data: Any, threshold: str | None, label: str, *,
+                      horizon: pd.Timestamp | None = None) -> RangeResult:
+    """Check the envelope and build samples and events from a matrix result.
+
+    ``horizon``: where the queried range really ends, for alerts firing until the data's end
+    (see `timeline.metrics.alert_transitions`)."""
     if not isinstance(data, dict) or "status" not in data:
         raise ExportFormatError("not a Prometheus API response: no 'status' field")
     if data["status"] != "success":
@@ -72,7 +76,7 @@ def parse_query_range(data: Any, threshold: str | None, label: str) -> RangeResu
         rows += _crossing_rows(samples, threshold, label)
     alerts = samples[samples["series"].str.startswith("ALERTS{")]
     if len(alerts):
-        rows += _alert_rows(alerts, result)
+        rows += _alert_rows(alerts, horizon)
     warnings = [f"Prometheus warning: {w}" for w in data.get("warnings") or []]
     return RangeResult(samples, rows, len(result), warnings)
 
@@ -125,7 +129,7 @@ def _crossing_rows(samples: pd.DataFrame, threshold: str, label: str) -> list[di
     return rows
 
 
-def _alert_rows(alerts: pd.DataFrame, result: list[Any]) -> list[dict[str, Any]]:
+def _alert_rows(alerts: pd.DataFrame, horizon: pd.Timestamp | None) -> list[dict[str, Any]]:
     # not .map(json.loads): on a string column pandas aligns the dicts' keys, adding None labels
     metric = pd.Series([json.loads(text) for text in alerts["labels"]], index=alerts.index,
                        dtype=object)
@@ -136,7 +140,7 @@ def _alert_rows(alerts: pd.DataFrame, result: list[Any]) -> list[dict[str, Any]]
     rows = []
     kinds = {"pending": ("alert_pending", "warning"), "firing": ("alert_firing", "error"),
              "resolved": ("alert_resolved", "info")}
-    for t in alert_transitions(frame).itertuples():
+    for t in alert_transitions(frame, horizon).itertuples():
         labels = {k: v for k, v in json.loads(t.series).items() if k != "__name__"}
         kind, severity = kinds[t.state]
         who = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")

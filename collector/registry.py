@@ -9,7 +9,11 @@ from collector.errors import ConfigError
 
 GROUP = "incident_timeline.collectors"
 # Used only when the package's own metadata is missing (running from a bare source tree).
-BUILTIN = {"file": "collector.files:FileCollector"}
+BUILTIN = {
+    "file": "collector.files:FileCollector",
+    "prometheus": "collector.prometheus:PrometheusCollector",
+    "alertmanager": "collector.alertmanager:AlertmanagerCollector",
+}
 
 
 def available() -> dict[str, str]:

@@ -47,12 +47,13 @@ def threshold_crossings(samples: pd.DataFrame, op: str, threshold: float) -> pd.
     return out.sort_values(["time", "series"], kind="stable").reset_index(drop=True)
 
 
-def alert_transitions(samples: pd.DataFrame) -> pd.DataFrame:
+def alert_transitions(samples: pd.DataFrame, horizon: pd.Timestamp | None = None) -> pd.DataFrame:
     """Alert state changes from ``ALERTS`` samples (value 1 while pending or firing).
 
     ``samples`` needs ``time, series, alertstate`` where ``series`` names the alert without its
     state. A run of samples starts a ``pending`` or ``firing`` state; a firing run that stops
-    before the data's last timestamp ends in ``resolved`` one step after its last sample.
+    before ``horizon`` (default: the data's last timestamp, where a query may simply have ended)
+    ends in ``resolved`` one step after its last sample.
     Runs break at gaps longer than 1.5 steps. Returns ``time, series, state`` sorted by time.
     """
     if samples.empty:
@@ -64,7 +65,7 @@ def alert_transitions(samples: pd.DataFrame) -> pd.DataFrame:
     gap = data["time"].groupby(key).diff()
     starts = gap.isna() | (gap > step * 1.5)
     run = starts.cumsum()
-    last_time = data["time"].max()
+    last_time = data["time"].max() if horizon is None else horizon
     rows = []
     for _, group in data.groupby(run, sort=False):
         first, last = group.iloc[0], group.iloc[-1]
