@@ -25,7 +25,7 @@ from collector.window import Window
 from timeline.metrics import parse_threshold
 
 FORMATS = (
-    "auto", "kubectl-logs", "log", "kubectl-events", "prometheus-query-range",
+    "auto", "kubectl-logs", "cri", "log", "kubectl-events", "prometheus-query-range",
     "alertmanager-alerts", "amtool-alerts", "amtool-silences", "alertmanager-silences",
     "alertmanager-webhook", "pagerduty-log-entries", "pagerduty-notes",
 )
@@ -111,7 +111,7 @@ class FileCollector:
             ctx = exports.Context(
                 ref=ref, stream=entry.stream or file.name, timezone=entry.timezone,
                 namespace=entry.namespace, threshold=entry.threshold, label=entry.label,
-                fallback_time=window.since,
+                fallback_time=window.since, window_end=window.until,
             )
             parsed = parse(fmt, data, ctx)
         except ExportFormatError as exc:
@@ -141,6 +141,8 @@ def parse(fmt: str, data: bytes, ctx: exports.Context) -> exports.Parsed:
     """Parse one export in format ``fmt``; ExportFormatError when it is not that format."""
     if fmt == "kubectl-logs":
         return textlogs.parse_kubectl_logs(_text(data), ctx)
+    if fmt == "cri":
+        return textlogs.parse_cri(data, ctx)
     if fmt == "log":
         return textlogs.parse_log(_text(data), ctx)
     if fmt == "alertmanager-webhook":
@@ -151,18 +153,37 @@ def parse(fmt: str, data: bytes, ctx: exports.Context) -> exports.Parsed:
 def detect_format(data: bytes, file: Path) -> str:
     """Guess an export's format from its content."""
     text = _text(data)
-    head = text.lstrip()[:1]
-    if head in ("{", "["):
-        try:
-            return exports.detect_json(json.loads(text))
-        except ValueError:
-            first = text.lstrip().splitlines()[0]
-            try:
-                json.loads(first)
-            except ValueError:
-                raise ExportFormatError("looks like JSON but is not valid JSON") from None
-            return "alertmanager-webhook"
+    if text.lstrip()[:1] in ("{", "["):
+        fmt = _json_format(text)
+        if fmt is not None:
+            return fmt
+    if textlogs.looks_like_cri(text):
+        return "cri"
     return "kubectl-logs" if textlogs.looks_like_kubectl(text) else "log"
+
+
+def _json_format(text: str) -> str | None:
+    """The format of a text opening with ``{`` or ``[``: a JSON export, a webhook log, or None
+    for a log whose lines happen to open so (JSON-lines app logs, ``[2024-01-15 ...]``)."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        pass
+    else:
+        try:
+            return exports.detect_json(document)
+        except ExportFormatError:
+            if textlogs.looks_like_log(text):
+                return None
+            raise
+    try:
+        record = json.loads(text.lstrip().splitlines()[0])
+    except ValueError:
+        if textlogs.looks_like_log(text):
+            return None
+        raise ExportFormatError("looks like JSON but is not valid JSON") from None
+    webhook = isinstance(record, dict) and bool({"alerts", "payload", "body"} & record.keys())
+    return None if not webhook and textlogs.looks_like_log(text) else "alertmanager-webhook"
 
 
 def _text(data: bytes) -> str:

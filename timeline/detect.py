@@ -1,0 +1,132 @@
+"""Which timestamp family each line carries, found for a whole stream in a few regex passes.
+
+A sample of the stream (its first lines and lines spread over the rest) is read with Python's
+``re`` to learn which families occur and whether they always open the line. The whole column is
+then searched with pyarrow (RE2, one pass per plan step, linear time): first the JSON time keys
+if the sample had any (so a JSON object's ``ts``/``time``/``@timestamp`` wins over another
+timestamp-looking field), then the families seen in the sample, anchored at the line start when
+they always were, and last, on the lines still without a timestamp, every family anywhere in
+the line. Lines that none matched are left to the slow path (``LOOSE`` + dateutil).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from timeline.fields import string_parts
+from timeline.formats import FAMILIES, LOOSE, compiled, group_name, identify_regex
+
+SAMPLE = 64
+ALL = tuple(range(len(FAMILIES)))
+JSON = tuple(i for i, f in enumerate(FAMILIES) if f.name.startswith("json_"))
+LOOSE_FAMILY = -1
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One search over the lines still without a timestamp."""
+
+    families: tuple[int, ...]
+    anchored: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """Rows (positions in the column) where ``family`` matched, and the text it matched."""
+
+    family: int
+    rows: np.ndarray
+    raw: pa.Array
+
+
+def sample_rows(n: int) -> np.ndarray:
+    """Positions of the sample: the first SAMPLE lines and SAMPLE more spread evenly."""
+    head = np.arange(min(n, SAMPLE))
+    spread = np.linspace(0, max(n - 1, 0), num=min(n, SAMPLE)).astype(np.int64)
+    return np.unique(np.concatenate([head, spread]))
+
+
+def plan(lines: pa.Array) -> list[Step]:
+    """The search steps for a stream, learnt from a sample of its lines."""
+    everything = compiled(identify_regex(ALL))
+    keyed = compiled(identify_regex(JSON))
+    seen: set[int] = set()
+    at_start, json_lines = True, 0
+    for line in lines.take(pa.array(sample_rows(len(lines)))).to_pylist():
+        if not line:
+            continue
+        match = everything.search(line)
+        if match and match.lastgroup:
+            seen.add(int(match.lastgroup[1:]))
+            at_start = at_start and match.start() == 0
+        json_lines += keyed.search(line) is not None
+    steps = [Step(JSON)] if json_lines else []
+    if seen and (tuple(sorted(seen)) != ALL or at_start):
+        steps.append(Step(tuple(sorted(seen)), at_start))
+    steps.append(Step(ALL))
+    return steps
+
+
+def find(lines: pa.Array, steps: list[Step] | None = None) -> tuple[list[Found], np.ndarray]:
+    """Run the steps (``plan(lines)`` by default) over ``lines``. Returns what each family
+    matched and the positions of the rows left with no timestamp."""
+    found: list[Found] = []
+    pending = np.arange(len(lines))
+    valid = lines.is_valid().to_numpy(zero_copy_only=False)
+    pending = pending[valid]
+    for number, step in enumerate(steps if steps is not None else plan(lines)):
+        if not len(pending):
+            break
+        pattern = identify_regex(step.families, step.anchored)
+        # The first step usually matches nearly every line; later ones are worth a cheap
+        # match-only filter (DFA, no captures) before extracting.
+        pending, hits = _search(lines, pending, pattern, step.families, prefilter=number > 0)
+        found.extend(hits)
+    return found, pending
+
+
+def find_loose(lines: pa.Array, pending: np.ndarray) -> Found | None:
+    """The slow path's candidates: a loose date-and-clock shape in lines no family matched."""
+    if not len(pending):
+        return None
+    sub = lines.take(pa.array(pending))
+    mask = pc.match_substring_regex(sub, LOOSE).fill_null(False).to_numpy(zero_copy_only=False)
+    if not mask.any():
+        return None
+    rows = pending[mask]
+    raw = pc.extract_regex(sub.filter(pa.array(mask)), f"(?P<loose>{LOOSE})").field("loose")
+    return Found(LOOSE_FAMILY, rows, raw)
+
+
+def _search(
+    lines: pa.Array, pending: np.ndarray, pattern: str, families: tuple[int, ...],
+    *, prefilter: bool,
+) -> tuple[np.ndarray, list[Found]]:
+    whole = len(pending) == len(lines)
+    sub = lines if whole else lines.take(pa.array(pending))
+    if prefilter:
+        mask = pc.match_substring_regex(sub, pattern).fill_null(False)
+        keep = mask.to_numpy(zero_copy_only=False)
+        if not keep.any():
+            return pending, []
+        sub, rows = sub.filter(mask), pending[keep]
+    else:
+        rows = pending
+    groups = pc.extract_regex(sub, pattern)
+    matched = np.zeros(len(rows), dtype=bool)
+    hits: list[Found] = []
+    for index in families:
+        field = groups.field(group_name(index))
+        _, _, lengths = string_parts(field)
+        mine = lengths > 0
+        if mine.any():
+            matched |= mine
+            hits.append(Found(index, rows[mine], field.filter(pa.array(mine))))
+    if prefilter:
+        left = np.union1d(np.setdiff1d(pending, rows, assume_unique=True), rows[~matched])
+        return left, hits
+    return pending[~matched], hits
