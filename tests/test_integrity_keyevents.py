@@ -25,6 +25,16 @@ def test_pod_names_do_not_split_a_signature() -> None:
     assert error_signature(names).tolist() == ["Pod checkout-api-<n>-<id>: Unhealthy"] * 2
 
 
+def test_a_logfmt_message_is_part_of_the_signature() -> None:
+    lines = pd.Series(['level=error msg="db pool exhausted" wait_ms=2000 trace_id=ab12cd34ef',
+                       'level=error msg="cache miss storm" wait_ms=31 trace_id=0a1b2c3d4e'],
+                      dtype="string")
+    assert error_signature(lines).tolist() == [
+        "level=error msg=«db pool exhausted» wait_ms=<n> trace_id=<n>",
+        "level=error msg=«cache miss storm» wait_ms=<n> trace_id=<n>",
+    ]
+
+
 def test_the_same_warning_on_many_pods_is_one_row_with_a_count() -> None:
     pods = ["6d8f7b9c5d-7f8k7", "6d8f7b9c5d-5mk8p", "6d8f7b9c5d-ms2ds"]
     rows = [(i, "k8s_event", "warning", f"Pod api-{p}: Unhealthy: probe failed: 503")

@@ -59,6 +59,8 @@ _BURST_LABELS = re.compile(r'"(alertname|state|status)": "([^"]*)"')
 # cannot match inside an earlier one's output (no digits, no hex runs). Numbers and hex ids
 # share one placeholder: an id that happens to be all digits must not split a signature.
 _SIGNATURE_RULES: tuple[tuple[str, str], ...] = (
+    # a logfmt message is the constant part of a line: shield it from the quoted-string rule
+    (r'\b(msg|message|event)="((?:[^"\\]|\\.)*)"', "\\1=«\\2»"),
     (r'"(?:[^"\\]|\\.)*"', '"<str>"'),  # double-quoted strings
     (r"(?<!\w)'(?:[^'\\]|\\.)*'", "'<str>'"),  # single-quoted, not an apostrophe in a word
     (
