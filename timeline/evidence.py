@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 _SCHEDULED = re.compile(r"Successfully assigned (?P<ns>[^/\s]+)/(?P<pod>\S+) to (?P<node>\S+)")
 # Deployment pods: <deployment>-<pod-template-hash>-<5 chars>; StatefulSet pods: <name>-<n>
@@ -57,7 +59,7 @@ def stream_labels(events: pd.DataFrame) -> dict[str, dict[str, str]]:
 
 def log_pods(events: pd.DataFrame) -> dict[str, list[str]]:
     """``ns/pod`` -> its log streams, for log rows whose labels name a pod."""
-    logs = events.loc[(events["kind"] == "log").to_numpy(dtype=bool)]
+    logs = events.loc[(events["kind"] == "log").to_numpy(dtype=bool), ["stream", "labels"]]
     pods: dict[str, list[str]] = {}
     for stream, labels in sorted(stream_labels(logs).items()):
         if labels.get("pod"):
@@ -141,6 +143,17 @@ def resolution(times: pd.Series) -> np.ndarray:
 def pods_on(lives: Mapping[str, PodLife], node: str) -> list[str]:
     """``ns/pod`` keys of the pods that ran on ``node``, sorted."""
     return sorted(k for k, life in lives.items() if life.node == node)
+
+
+def ref_lines(refs: pd.Series) -> pd.DataFrame:
+    """``file`` and ``line`` of ``raw/<path>#L<line>`` refs (NA for other refs); vectorized."""
+    parts = pc.extract_regex(pa.array(refs.astype("string"), type=pa.string()),
+                             r"^(?P<file>[^#]*)#L(?P<line>\d+)$")
+    if isinstance(parts, pa.ChunkedArray):
+        parts = parts.combine_chunks()
+    file = pd.Series(parts.field("file"), dtype="string", index=refs.index)
+    line = pd.to_numeric(pd.Series(parts.field("line"), dtype="string", index=refs.index))
+    return pd.DataFrame({"file": file, "line": line})
 
 
 def _scheduled_node(message: object) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from timeline.evidence import PodLife, log_pods, workload
+from timeline.evidence import PodLife, log_pods, ref_lines, workload
 from timeline.findings import Finding, hms, iso, seconds_text
 
 
@@ -44,10 +44,12 @@ class GapLimits:
     event_ttl: float = 3600.0
 
 
-def stream_stats(events: pd.DataFrame, limits: GapLimits = GapLimits()) -> pd.DataFrame:
+def stream_stats(events: pd.DataFrame, limits: GapLimits = GapLimits(),
+                 logs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per log stream: lines ``n``, ``p90`` interval (s), silence ``threshold`` (s), ``last``
-    time and ``last_ref``. Streams with fewer than ``min_lines`` lines have no threshold."""
-    logs = _sorted_logs(events)
+    time and ``last_ref``. Streams with fewer than ``min_lines`` lines have no threshold.
+    ``logs`` may give the log rows already sorted by stream and time."""
+    logs = _sorted_logs(events) if logs is None else logs
     gaps = logs["time"].groupby(logs["stream"]).diff().dt.total_seconds()
     stats = pd.DataFrame({
         "n": logs.groupby("stream").size(),
@@ -65,7 +67,7 @@ def silence_findings(events: pd.DataFrame, limits: GapLimits = GapLimits()) -> l
     logs = _sorted_logs(events)
     if logs.empty:
         return []
-    stats = stream_stats(events, limits)
+    stats = stream_stats(events, limits, logs)
     gap = logs["time"].groupby(logs["stream"]).diff().dt.total_seconds()
     threshold = logs["stream"].map(stats["threshold"]).astype("float64")
     hits = np.flatnonzero((gap > threshold).to_numpy(dtype=bool, na_value=False))
@@ -160,9 +162,8 @@ def _cut_logs(life: PodLife, stats: pd.DataFrame, until: pd.Timestamp | None) ->
 def backwards_findings(events: pd.DataFrame, limits: GapLimits = GapLimits()) -> list[Finding]:
     """Streams where, in file order, a line is stamped over ``backwards`` s before the last."""
     logs = events.loc[(events["kind"] == "log").to_numpy(dtype=bool), ["time", "stream", "ref"]]
-    parts = logs["ref"].str.extract(r"^(?P<file>[^#]*)#L(?P<line>\d+)$")
-    logs = logs.assign(file=parts["file"], line=pd.to_numeric(parts["line"])).dropna(
-        subset=["line"])
+    parts = ref_lines(logs["ref"])
+    logs = logs.assign(file=parts["file"], line=parts["line"]).dropna(subset=["line"])
     if logs.empty:
         return []
     logs = logs.sort_values(["stream", "file", "line"], kind="stable")
