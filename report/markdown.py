@@ -287,6 +287,13 @@ def _appendix(manifest: dict[str, Any], events: pd.DataFrame) -> list[str]:
     if caveats:
         lines += ["", "### Evidence caveats (clock and gap findings)", ""]
         lines += [f"- {_fmt(m.time)}: {md_cell(m.summary)} ({md_cell(m.source)})" for m in caveats]
+        offered = events.loc[events["kind"].isin(("clock", "gap")), "labels"].str.extract(
+            r'"correction_offered": "([^"]+)"')[0].dropna()
+        if len(offered):
+            ids = ", ".join(f"`{md_cell(i)}`" for i in dict.fromkeys(offered))
+            offer = (f"Corrections on offer, not applied: {ids}; accept them with "
+                     "`incident clocks BUNDLE --correct` and regenerate this draft.")
+            lines += ["", offer]
     lines += ["", "### Raw evidence index", ""]
     files: dict[str, Any] = manifest.get("files") or {}
     for path in sorted(files):

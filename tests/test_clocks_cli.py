@@ -92,6 +92,7 @@ def test_correct_one_then_timeline_and_report_use_it(bundle: Path) -> None:
     assert ("- `node_clock:node-b`: node-b's clock was +2.400 s off; `time` and "
             "`embedded_time` shifted by -2.400 s on 5917 rows") in text
     assert "### Evidence caveats (clock and gap findings)" in text
+    assert "Corrections on offer, not applied: `app_clock:pgbouncer`; accept them" in text
 
 
 def test_correct_all_and_unknown_ids(bundle: Path) -> None:

@@ -121,45 +121,53 @@ def _app_finding(who: str, verdict: str, size: float, streams: list[str], part: 
     labels = {"offset_seconds": f"{median:.3f}", "streams": str(len(streams)),
               "lines": str(len(part)), "p10_seconds": f"{offsets.quantile(0.1):.3f}",
               "p90_seconds": f"{offsets.quantile(0.9):.3f}", "container": who}
-    ahead = "ahead of" if size > 0 else "behind"
+    spread = f"p10 {labels['p10_seconds']} s, p90 {labels['p90_seconds']} s"
     correction = None
     if verdict == "zone":
-        zones = zones_for_offset(int(size), first)
-        utc = utc_offset_text(int(size))
-        named = ", ".join(zones[:4]) + (f" and {len(zones) - 4} more" if len(zones) > 4 else "")
-        summary = (f"{who} logs local time without a zone: its stamps are "
-                   f"{seconds_text(size)} {ahead} the runtime clock ({where}); fits {utc}: "
-                   f"{named or 'no IANA zone'}")
-        detail = (f"The app in {who} writes naive local time; read as UTC its stamps are "
-                  f"{seconds_text(size)} {ahead} the container runtime's (median {median:+.3f} s)."
-                  f" Zones at {utc} on {first:%Y-%m-%d}: {', '.join(zones) or 'none'}. "
-                  f"Correction: read its stamps as {utc} (shift embedded_time by "
-                  f"{signed(-size, 0)}).")
-        labels |= {"utc_offset": utc, "zones": ",".join(zones[:8]), "zones_count": str(len(zones))}
+        summary, detail, extra = _zone_texts(who, int(size), median, first, where)
+        labels |= extra
         correction = Correction(
-            id=f"app_clock:{who}", description=f"read {who}'s timestamps as {utc}",
+            id=f"app_clock:{who}", description=f"read {who}'s timestamps as {extra['utc_offset']}",
             shift_ns=round(-size * 1e9), columns=("embedded_time",), streams=tuple(streams))
     elif verdict == "skew":
+        ahead = "ahead of" if median > 0 else "behind"
         summary = (f"{who}: app clock {signed(median)} off the runtime clock, steadily "
                    f"({where}): a skewed clock in the app")
         detail = (f"The app's own stamps in {who} are {seconds_text(median)} {ahead} the "
-                  f"runtime's, with little spread (p10 {labels['p10_seconds']} s, p90 "
-                  f"{labels['p90_seconds']} s): the app takes its time from another clock. "
-                  f"Correction: shift embedded_time by {signed(-median)}.")
+                  f"runtime's, with little spread ({spread}): the app takes its time from "
+                  f"another clock. Correction: shift embedded_time by {signed(-median)}.")
         correction = Correction(
             id=f"app_clock:{who}", description=f"shift {who}'s app stamps {signed(-median)}",
             shift_ns=round(-median * 1e9), columns=("embedded_time",), streams=tuple(streams))
     else:
         summary = (f"{who}: lines reach the runtime {seconds_text(median)} after the app "
                    f"stamped them, unevenly ({where}): buffered logging")
-        detail = (f"In {who} the runtime's time is later than the app's by {seconds_text(median)}"
-                  f" (median), spread p10 {labels['p10_seconds']} s to p90 "
-                  f"{labels['p90_seconds']} s: the app buffers its output. Within these streams "
-                  "the app's stamps order events better than the runtime's; no correction.")
+        detail = (f"In {who} the runtime's time is later than the app's by "
+                  f"{seconds_text(median)} (median; {spread}): the app buffers its output. "
+                  "Within these streams the app's stamps order events better than the "
+                  "runtime's; no correction.")
     return Finding(
         id=f"app_clock:{who}", kind="clock", check="app_clock", time=first, end=last,
         subject=f"container/{who}", summary=summary, detail=detail,
         ref=str(part["ref"].iloc[0]), labels=labels, correction=correction)
+
+
+def _zone_texts(who: str, size: int, median: float, first: pd.Timestamp,
+                where: str) -> tuple[str, str, dict[str, str]]:
+    """Summary, detail and labels of an app that writes naive local time."""
+    zones = zones_for_offset(size, first)
+    utc = utc_offset_text(size)
+    ahead = "ahead of" if size > 0 else "behind"
+    named = ", ".join(zones[:4]) + (f" and {len(zones) - 4} more" if len(zones) > 4 else "")
+    summary = (f"{who} logs local time without a zone: its stamps are {seconds_text(size)} "
+               f"{ahead} the runtime clock ({where}); fits {utc}: {named or 'no IANA zone'}")
+    detail = (f"The app in {who} writes naive local time; read as UTC its stamps are "
+              f"{seconds_text(size)} {ahead} the container runtime's (median {median:+.3f} s). "
+              f"Zones at {utc} on {first:%Y-%m-%d}: {', '.join(zones) or 'none'}. "
+              f"Correction: read its stamps as {utc} (shift embedded_time by "
+              f"{signed(-size, 0)}).")
+    return summary, detail, {"utc_offset": utc, "zones": ",".join(zones[:8]),
+                             "zones_count": str(len(zones))}
 
 
 @lru_cache(maxsize=64)

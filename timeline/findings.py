@@ -128,7 +128,8 @@ def findings_frame(findings: Sequence[Finding], applied: Iterable[str] = ()) -> 
     """Findings as timeline events: kind clock/gap, source ``integrity``, severity warning.
 
     The stream is the finding's subject (``node/node-b``, ``metrics/up.json``, ...). A finding
-    whose correction is in ``applied`` says so at the end of its summary.
+    whose correction is in ``applied`` says so at the end of its summary (label ``corrected``);
+    one whose correction was not accepted names it in label ``correction_offered``.
     """
     if not findings:
         return empty_events()
@@ -137,8 +138,9 @@ def findings_frame(findings: Sequence[Finding], applied: Iterable[str] = ()) -> 
     summaries = []
     for f in findings:
         fixed = f.correction is not None and f.correction.id in done
-        labels.append({**f.labels, "check": f.check, "finding": f.id,
-                       **({"corrected": "yes"} if fixed else {})})
+        state = ({"corrected": "yes"} if fixed else
+                 {"correction_offered": f.correction.id} if f.correction is not None else {})
+        labels.append({**f.labels, "check": f.check, "finding": f.id, **state})
         summaries.append(f.summary + (" [corrected]" if fixed else ""))
     return make_events(
         time=[f.time for f in findings],
