@@ -83,8 +83,8 @@ def clocks_text(bundle: str, manifest: Mapping[str, Any], integrity: Integrity,
         f"{len(offered)} correction(s) on offer"),
     ]
     if not findings:
-        lines += ["", ("No clock or gap problems found: the evidence's clocks agree and no "
-                  "stream, series or pod is missing where it should be.")]
+        lines += ["", ("No clock or gap findings: the clocks in this evidence agree and no "
+                  "stream, series or pod it names is missing where it should be.")]
     for finding in findings:
         lines += ["", *_finding_lines(bundle, finding, applied)]
     if integrity.paths:
