@@ -204,6 +204,8 @@ def demo_cmd(output: Path) -> None:
     click.echo(f"\nBundle:      {output}/ (manifest.json, raw/, events/, metrics/)")
     click.echo(f"Timeline:    {output / 'timeline.md'}  (all events; incident timeline {output})")
     click.echo(f"Postmortem:  {report}")
+    found = frame["kind"].isin(["clock", "gap"]).sum()
+    click.echo(f"Trust:       {found} clock/gap findings (incident clocks {output})")
     if any(o.status in ("partial", "failed") for o in outcomes):
         sys.exit(EXIT_PARTIAL)
 
