@@ -6,8 +6,15 @@ import pandas as pd
 import pytest
 
 from tests.conftest import DATA
+from timeline import timeparse
 from timeline.formats import FAMILIES, compiled, identify_regex
-from timeline.timeparse import check_zone, fill_inferred, parse_iso, parse_timestamps
+from timeline.timeparse import (
+    check_zone,
+    fill_inferred,
+    parse_iso,
+    parse_streams,
+    parse_timestamps,
+)
 
 
 def ts(text: str) -> pd.Timestamp:
@@ -189,3 +196,20 @@ def test_fill_inferred_and_check_zone() -> None:
     assert filled.notna().all() and list(quality) == ["inferred", "exact", "inferred"]
     with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
         check_zone("Mars/Olympus")
+
+
+def test_chunks_and_threads_give_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = (DATA / "logfile_dst.0.log").read_text().splitlines() * 3 + [
+        "no time", "2024-11-03T01:30:00Z z", '{"ts":1730597400.5}', "Nov  3 01:10:00 h x: y",
+    ] * 40 + (DATA / "redis.log").read_text().splitlines()
+    win = window("2024-11-01T00:00:00Z", "2024-11-05T00:00:00Z")
+    whole = parse(lines, "America/Los_Angeles", win)
+    monkeypatch.setattr(timeparse, "CHUNK", 7)
+    for threads in (1, 2):
+        got = parse_timestamps(pd.Series(lines, dtype="string"), "America/Los_Angeles", win,
+                               threads=threads)
+        pd.testing.assert_frame_equal(got, whole)
+    streams = parse_streams({"a": pd.Series(lines[:30], dtype="string"),
+                             "b": pd.Series(lines[30:], dtype="string")},
+                            "America/Los_Angeles", win, threads=2)
+    assert streams["a"]["time"].tolist() == whole["time"].iloc[:30].tolist()

@@ -5,7 +5,8 @@ loses a line."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from collector.exports import Context
 from collector.files import parse
 from collector.textlogs import split_lines
+from timeline import detect
 from timeline.formats import FAMILIES
 from timeline.timeparse import parse_timestamps
 
@@ -146,9 +148,20 @@ def check(rows: list[Written]) -> None:
     times = [r[1] for r in rows]
     window = (pd.Timestamp(min(times) - 86400 * NS, tz="UTC"),
               pd.Timestamp(max(times) + 86400 * NS, tz="UTC"))
-    got = parse_timestamps(lines, "UTC", window)
-    assert [t.value for t in got["time"]] == times, list(lines)
-    assert list(got["time_raw"]) == [r[2] for r in rows]
+    for few in (detect.FEW, 0):  # short streams go through Python's re, long ones RE2
+        with small_streams(few):
+            got = parse_timestamps(lines, "UTC", window)
+        assert [t.value for t in got["time"]] == times, list(lines)
+        assert list(got["time_raw"]) == [r[2] for r in rows]
+
+
+@contextmanager
+def small_streams(few: int) -> Iterator[None]:
+    saved, detect.FEW = detect.FEW, few
+    try:
+        yield
+    finally:
+        detect.FEW = saved
 
 
 @pytest.mark.parametrize("name", sorted(WRITERS))

@@ -67,15 +67,17 @@ def masked(win: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def number(win: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The unsigned decimal in the first ``lengths`` bytes of each row, and whether it is one
-    (non-empty, digits only). Up to 18 digits are exact in int64."""
+    (non-empty, digits only). Up to 18 digits are exact in int64. One column at a time (Horner),
+    so no (rows x width) temporaries."""
     width = win.shape[1]
-    cols = np.arange(width)
-    inside = cols < lengths[:, None]
-    digit = (win >= _ZERO) & (win <= _NINE)
-    ok = (lengths > 0) & (lengths <= width) & np.all(digit | ~inside, axis=1)
-    values = np.where(inside & digit, win.astype(np.int64) - _ZERO, 0)
-    scale = _POW10[np.clip(lengths[:, None] - 1 - cols, 0, 18)]
-    return np.where(ok, (values * np.where(inside, scale, 0)).sum(axis=1), 0), ok
+    value = np.zeros(len(win), dtype=np.int64)
+    ok = (lengths > 0) & (lengths <= width)
+    for col in range(width):
+        inside = col < lengths
+        digit = win[:, col].astype(np.int64) - _ZERO
+        ok &= ~inside | ((digit >= 0) & (digit <= 9))
+        value = np.where(inside, value * 10 + digit, value)
+    return np.where(ok, value, 0), ok
 
 
 def column_number(arr: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -27,7 +27,7 @@ from timeline.localtime import NAT, apply_zone, local_ns, to_utc
 _TOKEN_END = ISO_WIDTH + 1  # the space after the longest timestamp
 _WIDE = _TOKEN_END + 10  # the timestamp, then " stdout F " and the first text byte
 _SPAN = 1 << 30  # string views address at most 2 GiB per data buffer
-_PARALLEL = 200_000  # lines; below this one thread is faster
+CHUNK = 1 << 16  # lines read at a time
 _STDOUT_F, _STDOUT_P, _STDERR_F, _STDERR_P = (
     int.from_bytes(text, "little") for text in (b"stdout F", b"stdout P", b"stderr F", b"stderr P"))
 
@@ -44,14 +44,12 @@ class Lines(NamedTuple):
 def split_lines(data: bytes) -> Lines:
     """``\\n`` ends a line, a ``\\r`` before it is left out, blank lines too. Invalid UTF-8 is
     replaced first (U+FFFD), as a text decoder with ``errors="replace"`` would."""
+    if not _utf8(data):
+        data = data.decode("utf-8", errors="replace").encode("utf-8")
     buf = np.frombuffer(data, dtype=np.uint8)
-    if len(buf) and buf.max() >= 0x80:  # not plain ASCII: check the UTF-8
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            data = data.decode("utf-8", errors="replace").encode("utf-8")
-            buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 10)
+    block = 1 << 24  # look for newlines 16 MiB at a time: no file-sized mask
+    ends = np.concatenate([np.zeros(0, dtype=np.int64)] + [
+        np.flatnonzero(buf[at:at + block] == 10) + at for at in range(0, len(buf), block)])
     if len(buf) and buf[-1] != 10:
         ends = np.append(ends, len(buf))
     starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
@@ -59,6 +57,24 @@ def split_lines(data: bytes) -> Lines:
     lengths -= (lengths > 0) & (buf[np.maximum(ends - 1, 0)] == 13)
     keep = np.flatnonzero(lengths > 0)
     return Lines(data, starts[keep], lengths[keep], keep + 1)
+
+
+def _utf8(data: bytes) -> bool:
+    """Whether ``data`` is valid UTF-8, checked by Arrow in place (no str of the file)."""
+    whole = pa.Array.from_buffers(pa.large_binary(), 1, [
+        None, pa.py_buffer(np.array([0, len(data)], dtype=np.int64)), pa.py_buffer(data)])
+    try:
+        whole.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def lines_series(lines: Lines) -> pd.Series:
+    """The lines as a pandas ``string`` column indexed by line number (one copy, no Python
+    string per line)."""
+    views = string_views(lines.data, lines.starts, lines.lengths)
+    return pd.Series(strings(views.cast(pa.large_string())), index=lines.numbers, copy=False)
 
 
 def string_views(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> pa.Array:
@@ -87,13 +103,14 @@ def read_runtime_log(data: bytes, tz: str = "UTC", *, threads: int = 2) -> pd.Da
     (how many lines were joined), ``message``. A naive stamp would be read in ``tz``. Large
     files are read in ``threads`` slices at once (numpy releases the GIL)."""
     lines = split_lines(data)
-    cuts = np.linspace(0, len(lines.starts), num=max(1, threads) + 1).astype(np.int64)
-    slices = [slice(a, b) for a, b in itertools.pairwise(cuts)]
-    if threads > 1 and len(lines.starts) >= _PARALLEL:
+    # Slices of CHUNK lines keep the temporaries small (and in cache); threads take turns.
+    cuts = list(range(0, len(lines.starts), CHUNK)) + [len(lines.starts)]
+    slices = [slice(a, b) for a, b in itertools.pairwise(cuts)] or [slice(0, 0)]
+    if threads > 1 and len(slices) > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:
             scans = list(pool.map(lambda part: _scan(lines, part, tz), slices))
     else:
-        scans = [_scan(lines, slice(0, len(lines.starts)), tz)]
+        scans = [_scan(lines, part, tz) for part in slices]
     scan = {key: np.concatenate([s[key] for s in scans]) for key in scans[0]}
     message = string_views(lines.data, lines.starts + scan["skip"], lines.lengths - scan["skip"])
     raw = string_views(lines.data, lines.starts, scan["token"])
@@ -155,7 +172,7 @@ def _records(numbers: np.ndarray, scan: dict[str, np.ndarray], message: pa.Array
         "stream": labels(np.maximum(scan["stream"], 0), scan["stream"] >= 0,
                          ("stdout", "stderr")),
         "partial": sizes - 1, "message": strings(text),
-    })
+    }, copy=False)
 
 
 def _groups(stream: np.ndarray, partial: np.ndarray) -> np.ndarray:

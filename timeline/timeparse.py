@@ -20,6 +20,8 @@ A line with no timestamp gets none here; ``fill_inferred`` then gives it its nei
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,15 +30,17 @@ import pandas as pd
 import pyarrow as pa
 
 from timeline import detect
+from timeline.columns import labels, strings, utc_times
 from timeline.convert import PARTS, Parts, convert, empty_parts, loose
 from timeline.formats import FAMILIES
 from timeline.localtime import FLAGS, NAT, apply_zone, infer_years, local_ns, to_utc
 
 __all__ = [
     "ISO_PATTERN", "QUALITIES", "check_zone", "extract_iso", "fill_inferred", "parse_iso",
-    "parse_timestamps",
+    "parse_streams", "parse_timestamps",
 ]
 QUALITIES = ("exact", "assumed_tz")
+CHUNK = 1 << 16  # lines searched and converted at a time: bounded temporaries, warm caches
 # One ISO 8601 date-time anywhere in a line. Groups: date, time, fraction, zone. Kept for
 # callers that want only ISO text; parse_timestamps knows many more layouts.
 ISO_PATTERN = (
@@ -56,7 +60,8 @@ def check_zone(name: str) -> ZoneInfo:
         ) from exc
 
 
-def parse_timestamps(lines: pd.Series, tz: str = "UTC", window: Window = None) -> pd.DataFrame:
+def parse_timestamps(lines: pd.Series, tz: str = "UTC", window: Window = None, *,
+                     threads: int = 1) -> pd.DataFrame:
     """The timestamp of every line of one stream, as a frame aligned with ``lines``:
 
     * ``time``: datetime64[ns, UTC], NaT where the line has none;
@@ -67,24 +72,56 @@ def parse_timestamps(lines: pd.Series, tz: str = "UTC", window: Window = None) -
       change (resolved as ``timeline.localtime`` says), else NA.
 
     ``window`` (since, until) gives year-less timestamps their year; without it they are
-    left without a time. Example::
+    left without a time. Long streams are read CHUNK lines at a time, ``threads`` chunks at
+    once. Example::
 
         day = (pd.Timestamp("2024-01-15", tz="UTC"), pd.Timestamp("2024-01-16", tz="UTC"))
         parse_timestamps(pd.Series(["I0115 14:31:02.123456 1 x.go:1] hi"]), "UTC", day)
     """
     check_zone(tz)
     column = _arrow(lines)
-    found, pending = detect.find(column)
-    slow = detect.find_loose(column, pending)
+    steps = detect.plan(column)
+    starts = range(0, len(column), CHUNK)
+    if threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            chunks = list(pool.map(lambda at: _chunk(column, at, steps), starts))
+    else:
+        chunks = [_chunk(column, at, steps) for at in starts]
     parts, pieces = empty_parts(len(column)), []
+    for chunk in chunks:
+        for rows, raw, got in chunk:
+            for key in PARTS:
+                parts[key][rows] = got[key]
+            pieces.append((rows, raw))
+    utc, flags, ok = _resolve(parts, tz, window)
+    return _frame(utc, flags, ok, parts["zoned"], pieces, lines.index)
+
+
+def _chunk(column: pa.Array, at: int,
+           steps: list[detect.Step]) -> list[tuple[np.ndarray, pa.Array, Parts]]:
+    """Find and convert the timestamps of CHUNK lines from row ``at``: (rows, text, parts)."""
+    lines = column.slice(at, CHUNK)
+    found, pending = detect.find(lines, steps)
+    slow = detect.find_loose(lines, pending)
+    out = []
     for hit in found + ([slow] if slow else []):
         got = loose(hit.raw) if hit.family == detect.LOOSE_FAMILY else convert(
             FAMILIES[hit.family], hit.raw)
-        for key in PARTS:
-            parts[key][hit.rows] = got[key]
-        pieces.append((hit.rows, hit.raw))
-    utc, flags, ok = _resolve(parts, tz, window)
-    return _frame(utc, flags, ok, parts["zoned"], pieces, lines.index)
+        out.append((hit.rows + at, hit.raw, got))
+    return out
+
+
+def parse_streams(streams: Mapping[str, pd.Series], tz: str = "UTC", window: Window = None,
+                  *, threads: int = 1) -> dict[str, pd.DataFrame]:
+    """``parse_timestamps`` for several streams (each learns its own formats), ``threads`` at a
+    time: the regex passes and numpy work release the GIL."""
+    def one(name: str) -> tuple[str, pd.DataFrame]:
+        return name, parse_timestamps(streams[name], tz, window)
+
+    if threads <= 1 or len(streams) <= 1:
+        return dict(map(one, streams))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return dict(pool.map(one, streams))
 
 
 def _resolve(parts: Parts, tz: str, window: Window) -> tuple[np.ndarray, ...]:
@@ -105,36 +142,26 @@ def _resolve(parts: Parts, tz: str, window: Window) -> tuple[np.ndarray, ...]:
 
 def _frame(utc: np.ndarray, flags: np.ndarray, ok: np.ndarray, zoned: np.ndarray,
            pieces: list[tuple[np.ndarray, pa.Array]], index: pd.Index) -> pd.DataFrame:
-    time = pd.DatetimeIndex(utc.view("M8[ns]")).tz_localize("UTC")
-    quality = _labels(np.where(zoned, 0, 1), ok, QUALITIES)
-    dst = _labels(np.maximum(flags.astype(np.int64) - 1, 0), ok & (flags > 0),
-                  (FLAGS[1], FLAGS[2]))
+    dst_codes = np.maximum(flags.astype(np.int64) - 1, 0)
     return pd.DataFrame(
-        {"time": pd.Series(time, index=index), "time_raw": _raw(pieces, ok, index),
-         "quality": quality.set_axis(index), "dst": dst.set_axis(index)},
-        index=index,
+        {"time": utc_times(utc), "time_raw": _raw(pieces, ok),
+         "quality": labels(np.where(zoned, 0, 1), ok, QUALITIES),
+         "dst": labels(dst_codes, ok & (flags > 0), (FLAGS[1], FLAGS[2]))},
+        index=index, copy=False,
     )
 
 
-def _labels(codes: np.ndarray, present: np.ndarray, names: tuple[str, ...]) -> pd.Series:
-    values = pa.array(names, type=pa.large_string()).take(pa.array(codes, mask=~present))
-    return _strings(values)
-
-
-def _raw(pieces: list[tuple[np.ndarray, pa.Array]], ok: np.ndarray, index: pd.Index) -> pd.Series:
+def _raw(pieces: list[tuple[np.ndarray, pa.Array]],
+         ok: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The text each row's family matched, in row order (NA where no time came of it)."""
     n = len(ok)
     rows = np.concatenate([p[0] for p in pieces] + [np.zeros(0, dtype=np.int64)])
     missing = np.setdiff1d(np.arange(n), rows, assume_unique=True)
-    arrays = [p[1].cast(pa.large_string()) for p in pieces] + [pa.nulls(len(missing),
-                                                                          pa.large_string())]
+    arrays = [p[1].cast(pa.large_string()) for p in pieces]
+    arrays.append(pa.nulls(len(missing), pa.large_string()))
     order = np.empty(n, dtype=np.int64)
     order[np.concatenate([rows, missing])] = np.arange(n)
-    combined = pa.concat_arrays(arrays).take(pa.array(order, mask=~ok))
-    return _strings(combined).set_axis(index)
-
-
-def _strings(values: pa.Array) -> pd.Series:
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([values])))
+    return strings(pa.concat_arrays(arrays).take(pa.array(order, mask=~ok)))
 
 
 def _arrow(lines: pd.Series) -> pa.Array:
