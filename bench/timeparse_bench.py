@@ -79,6 +79,7 @@ def mixed_files() -> list[Path]:
 
 
 def case_cri_engine(path: Path, app: bool, threads: int) -> Callable[[], int]:
+    """The engine: runtime file to records with UTC times (and the apps' own stamps)."""
     import pandas as pd
 
     from timeline.runtime import read_runtime_log
@@ -95,6 +96,7 @@ def case_cri_engine(path: Path, app: bool, threads: int) -> Callable[[], int]:
 
 
 def case_cri_baseline(path: Path, limit: int, how: str) -> Callable[[], int]:
+    """Per line: split off the runtime stamp, dateutil ``parse``/``isoparse``, to UTC."""
     from dateutil import parser
 
     parse = parser.isoparse if how == "isoparse" else parser.parse
@@ -108,6 +110,7 @@ def case_cri_baseline(path: Path, limit: int, how: str) -> Callable[[], int]:
 
 
 def case_cri_collector(path: Path, limit: int) -> Callable[[], int]:
+    """The file collector's whole ``cri`` path, to the validated event frame."""
     import pandas as pd
 
     from collector.exports import Context
@@ -124,6 +127,7 @@ def case_cri_collector(path: Path, limit: int) -> Callable[[], int]:
 
 
 def case_one_stream(files: list[Path], repeat: int, threads: int) -> Callable[[], int]:
+    """Every sample file concatenated into one stream that mixes all their formats."""
     import pandas as pd
 
     from timeline.runtime import lines_series, split_lines
@@ -140,6 +144,8 @@ def case_one_stream(files: list[Path], repeat: int, threads: int) -> Callable[[]
 
 
 def case_mixed(files: list[Path], repeat: int, threads: int) -> Callable[[], int]:
+    """One stream per sample file (each repeated ``repeat`` times), each learning its own
+    formats."""
     import pandas as pd
 
     from timeline.runtime import lines_series, split_lines
@@ -158,6 +164,7 @@ def case_mixed(files: list[Path], repeat: int, threads: int) -> Callable[[], int
 
 
 def case_mixed_baseline(files: list[Path], limit: int) -> Callable[[], int]:
+    """Per line: Python's re over the same family table, then dateutil on what it found."""
     from dateutil import parser
 
     from timeline.formats import FAMILIES, LOOSE, compiled, identify_regex
@@ -258,7 +265,8 @@ def main() -> None:
         ]
         if corpus:
             cases += [
-                ("mixed", f"engine, {len(corpus)} files as they are", {"case": "mixed"}),
+                ("mixed", f"engine, {len(corpus)} files as they are",
+                 {"case": "mixed", "threads": 1}),
                 ("mixed", f"engine, each file x{tile}", {"case": "mixed", "tile": tile}),
                 ("mixed", f"engine, each file x{tile}, 1 thread",
                  {"case": "mixed", "tile": tile, "threads": 1}),

@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import DATA
 from timeline import timeparse
-from timeline.formats import FAMILIES, compiled, identify_regex
+from timeline.formats import FAMILIES, QUICK, compiled, identify_regex
 from timeline.timeparse import (
     check_zone,
     fill_inferred,
@@ -37,6 +37,12 @@ W2024 = window("2024-01-10T00:00:00Z", "2024-01-20T00:00:00Z")
 def test_each_family_example_is_found_by_its_family(family: object) -> None:
     match = compiled(identify_regex(tuple(range(len(FAMILIES))))).search(family.example)
     assert match and FAMILIES[int(match.lastgroup[1:])].name == family.name
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
+def test_the_quick_filter_lets_every_family_through(family: object) -> None:
+    match = compiled(identify_regex(tuple(range(len(FAMILIES))))).search(family.example)
+    assert match and compiled(QUICK).search(match.group(match.lastgroup))
 
 
 @pytest.mark.parametrize(

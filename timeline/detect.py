@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from timeline.fields import string_parts
-from timeline.formats import FAMILIES, LOOSE, compiled, group_name, identify_regex
+from timeline.formats import FAMILIES, LOOSE, QUICK, compiled, group_name, identify_regex
 
 SAMPLE = 64
 # Up to this many lines, Python's re (compiled once per process) beats compiling the pattern
@@ -88,8 +88,6 @@ def find(lines: pa.Array, steps: list[Step] | None = None) -> tuple[list[Found],
         if not len(pending):
             break
         pattern = identify_regex(step.families, step.anchored)
-        # The first step usually matches nearly every line; later ones are worth a cheap
-        # match-only filter (DFA, no captures) before extracting.
         pending, hits = _search(lines, pending, pattern, step.families, prefilter=number > 0)
         found.extend(hits)
     return found, pending
@@ -112,20 +110,27 @@ def _search(
     lines: pa.Array, pending: np.ndarray, pattern: str, families: tuple[int, ...],
     *, prefilter: bool,
 ) -> tuple[np.ndarray, list[Found]]:
+    """One step over the ``pending`` rows: (rows still pending, what each family matched)."""
+    skipped = np.zeros(0, dtype=np.int64)
+    if prefilter and len(pending) > FEW:
+        # Later steps meet mostly lines without any timestamp (stack traces, dumps): drop those
+        # with a pattern every timestamp satisfies, which RE2 compiles in microseconds.
+        sub = lines.take(pa.array(pending))
+        keep = pc.match_substring_regex(sub, QUICK).fill_null(False).to_numpy(
+            zero_copy_only=False)
+        skipped, pending = pending[~keep], pending[keep]
     if len(pending) <= FEW:
-        return _search_few(lines, pending, pattern)
-    whole = len(pending) == len(lines)
-    sub = lines if whole else lines.take(pa.array(pending))
-    if prefilter:
-        mask = pc.match_substring_regex(sub, pattern).fill_null(False)
-        keep = mask.to_numpy(zero_copy_only=False)
-        if not keep.any():
-            return pending, []
-        sub, rows = sub.filter(mask), pending[keep]
+        left, hits = _search_few(lines, pending, pattern)
     else:
-        rows = pending
+        left, hits = _extract(lines, pending, pattern, families)
+    return (np.union1d(skipped, left) if len(skipped) else left), hits
+
+
+def _extract(lines: pa.Array, pending: np.ndarray, pattern: str,
+             families: tuple[int, ...]) -> tuple[np.ndarray, list[Found]]:
+    sub = lines if len(pending) == len(lines) else lines.take(pa.array(pending))
     groups = pc.extract_regex(sub, pattern)
-    matched = np.zeros(len(rows), dtype=bool)
+    matched = np.zeros(len(pending), dtype=bool)
     hits: list[Found] = []
     for index in families:
         field = groups.field(group_name(index))
@@ -133,10 +138,7 @@ def _search(
         mine = lengths > 0
         if mine.any():
             matched |= mine
-            hits.append(Found(index, rows[mine], field.filter(pa.array(mine))))
-    if prefilter:
-        left = np.union1d(np.setdiff1d(pending, rows, assume_unique=True), rows[~matched])
-        return left, hits
+            hits.append(Found(index, pending[mine], field.filter(pa.array(mine))))
     return pending[~matched], hits
 
 

@@ -152,6 +152,13 @@ LOOSE = (
     r"(?: ?(?:Z\b|UTC\b|GMT\b|[+-][0-9]{2}:?[0-9]{2}))?"
 )
 
+# Every timestamp of every family (and LOOSE) contains one of these: a clock "9:46" or
+# "15.42.50", 10+ digits, "yyMMdd HHmmss", a basic ISO date-time, a TAI64N label, epochSecond.
+QUICK = (
+    r"[0-9]:[0-9]{2}|[0-9]\.[0-9]{2}\.[0-9]{2}|[0-9]{10}|[0-9]{6} [0-9]{6}|[0-9]{8}[T.][0-9]{6}"
+    r"|@4[0-9a-f]{23}|epochSecond"
+)
+
 
 def group_name(index: int) -> str:
     """The capture group that marks family number ``index`` in an identify regex."""
