@@ -88,7 +88,7 @@ def parse_kubectl_logs(text: str, ctx: Context) -> Parsed:
     time, quality = fill_inferred(time, quality, ctx.fallback_time)
     stream, labels = _kube_streams(prefix, ctx)
     labels = _flagged(labels, app["dst"], has_runtime)
-    summary = strip_leading(body, app["time_raw"].where(~has_runtime))
+    summary = strip_leading(body, app["time_raw"])
     events = schema.make_events(
         time=time, source="kubernetes", stream=stream, kind="log",
         severity=detect_severity(body), message=body.fillna(""), summary=summarize(summary),
@@ -118,7 +118,7 @@ def parse_cri(data: bytes, ctx: Context) -> Parsed:
     events = schema.make_events(
         time=time, source="kubernetes", stream=ctx.stream, kind="log",
         severity=detect_severity(message), message=message,
-        summary=summarize(strip_leading(message, app["time_raw"].where(~has_runtime))),
+        summary=summarize(strip_leading(message, app["time_raw"])),
         labels=labels, time_raw=time_raw, time_quality=quality,
         embedded_time=app["time"].where(has_runtime),
         ref=ctx.ref + "#L" + records["line"].astype(str),
