@@ -109,7 +109,7 @@ class FileCollector:
         try:
             fmt = entry.format if entry.format != "auto" else detect_format(data, file)
             ctx = exports.Context(
-                ref=ref, stream=entry.stream or file.name, timezone=entry.timezone,
+                ref=ref, stream=entry.stream or _default_stream(file, fmt), timezone=entry.timezone,
                 namespace=entry.namespace, threshold=entry.threshold, label=entry.label,
                 fallback_time=window.since, window_end=window.until,
             )
@@ -135,6 +135,11 @@ class FileCollector:
             return file.resolve().relative_to(self.base_dir.resolve()).as_posix()
         except ValueError:
             return "external/" + file.resolve().as_posix().lstrip("/")
+
+
+def _default_stream(file: Path, fmt: str) -> str:
+    # A saved query is named like the query (metrics/<name>.parquet); other files by name.
+    return file.stem if fmt == "prometheus-query-range" else file.name
 
 
 def parse(fmt: str, data: bytes, ctx: exports.Context) -> exports.Parsed:

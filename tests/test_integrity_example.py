@@ -62,7 +62,7 @@ def test_node_b_clock_is_ahead_by_its_offset_for_the_whole_window(example: Assem
     assert float(node.labels["offset_seconds"]) == pytest.approx(skew["offset_seconds"], abs=0.05)
     assert (node.labels["sync_status"], node.labels["maxerror_seconds"]) == ("0", "16")
     assert (node.time, node.end) == (at(TRUTH["incident"]["since"]), at(TRUTH["incident"]["until"]))
-    assert node.ref.startswith("metrics/node_timex_offset_seconds.json.parquet#/data/result/1/")
+    assert node.ref.startswith("metrics/node_timex_offset_seconds.parquet#/data/result/1/")
     node_b_logged = sorted(p["name"] for p in TRUTH["pods"]
                            if p["node"] == "node-b" and p["log_exports"])
     assert node.correction is not None
@@ -94,7 +94,7 @@ def test_six_minute_scrape_gap_in_up_for_one_pod(example: Assembled) -> None:
     assert gap.labels["missing_steps"] == str(trap["missing_samples"]) == "24"
     assert (gap.labels["pod"], gap.labels["instance"]) == (trap["pod"], trap["instance"])
     assert gap.labels["end_exclusive"] == "true"
-    assert gap.ref.startswith("metrics/up.json.parquet#/data/result/")
+    assert gap.ref.startswith("metrics/up.parquet#/data/result/")
     assert "14:40:00 to 14:46:00" in gap.summary
 
 

@@ -127,7 +127,7 @@ class Finding:
 def findings_frame(findings: Sequence[Finding], applied: Iterable[str] = ()) -> pd.DataFrame:
     """Findings as timeline events: kind clock/gap, source ``integrity``, severity warning.
 
-    The stream is the finding's subject (``node/node-b``, ``metrics/up.json``, ...). A finding
+    The stream is the finding's subject (``node/node-b``, ``metrics/up``, ...). A finding
     whose correction is in ``applied`` says so at the end of its summary (label ``corrected``);
     one whose correction was not accepted names it in label ``correction_offered``.
     """
