@@ -17,6 +17,7 @@ import pandas as pd
 
 from collector.exports import Context, Parsed
 from timeline import schema
+from timeline.columns import extract
 from timeline.normalize import detect_severity
 from timeline.runtime import read_runtime_log
 from timeline.timeparse import fill_inferred, parse_iso, parse_timestamps
@@ -75,9 +76,9 @@ def parse_kubectl_logs(text: str, ctx: Context) -> Parsed:
     """``kubectl logs [--prefix] [--timestamps]``: the runtime stamp is ``time``, the app's
     own timestamp (if any) is ``embedded_time``; the prefix names the stream."""
     lines = split_lines(text)
-    prefix = lines.str.extract(_PREFIX)
+    prefix = extract(lines, _PREFIX)
     rest = lines.str.replace(_PREFIX, "", regex=True)
-    runtime = rest.str.extract(_RUNTIME)["ts"]
+    runtime = extract(rest, _RUNTIME)["ts"]
     body = rest.str.replace(_RUNTIME, "", regex=True)
     app = parse_timestamps(body, ctx.timezone, window_of(ctx))
     has_runtime = runtime.notna()

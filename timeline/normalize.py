@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
+from timeline.columns import extract
+
 # level=error, lvl=warn, "level":"error", severity: ERROR, and bare upper-case level words.
-_LEVEL_KEYED = r"""(?i:\b(?:level|lvl|severity)["']?\s*[=:]\s*["']?([a-z]+))"""
-_LEVEL_BARE = r"\b(FATAL|PANIC|CRITICAL|CRIT|EMERG|ALERT|ERROR|ERR|SEVERE|WARNING|WARN|INFO|NOTICE|LOG|DEBUG|TRACE)\b"
+_LEVEL_KEYED = r"""(?i:\b(?:level|lvl|severity)["']?\s*[=:]\s*["']?(?P<level>[a-z]+))"""
+_LEVEL_BARE = r"\b(?P<level>FATAL|PANIC|CRITICAL|CRIT|EMERG|ALERT|ERROR|ERR|SEVERE|WARNING|WARN|INFO|NOTICE|LOG|DEBUG|TRACE)\b"
 _SEVERITY = {
     "fatal": "critical", "panic": "critical", "critical": "critical", "crit": "critical",
     "emerg": "critical", "alert": "critical", "error": "error", "err": "error", "e": "error",
@@ -20,8 +22,8 @@ def detect_severity(lines: pd.Series, default: str = "info") -> pd.Series:
     """Severity of each line from its level word (keyed first, then a bare upper-case word);
     a Go ``panic:`` line is critical; lines with no level word get ``default``."""
     text = lines.astype("string")
-    keyed = text.str.extract(_LEVEL_KEYED)[0].str.lower()
-    bare = text.str.extract(_LEVEL_BARE)[0].str.lower()
+    keyed = extract(text, _LEVEL_KEYED)["level"].str.lower()
+    bare = extract(text, _LEVEL_BARE)["level"].str.lower()
     level = keyed.where(keyed.isin(list(_SEVERITY)), bare)
     severity = level.map(_SEVERITY).astype("string")
     severity[text.str.match(r"^\s*panic:").fillna(False)] = "critical"

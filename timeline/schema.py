@@ -95,15 +95,29 @@ def make_events(**columns: Any) -> pd.DataFrame:
             value = DEFAULTS[name]
         else:
             raise ValueError(f"event column {name!r} is required")
-        if name == "labels":
-            value = (
-                [labels_json(v) if not isinstance(v, str) else v for v in value]
-                if _is_column(value)
-                else labels_json(value) if not isinstance(value, str) else value
-            )
-        data[name] = list(value) if _is_column(value) else [value] * n
-    frame = pd.DataFrame({k: pd.Series(v, dtype="object") for k, v in data.items()})
-    return validate(frame)
+        data[name] = _column(name, value, n)
+    return validate(pd.DataFrame(data))
+
+
+def _column(name: str, value: Any, n: int) -> pd.Series:
+    """One column as a Series of length ``n``; Series and arrays are used as they are (only
+    their index is dropped), so big collectors pay no per-row Python cost here."""
+    if name == "labels":
+        if not _is_column(value):
+            value = labels_json(value) if not isinstance(value, str) else value
+        elif not (isinstance(value, pd.Series) and pd.api.types.is_string_dtype(value.dtype)):
+            value = [labels_json(v) if not isinstance(v, str) else v for v in value]
+    if isinstance(value, pd.Series):
+        return value.reset_index(drop=True)
+    if _is_column(value):
+        return pd.Series(list(value) if isinstance(value, tuple) else value, dtype="object"
+                         if not hasattr(value, "dtype") else None)
+    if name in TIME_COLUMNS and (value is None or value is pd.NaT):
+        return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
+    if isinstance(value, str) or value is None:
+        return pd.Series(pd.arrays.ArrowStringArray(
+            pa.chunked_array([pa.repeat(pa.scalar(value, pa.large_string()), n)])))
+    return pd.Series([value] * n, dtype="object")
 
 
 def empty_events() -> pd.DataFrame:
