@@ -24,7 +24,7 @@ import sys
 import tempfile
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote_plus
@@ -150,11 +150,11 @@ PANIC_LINES = [
     "\t/src/internal/httpx/recover.go:24 +0x6b",
     "panic({0x9a1e20?, 0xe2c5b0?})",
     "\t/usr/local/go/src/runtime/panic.go:770 +0x132",
-    "github.com/example/shop/checkout-api/internal/order.(*Service).Place(0xc0002b8000, "
-    "{0xb0c2f8, 0xc00041e1e0}, 0xc0003a2090)",
+    ("github.com/example/shop/checkout-api/internal/order.(*Service).Place(0xc0002b8000, "
+    "{0xb0c2f8, 0xc00041e1e0}, 0xc0003a2090)"),
     "\t/src/internal/order/service.go:142 +0x1ce",
-    "github.com/example/shop/checkout-api/internal/api.(*Handler).Checkout(0xc000118a80, "
-    "{0xb0a0d0, 0xc0004c6000}, 0xc0004b4240)",
+    ("github.com/example/shop/checkout-api/internal/api.(*Handler).Checkout(0xc000118a80, "
+    "{0xb0a0d0, 0xc0004c6000}, 0xc0004b4240)"),
     "\t/src/internal/api/checkout.go:58 +0x2a4",
     "net/http.HandlerFunc.ServeHTTP(0xc0004b4120?, {0xb0a0d0?, 0xc0004c6000?}, 0x0?)",
     "\t/usr/local/go/src/net/http/server.go:2171 +0x29",
@@ -198,8 +198,8 @@ PD_USER = ("PALICE1", "Alice Chen")
 PD_SERVICE = ("PCHK001", "checkout-api")
 PD_NOTES = [
     ("14:17:30", "Looking at checkout 5xx; deploy v2.3.4 went out at 14:02."),
-    ("14:33:05", "Rolled back to v2.3.3. v2.3.4 lowered db_pool_size from 50 to 5; pgbouncer "
-     "max_client_conn was hit. Follow-up in the postmortem."),
+    ("14:33:05", ("Rolled back to v2.3.3. v2.3.4 lowered db_pool_size from 50 to 5; pgbouncer "
+     "max_client_conn was hit. Follow-up in the postmortem.")),
 ]
 # time, type, summary
 PD_LOG = [
@@ -216,7 +216,7 @@ PD_LOG = [
 
 
 def _utc(ns: int) -> str:
-    return datetime.fromtimestamp(ns // SEC, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return datetime.fromtimestamp(ns // SEC, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def iso_s(ns: int) -> str:

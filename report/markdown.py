@@ -191,9 +191,9 @@ def _impact(events: pd.DataFrame) -> list[str]:
     if len(errors):
         lines += [
             "",
-            f"- Error or critical log lines: {len(errors)} in "
-            f"{errors['stream'].nunique()} stream(s), from {_fmt(errors['time'].min())} "
-            f"to {_fmt(errors['time'].max())}",
+            (f"- Error or critical log lines: {len(errors)} in "
+             f"{errors['stream'].nunique()} stream(s), from {_fmt(errors['time'].min())} "
+             f"to {_fmt(errors['time'].max())}"),
         ]
     crossings = events.loc[events["kind"] == "metric_threshold"]
     for moment in _moments(crossings):

@@ -28,9 +28,10 @@ def test_example_config_loads_and_documents_every_key() -> None:
     assert isinstance(files, FileCollector)
     assert len(files.files) == 10
     text = (ROOT / "config.example.toml").read_text()
+    import dataclasses
+
     from collector.config import IncidentSettings
     from collector.files import FileSource
-    import dataclasses
     for cls in (IncidentSettings, FileSource):
         for field in dataclasses.fields(cls):
             assert f"{field.name} " in text or f"#   {field.name}" in text, field.name

@@ -76,14 +76,14 @@ def draft(manifest: dict[str, Any] = MANIFEST, events: pd.DataFrame | None = Non
 
 def section(text: str, name: str) -> str:
     """The body of one ``##`` section, without its heading."""
-    match = re.search(rf"^## {re.escape(name)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    match = re.search(rf"^## {re.escape(name)}\n(.*?)(?=^## |\Z)", text, re.DOTALL | re.MULTILINE)
     assert match, name
     return match.group(1)
 
 
 def test_every_template_section_in_order() -> None:
     text = draft()
-    assert re.findall(r"^## (.+)$", text, re.M) == list(SECTIONS)
+    assert re.findall(r"^## (.+)$", text, re.MULTILINE) == list(SECTIONS)
     assert list(SECTIONS) == [
         "Summary", "Impact", "Timeline", "Root Cause", "Contributing Factors", "Detection",
         "Response", "What Went Well", "What Went Wrong", "Action Items", "Lessons Learned",
@@ -108,13 +108,13 @@ def test_summary_prefills_window_alert_page_ack_resolve_and_deploy() -> None:
     facts = [line for line in body.splitlines() if line.startswith("- ")]
     assert facts == [
         "- **Window:** 2026-02-17 14:00:00 UTC → 2026-02-17 15:30:00 UTC (1 h 30 min)",
-        "- **First alert firing:** 2026-02-17 14:10:02 UTC — "
-        "CheckoutHighErrorRate (alertmanager)",
+        ("- **First alert firing:** 2026-02-17 14:10:02 UTC — "
+        "CheckoutHighErrorRate (alertmanager)"),
         "- **First page:** 2026-02-17 14:13:33 UTC — Incident #42 triggered (pagerduty)",
         "- **Acknowledged:** 2026-02-17 14:16:47 UTC by Alice Chen",
         "- **Resolved:** 2026-02-17 14:58:21 UTC by Bob Li",
-        "- **First deploy/rollback in window:** 2026-02-17 14:21:30 UTC — "
-        "Rollback \\| to \\`v2.3.3\\` (kubernetes)",
+        ("- **First deploy/rollback in window:** 2026-02-17 14:21:30 UTC — "
+        "Rollback \\| to \\`v2.3.3\\` (kubernetes)"),
     ]
     assert body.lstrip().startswith("> _TODO (human): ")
 
@@ -203,7 +203,7 @@ def test_no_events_gives_all_sections_and_no_invented_facts() -> None:
     manifest = copy.deepcopy(MANIFEST)
     del manifest["window"], manifest["collected_at"]
     text = draft(manifest, empty_events())
-    assert re.findall(r"^## (.+)$", text, re.M) == list(SECTIONS)
+    assert re.findall(r"^## (.+)$", text, re.MULTILINE) == list(SECTIONS)
     assert "Acknowledged" not in text and "**Window:**" not in text
     assert "0 events in total, 0 key events below; all times are UTC." in text
     assert "collected at an unknown time;" in text
