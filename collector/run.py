@@ -7,10 +7,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from collector.base import Collector
 from collector.bundle import Bundle
 from collector.clock import Clock, utc_now
 from collector.config import Config
-from collector.errors import SourceError
+from collector.errors import IncidentError
 from collector.window import Window
 
 
@@ -49,15 +50,15 @@ def collect(
     return outcomes
 
 
-def _run_one(bundle: Bundle, name: str, collector: object, window: Window,
+def _run_one(bundle: Bundle, name: str, collector: Collector, window: Window,
              clock: Clock) -> SourceOutcome:
     started = time.perf_counter()
     writer = bundle.open_source(name)
     counts: dict[str, int] = {}
     error = None
     try:
-        counts = collector.collect(window, writer, clock=clock)  # type: ignore[attr-defined]
-    except SourceError as exc:
+        counts = collector.collect(window, writer, clock=clock)
+    except IncidentError as exc:  # e.g. SourceError, or ConfigError for a token not set
         error = str(exc)
     except Exception as exc:  # noqa: BLE001 - a collector's bug must not cost the other sources' evidence
         error = f"internal error in collector {name!r}: {type(exc).__name__}: {exc} (please report)"

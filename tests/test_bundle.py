@@ -95,3 +95,12 @@ def test_not_a_bundle_directory(tmp_path: Path) -> None:
     (tmp_path / "b/notes.txt").write_text("mine")
     with pytest.raises(BundleError, match="is not an empty directory or a bundle"):
         run(setup(tmp_path), tmp_path / "b")
+
+
+def test_a_token_not_set_fails_that_source_only(tmp_path: Path) -> None:
+    config = setup(tmp_path, '[prometheus]\nurl = "http://127.0.0.1:9"\n'
+                             'token_env = "INCIDENT_TEST_UNSET_TOKEN"\n')
+    outcomes = {o.name: o for o in run(config, tmp_path / "b")}
+    assert outcomes["file"].status == "ok"
+    assert outcomes["prometheus"].status == "failed"
+    assert outcomes["prometheus"].error.startswith("INCIDENT_TEST_UNSET_TOKEN is not set")
