@@ -101,8 +101,8 @@ class FileCollector:
     def _one(self, entry: FileSource, file: Path, window: Window, out: SourceWriter,
              counts: dict[str, int]) -> bool:
         try:
-            ref = out.copy_raw(file, self._relpath(file))
-            data = file.read_bytes()
+            data = file.read_bytes()  # read once: raw/ holds exactly the bytes parsed
+            ref = out.write_raw(self._relpath(file), data)
         except OSError as exc:
             out.warn(f"{file}: cannot read: {exc.strerror or exc}", partial=True)
             return False
