@@ -219,3 +219,26 @@ def test_chunks_and_threads_give_the_same_answer(monkeypatch: pytest.MonkeyPatch
                              "b": pd.Series(lines[30:], dtype="string")},
                             "America/Los_Angeles", win, threads=2)
     assert streams["a"]["time"].tolist() == whole["time"].iloc[:30].tolist()
+
+
+def test_short_streams_read_together_give_each_its_own_answer() -> None:
+    dst = (DATA / "logfile_dst.0.log").read_text().splitlines()
+    texts = {
+        "stepped back": dst,  # its clock steps back in the repeated hour...
+        "later lines": dst[5:],  # ...which this stream, read alone, never sees
+        "mixed": ["no time", None, '{"ts":1730597400.5}', "2024-11-03T01:30:00Z z",
+                  "Nov  3 01:10:00 h x: y", "11/03/2024 1:40:00 AM loose"],
+        "empty": [],
+        "redis": (DATA / "redis.log").read_text().splitlines(),  # > detect.FEW: own plan
+        "json": (DATA / "zap-json-epoch-caddy.log").read_text().splitlines(),
+    }
+    streams = {name: pd.Series(lines, dtype="string", index=range(7, 7 + len(lines)))
+               for name, lines in texts.items()}
+    win = window("2024-11-01T00:00:00Z", "2024-11-05T00:00:00Z")
+    for threads in (1, 2):
+        got = parse_streams(streams, "America/Los_Angeles", win, threads=threads)
+        assert list(got) == list(streams)
+        for name, lines in streams.items():
+            pd.testing.assert_frame_equal(
+                got[name], parse_timestamps(lines, "America/Los_Angeles", win))
+    assert got["stepped back"]["time"].iloc[5] != got["later lines"]["time"].iloc[0]

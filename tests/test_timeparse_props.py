@@ -4,6 +4,7 @@ loses a line."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from collector.files import parse
 from collector.textlogs import split_lines
 from timeline import detect
 from timeline.formats import FAMILIES
-from timeline.timeparse import parse_timestamps
+from timeline.timeparse import parse_streams, parse_timestamps
 
 NS = 1_000_000_000
 EPOCH = datetime(1970, 1, 1)
@@ -192,6 +193,29 @@ def test_mixed_families_in_one_stream(data: st.DataObject) -> None:
         rows.append(WRITERS[name][0](data.draw, ns))
     if rows:
         check(rows)
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_streams_read_together_read_as_alone(data: st.DataObject) -> None:
+    names = data.draw(st.lists(st.sampled_from(sorted(WRITERS)), min_size=1, max_size=40))
+    start = data.draw(instants(2002, 2060))
+    lines = [WRITERS[name][0](data.draw, data.draw(st.integers(start, start + 3600 * NS)))[0]
+             for name in names] + ["no time", "", "x 11/03/2024 1:40:00 AM",
+                                   '2024-01-01T00:00:00Z {"ts":1730597400.5}']
+    lines = data.draw(st.permutations(lines))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(lines)), max_size=5)))
+    bounds = [0, *cuts, len(lines)]
+    streams = {f"s{i}": pd.Series(lines[a:b], dtype="string", index=range(a, b))
+               for i, (a, b) in enumerate(itertools.pairwise(bounds))}
+    window = (pd.Timestamp(start - 86400 * NS, tz="UTC"), pd.Timestamp(start + 2 * 86400 * NS,
+                                                                        tz="UTC"))
+    tz = data.draw(st.sampled_from(["UTC", "America/New_York", "Australia/Lord_Howe"]))
+    threads = data.draw(st.sampled_from([1, 2]))
+    with small_streams(data.draw(st.sampled_from([detect.FEW, 0]))):  # 0: every stream sampled
+        together = parse_streams(streams, tz, window, threads=threads)
+        for name, stream in streams.items():
+            pd.testing.assert_frame_equal(together[name], parse_timestamps(stream, tz, window))
 
 
 CTX = Context(ref="raw/file/g.log", stream="g", fallback_time=pd.Timestamp("2026-02-17", tz="UTC"))

@@ -58,9 +58,12 @@ def local_ns(parts: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return np.where(ok, value + parts["tod"], NAT), ok
 
 
-def to_utc(local: np.ndarray, naive: np.ndarray, tz: str) -> tuple[np.ndarray, np.ndarray]:
+def to_utc(local: np.ndarray, naive: np.ndarray, tz: str,
+           starts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read the ``naive`` rows of ``local`` (ns, wall clock) in zone ``tz``. Returns the UTC
-    nanoseconds for those rows (others unchanged) and a flag per row (see FLAGS)."""
+    nanoseconds for those rows (others unchanged) and a flag per row (see FLAGS). ``starts``:
+    where each stream after the first begins, when the rows hold several streams (each
+    resolves its own DST changes)."""
     flags = np.zeros(len(local), dtype=np.int8)
     if tz == "UTC" or not naive.any():
         return local, flags
@@ -70,8 +73,10 @@ def to_utc(local: np.ndarray, naive: np.ndarray, tz: str) -> tuple[np.ndarray, n
     utc = local.copy()
     utc[rows] = zoned.asi8
     odd = rows[zoned.isna()]
-    if len(odd):
-        utc[odd], flags[odd] = _resolve(local[odd], ZoneInfo(tz))
+    cuts = np.searchsorted(odd, starts if starts is not None else np.zeros(0, dtype=np.int64))
+    for stream in np.split(odd, cuts):
+        if len(stream):
+            utc[stream], flags[stream] = _resolve(local[stream], ZoneInfo(tz))
     return utc, flags
 
 

@@ -48,6 +48,8 @@ ISO_PATTERN = (
     r"(?:[.,](?P<frac>\d{1,9}))?(?P<zone>\s?(?:Z|UTC|[+-]\d{2}:?\d{2})(?![\d:]))?"
 )
 Window = Any  # (since, until) as datetimes/Timestamps, or an object with .since and .until
+Hit = tuple[np.ndarray, pa.Array, Parts]  # rows, the text a family matched, its parts
+Group = tuple[pa.Array, np.ndarray | None, list[detect.Step]]  # lines, their rows, the steps
 
 
 def check_zone(name: str) -> ZoneInfo:
@@ -82,49 +84,107 @@ def parse_timestamps(lines: pd.Series, tz: str = "UTC", window: Window = None, *
     column = _arrow(lines)
     steps = detect.plan(column)
     starts = range(0, len(column), CHUNK)
+
+    def one(at: int) -> list[Hit]:
+        return _chunk([(column.slice(at, CHUNK), None, steps)], at)
+
     if threads > 1 and len(starts) > 1:
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            chunks = list(pool.map(lambda at: _chunk(column, at, steps), starts))
+            chunks = list(pool.map(one, starts))
     else:
-        chunks = [_chunk(column, at, steps) for at in starts]
-    parts, pieces = empty_parts(len(column)), []
-    for chunk in chunks:
-        for rows, raw, got in chunk:
-            for key in PARTS:
-                parts[key][rows] = got[key]
-            pieces.append((rows, raw))
-    utc, flags, ok = _resolve(parts, tz, window)
-    return _frame(utc, flags, ok, parts["zoned"], pieces, lines.index)
-
-
-def _chunk(column: pa.Array, at: int,
-           steps: list[detect.Step]) -> list[tuple[np.ndarray, pa.Array, Parts]]:
-    """Find and convert the timestamps of CHUNK lines from row ``at``: (rows, text, parts)."""
-    lines = column.slice(at, CHUNK)
-    found, pending = detect.find(lines, steps)
-    slow = detect.find_loose(lines, pending)
-    out = []
-    for hit in found + ([slow] if slow else []):
-        got = loose(hit.raw) if hit.family == detect.LOOSE_FAMILY else convert(
-            FAMILIES[hit.family], hit.raw)
-        out.append((hit.rows + at, hit.raw, got))
-    return out
+        chunks = [one(at) for at in starts]
+    return _assemble(len(column), [hit for chunk in chunks for hit in chunk], tz, window,
+                     lines.index)
 
 
 def parse_streams(streams: Mapping[str, pd.Series], tz: str = "UTC", window: Window = None,
                   *, threads: int = 1) -> dict[str, pd.DataFrame]:
     """``parse_timestamps`` for several streams (each learns its own formats), ``threads`` at a
-    time: the regex passes and numpy work release the GIL."""
-    def one(name: str) -> tuple[str, pd.DataFrame]:
-        return name, parse_timestamps(streams[name], tz, window)
+    time: the regex passes and numpy work release the GIL. Streams of up to CHUNK lines are
+    read together, up to CHUNK lines at a time (one search per plan, one conversion per
+    family), which spares small streams most of the fixed cost of a call."""
+    check_zone(tz)
+    # Each thread gets a share of the lines, up to CHUNK at a time.
+    limit = min(CHUNK, -(-sum(map(len, streams.values())) // max(threads, 1)))
+    jobs: list[list[str]] = []
+    size = 0  # lines in the last job
+    for name, lines in streams.items():
+        if not jobs or size + len(lines) > limit:
+            jobs.append([])
+            size = 0
+        jobs[-1].append(name)
+        size += len(lines)
 
-    if threads <= 1 or len(streams) <= 1:
-        return dict(map(one, streams))
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        return dict(pool.map(one, streams))
+    def one(job: list[str]) -> dict[str, pd.DataFrame]:
+        if len(job) == 1:
+            return {job[0]: parse_timestamps(streams[job[0]], tz, window)}
+        return _batch([streams[name] for name in job], job, tz, window)
+
+    if threads <= 1 or len(jobs) <= 1:
+        done = [one(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            done = list(pool.map(one, jobs))
+    frames = {name: frame for part in done for name, frame in part.items()}
+    return {name: frames[name] for name in streams}
 
 
-def _resolve(parts: Parts, tz: str, window: Window) -> tuple[np.ndarray, ...]:
+def _batch(series: list[pd.Series], names: list[str], tz: str,
+           window: Window) -> dict[str, pd.DataFrame]:
+    """Several short streams read as one: each keeps its own plan (and its DST readings), the
+    streams with the same plan are searched together and each family converted once."""
+    columns = [_arrow(lines) for lines in series]
+    bounds = np.cumsum([0] + [len(c) for c in columns])
+    plans: dict[tuple[detect.Step, ...], list[int]] = {}
+    for number, column in enumerate(columns):
+        plans.setdefault(tuple(detect.plan(column)), []).append(number)
+    groups: list[Group] = []
+    for steps, members in plans.items():
+        lines = columns[members[0]] if len(members) == 1 else pa.concat_arrays(
+            [columns[k] for k in members])
+        rows = np.concatenate([np.arange(bounds[k], bounds[k + 1]) for k in members])
+        groups.append((lines, rows, list(steps)))
+    n = int(bounds[-1])
+    frame = _assemble(n, _chunk(groups, 0), tz, window, pd.RangeIndex(n), bounds[1:-1])
+    out = {}
+    for name, lines, at, end in zip(names, series, bounds[:-1], bounds[1:], strict=True):
+        out[name] = frame.iloc[at:end]
+        out[name].index = lines.index
+    return out
+
+
+def _chunk(groups: list[Group], at: int) -> list[Hit]:
+    """Find the timestamps of each group of lines with the group's steps, then convert each
+    family's matches at once. A group's rows are its own (None: from ``at`` on, in order)."""
+    by_family: dict[int, list[tuple[np.ndarray, pa.Array]]] = {}
+    for lines, rows, steps in groups:
+        found, pending = detect.find(lines, steps)
+        slow = detect.find_loose(lines, pending)
+        for hit in found + ([slow] if slow else []):
+            by_family.setdefault(hit.family, []).append(
+                (hit.rows + at if rows is None else rows[hit.rows], hit.raw))
+    out = []
+    for family, pieces in sorted(by_family.items()):
+        rows = pieces[0][0] if len(pieces) == 1 else np.concatenate([p[0] for p in pieces])
+        raw = pieces[0][1] if len(pieces) == 1 else pa.concat_arrays([p[1] for p in pieces])
+        got = loose(raw) if family == detect.LOOSE_FAMILY else convert(FAMILIES[family], raw)
+        out.append((rows, raw, got))
+    return out
+
+
+def _assemble(n: int, hits: list[Hit], tz: str, window: Window, index: pd.Index,
+              starts: np.ndarray | None = None) -> pd.DataFrame:
+    """The frame of ``n`` rows from what each family found and converted."""
+    parts = empty_parts(n)
+    for rows, _, got in hits:
+        for key in PARTS:
+            parts[key][rows] = got[key]
+    utc, flags, ok = _resolve(parts, tz, window, starts)
+    return _frame(utc, flags, ok, parts["zoned"], [(h[0], h[1]) for h in hits], index)
+
+
+def _resolve(parts: Parts, tz: str, window: Window,
+             starts: np.ndarray | None) -> tuple[np.ndarray, ...]:
     yearless = parts["ok"] & (parts["year"] < 0)
     if yearless.any():
         if window is None:
@@ -135,7 +195,7 @@ def _resolve(parts: Parts, tz: str, window: Window) -> tuple[np.ndarray, ...]:
                 parts["month"][rows], parts["day"][rows], parts["tod"][rows], _window(window))
     local, ok = local_ns(parts)
     zoned = parts["zoned"] & ok
-    utc, flags = to_utc(apply_zone(local, parts["minutes"], zoned), ok & ~zoned, tz)
+    utc, flags = to_utc(apply_zone(local, parts["minutes"], zoned), ok & ~zoned, tz, starts)
     ok &= utc != NAT
     return np.where(ok, utc, NAT), flags, ok
 
