@@ -99,12 +99,11 @@ def parse_timestamps(lines: pd.Series, tz: str = "UTC", window: Window = None, *
 
 def parse_streams(streams: Mapping[str, pd.Series], tz: str = "UTC", window: Window = None,
                   *, threads: int = 1) -> dict[str, pd.DataFrame]:
-    """``parse_timestamps`` for several streams (each learns its own formats), ``threads`` at a
-    time: the regex passes and numpy work release the GIL. Streams of up to CHUNK lines are
-    read together, up to CHUNK lines at a time (one search per plan, one conversion per
-    family), which spares small streams most of the fixed cost of a call."""
-    check_zone(tz)
-    # Each thread gets a share of the lines, up to CHUNK at a time.
+    """``parse_timestamps`` for several streams (each learns its own formats, and gets the
+    same frame as alone), ``threads`` at a time: the regex passes and numpy work release the
+    GIL. Consecutive short streams are read together, up to CHUNK lines (or each thread's
+    share of all lines) at a time: one search per plan, one conversion per family and one
+    frame spare them most of the fixed cost of a call."""
     limit = min(CHUNK, -(-sum(map(len, streams.values())) // max(threads, 1)))
     jobs: list[list[str]] = []
     size = 0  # lines in the last job
@@ -133,6 +132,7 @@ def _batch(series: list[pd.Series], names: list[str], tz: str,
            window: Window) -> dict[str, pd.DataFrame]:
     """Several short streams read as one: each keeps its own plan (and its DST readings), the
     streams with the same plan are searched together and each family converted once."""
+    check_zone(tz)
     columns = [_arrow(lines) for lines in series]
     bounds = np.cumsum([0] + [len(c) for c in columns])
     plans: dict[tuple[detect.Step, ...], list[int]] = {}
