@@ -267,6 +267,8 @@ def main() -> None:
             cases += [
                 ("mixed", f"engine, {len(corpus)} files as they are",
                  {"case": "mixed", "threads": 1}),
+                ("mixed", f"engine, {len(corpus)} files as they are, {args.threads} threads",
+                 {"case": "mixed"}),
                 ("mixed", f"engine, each file x{tile}", {"case": "mixed", "tile": tile}),
                 ("mixed", f"engine, each file x{tile}, 1 thread",
                  {"case": "mixed", "tile": tile, "threads": 1}),
@@ -285,13 +287,13 @@ def main() -> None:
 def _report(rows: list[tuple[str, str, dict[str, float]]], args: argparse.Namespace) -> None:
     print(f"\nTimestamp parsing, file to UTC ({args.lines:,} generated CRI lines; "
           f"baselines on the first {args.baseline_lines:,})\n")
-    print(f"{'workload':8} {'case':38} {'lines':>10} {'lines/s':>12} {'peak MB':>8} "
+    print(f"{'workload':8} {'case':42} {'lines':>10} {'lines/s':>12} {'peak MB':>8} "
           f"{'added MB':>8}")
     speed = {}
     for workload, label, f in rows:
         rate = f["lines"] / f["seconds"]
         speed[(workload, label)] = rate
-        print(f"{workload:8} {label:38} {int(f['lines']):>10,} {rate:>12,.0f} "
+        print(f"{workload:8} {label:42} {int(f['lines']):>10,} {rate:>12,.0f} "
               f"{f['peak_mb']:>8.0f} {f['added_mb']:>8.0f}")
     engine = speed[("cri", f"engine, {args.threads} threads")]
     print()
