@@ -140,3 +140,18 @@ def retry_after(response: httpx.Response) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class HttpCollector:
+    """What every HTTP collector keeps: its settings, the config file's directory (relative
+    paths), and the test seams (``transport``, ``env``, ``policy``)."""
+
+    def __init__(self, settings: Endpoint, base_dir: Path, *,
+                 transport: httpx.BaseTransport | None = None,
+                 env: Mapping[str, str] | None = None,
+                 policy: RetryPolicy | None = None) -> None:
+        self.settings = settings
+        self.base_dir = base_dir
+        self.transport = transport
+        self.env = env
+        self.policy = policy or RetryPolicy(retries=settings.retries)

@@ -21,18 +21,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pandas as pd
 
-from collector._http import Endpoint, RetryPolicy, make_client, request
+from collector._http import Endpoint, HttpCollector, make_client, request
 from collector.bundle import SourceWriter
 from collector.clock import Clock
 from collector.errors import ExportFormatError
-from collector.exports import Context, parse_am_alerts, parse_silences, parse_webhook_log
+from collector.exports import Context, Parsed, parse_am_alerts, parse_silences, parse_webhook_log
 from collector.prometheus import endpoint_from_table
 from collector.window import Window
 
@@ -46,20 +46,11 @@ class AlertmanagerSettings(Endpoint):
     webhook_log: str | None = None
 
 
-class AlertmanagerCollector:
+class AlertmanagerCollector(HttpCollector):
     """Collects one Alertmanager (and its webhook log) for the window."""
 
     name = "alertmanager"
-
-    def __init__(self, settings: AlertmanagerSettings, base_dir: Path, *,
-                 transport: httpx.BaseTransport | None = None,
-                 env: Mapping[str, str] | None = None,
-                 policy: RetryPolicy | None = None) -> None:
-        self.settings = settings
-        self.base_dir = base_dir
-        self.transport = transport
-        self.env = env
-        self.policy = policy or RetryPolicy(retries=settings.retries)
+    settings: AlertmanagerSettings
 
     @classmethod
     def from_config(cls, table: Any, path: Path) -> AlertmanagerCollector:
@@ -87,9 +78,10 @@ class AlertmanagerCollector:
                 "unprocessed": "true"}, raw="api/alerts.json")
             silences = self._get(client, "/api/v2/silences", out, raw="api/silences.json")
         if isinstance(alerts, list):
-            counts["alerts"] = self._alerts(alerts, window, out)
+            counts["alerts"] = _overlapping(parse_am_alerts, "alerts", alerts, window, out)
         if isinstance(silences, list):
-            counts["silences"] = self._silences(silences, window, out)
+            counts["silences"] = _overlapping(parse_silences, "silences", silences, window,
+                                                 out)
         return counts
 
     def _get(self, client: httpx.Client, path: str, out: SourceWriter,
@@ -114,28 +106,6 @@ class AlertmanagerCollector:
             json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
         return out.write_raw(relpath, body)
 
-    def _alerts(self, alerts: list[Any], window: Window, out: SourceWriter) -> int:
-        ctx = Context(ref=out.raw_path("api/alerts.json"), stream="alerts")
-        try:
-            events = parse_am_alerts(alerts, ctx).events
-        except ExportFormatError as exc:
-            out.warn(f"/api/v2/alerts: {exc}", partial=True)
-            return 0
-        keep = _overlaps(alerts, window)
-        out.add_events(events[keep])
-        return int(keep.sum())
-
-    def _silences(self, silences: list[Any], window: Window, out: SourceWriter) -> int:
-        ctx = Context(ref=out.raw_path("api/silences.json"), stream="silences")
-        try:
-            events = parse_silences(silences, ctx).events
-        except ExportFormatError as exc:
-            out.warn(f"/api/v2/silences: {exc}", partial=True)
-            return 0
-        keep = _overlaps(silences, window)
-        out.add_events(events[keep])
-        return int(keep.sum())
-
     def _webhook_log(self, window: Window, out: SourceWriter, counts: dict[str, int]) -> None:
         path = Path(str(self.settings.webhook_log)).expanduser()
         path = path if path.is_absolute() else self.base_dir / path
@@ -155,6 +125,20 @@ class AlertmanagerCollector:
         counts["notifications"] = int(inside.sum())
         counts["outside_window"] += int((~inside).sum())
         out.add_events(events[inside])
+
+
+def _overlapping(parser: Callable[[Any, Context], Parsed], what: str, items: list[Any],
+                 window: Window, out: SourceWriter) -> int:
+    """Parse ``/api/v2/<what>`` and keep the items overlapping the window; returns the count."""
+    ctx = Context(ref=out.raw_path(f"api/{what}.json"), stream=what)
+    try:
+        events = parser(items, ctx).events
+    except ExportFormatError as exc:
+        out.warn(f"/api/v2/{what}: {exc}", partial=True)
+        return 0
+    keep = _overlaps(items, window)
+    out.add_events(events[keep])
+    return int(keep.sum())
 
 
 def _overlaps(items: list[Any], window: Window) -> pd.Series:

@@ -17,14 +17,11 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from collector._http import Endpoint, RetryPolicy, make_client
+from collector._http import Endpoint, HttpCollector, make_client
 from collector.bundle import SourceWriter
 from collector.clock import Clock
 from collector.config import build
@@ -125,20 +122,11 @@ def _queries(table: Any, path: Path, builtins: bool) -> tuple[Query, ...]:
     return queries
 
 
-class PrometheusCollector:
+class PrometheusCollector(HttpCollector):
     """Collects one Prometheus-compatible server for the window."""
 
     name = "prometheus"
-
-    def __init__(self, settings: PrometheusSettings, base_dir: Path, *,
-                 transport: httpx.BaseTransport | None = None,
-                 env: Mapping[str, str] | None = None,
-                 policy: RetryPolicy | None = None) -> None:
-        self.settings = settings
-        self.base_dir = base_dir
-        self.transport = transport
-        self.env = env
-        self.policy = policy or RetryPolicy(retries=settings.retries)
+    settings: PrometheusSettings
 
     @classmethod
     def from_config(cls, table: Any, path: Path) -> PrometheusCollector:
