@@ -20,6 +20,7 @@ same file: per line, split off the timestamp and hand it to ``dateutil.parser.pa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import resource
@@ -71,8 +72,11 @@ def make_cri(path: Path, lines: int, seed: int = 7) -> None:
 def mixed_files() -> list[Path]:
     """Every log sample under ../shared/data (not the CSVs, notices or sidecars)."""
     skip = (".SOURCE", ".csv", ".md")
-    return sorted(p for p in SHARED.rglob("*")
-                  if p.is_file() and not p.name.endswith(skip) and p.name != "LICENSE")
+    return sorted(
+        p
+        for p in SHARED.rglob("*")
+        if p.is_file() and not p.name.endswith(skip) and p.name != "LICENSE"
+    )
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -82,8 +86,8 @@ def case_cri_engine(path: Path, app: bool, threads: int) -> Callable[[], int]:
     """The engine: runtime file to records with UTC times (and the apps' own stamps)."""
     import pandas as pd
 
-    from timeline.runtime import read_runtime_log
-    from timeline.timeparse import parse_timestamps
+    from incident_timeline.timeline.timestamps.engine import parse_timestamps
+    from incident_timeline.timeline.timestamps.runtime import read_runtime_log
 
     window = tuple(pd.Timestamp(t) for t in WINDOW)
 
@@ -92,6 +96,7 @@ def case_cri_engine(path: Path, app: bool, threads: int) -> Callable[[], int]:
         if app:
             parse_timestamps(records["message"], "UTC", window)
         return int(records["partial"].sum() + len(records))
+
     return run
 
 
@@ -106,6 +111,7 @@ def case_cri_baseline(path: Path, limit: int, how: str) -> Callable[[], int]:
             lines = [line for _, line in zip(range(limit), handle, strict=False)]
         times = [parse(line.split(" ", 1)[0]).astimezone(UTC) for line in lines]
         return len(times)
+
     return run
 
 
@@ -113,16 +119,21 @@ def case_cri_collector(path: Path, limit: int) -> Callable[[], int]:
     """The file collector's whole ``cri`` path, to the validated event frame."""
     import pandas as pd
 
-    from collector.exports import Context
-    from collector.files import parse
+    from incident_timeline.collector.files.collector import parse
+    from incident_timeline.collector.formats import Context
 
     data = b"".join(path.open("rb").readlines()[:limit])
-    ctx = Context(ref="raw/file/0.log", stream="shop/api/app",
-                  fallback_time=pd.Timestamp(WINDOW[0]), window_end=pd.Timestamp(WINDOW[1]))
+    ctx = Context(
+        ref="raw/file/0.log",
+        stream="shop/api/app",
+        fallback_time=pd.Timestamp(WINDOW[0]),
+        window_end=pd.Timestamp(WINDOW[1]),
+    )
 
     def run() -> int:
         parse("cri", data, ctx)
         return data.count(b"\n")
+
     return run
 
 
@@ -130,8 +141,8 @@ def case_one_stream(files: list[Path], repeat: int, threads: int) -> Callable[[]
     """Every sample file concatenated into one stream that mixes all their formats."""
     import pandas as pd
 
-    from timeline.runtime import lines_series, split_lines
-    from timeline.timeparse import parse_timestamps
+    from incident_timeline.timeline.timestamps.engine import parse_timestamps
+    from incident_timeline.timeline.timestamps.runtime import lines_series, split_lines
 
     window = tuple(pd.Timestamp(t) for t in WINDOW)
 
@@ -140,6 +151,7 @@ def case_one_stream(files: list[Path], repeat: int, threads: int) -> Callable[[]
         lines = lines_series(split_lines(data))
         parse_timestamps(lines, "UTC", window, threads=threads)
         return len(lines)
+
     return run
 
 
@@ -148,8 +160,8 @@ def case_mixed(files: list[Path], repeat: int, threads: int) -> Callable[[], int
     formats."""
     import pandas as pd
 
-    from timeline.runtime import lines_series, split_lines
-    from timeline.timeparse import parse_streams
+    from incident_timeline.timeline.timestamps.engine import parse_streams
+    from incident_timeline.timeline.timestamps.runtime import lines_series, split_lines
 
     window = tuple(pd.Timestamp(t) for t in WINDOW)
 
@@ -160,6 +172,7 @@ def case_mixed(files: list[Path], repeat: int, threads: int) -> Callable[[], int
             streams[path.name] = lines_series(split_lines(data * repeat if repeat > 1 else data))
         parse_streams(streams, "UTC", window, threads=threads)
         return sum(len(s) for s in streams.values())
+
     return run
 
 
@@ -167,7 +180,12 @@ def case_mixed_baseline(files: list[Path], limit: int) -> Callable[[], int]:
     """Per line: Python's re over the same family table, then dateutil on what it found."""
     from dateutil import parser
 
-    from timeline.formats import FAMILIES, LOOSE, compiled, identify_regex
+    from incident_timeline.timeline.timestamps.families import (
+        FAMILIES,
+        LOOSE,
+        compiled,
+        identify_regex,
+    )
 
     finder = compiled(identify_regex(tuple(range(len(FAMILIES)))) + "|" + LOOSE)
 
@@ -178,11 +196,10 @@ def case_mixed_baseline(files: list[Path], limit: int) -> Callable[[], int]:
                 count += 1
                 match = finder.search(line)
                 if match:
-                    try:
+                    with contextlib.suppress(ValueError, OverflowError):
                         parser.parse(match.group(), fuzzy=True)
-                    except (ValueError, OverflowError):
-                        pass
         return count
+
     return run
 
 
@@ -210,8 +227,7 @@ def worker(spec: dict[str, object]) -> None:
     lines = run()  # warm-up (regex compilation, allocator); its peak is one run's peak
     peak = _rss_mb()
     best = min(_timed(run) for _ in range(int(spec["repeat"])))
-    print(json.dumps({"lines": lines, "seconds": best, "peak_mb": peak,
-                      "added_mb": peak - before}))
+    print(json.dumps({"lines": lines, "seconds": best, "peak_mb": peak, "added_mb": peak - before}))
 
 
 def _timed(run: Callable[[], int]) -> float:
@@ -236,8 +252,12 @@ def _rss_mb() -> float:
 
 def measure(spec: dict[str, object]) -> dict[str, float]:
     """Run one case in a fresh interpreter and return its figures."""
-    out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(spec)],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", json.dumps(spec)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -250,8 +270,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cri = Path(tmp) / "cri.log"
         make_cri(cri, args.lines)
-        base = {"path": str(cri), "limit": args.baseline_lines, "threads": args.threads,
-                "repeat": args.repeat, "tile": 1}
+        base = {
+            "path": str(cri),
+            "limit": args.baseline_lines,
+            "threads": args.threads,
+            "repeat": args.repeat,
+            "tile": 1,
+        }
         corpus = mixed_files()
         total = sum(len(p.read_bytes().splitlines()) for p in corpus)
         tile = max(1, round(args.lines / max(total, 1)))
@@ -265,15 +290,27 @@ def main() -> None:
         ]
         if corpus:
             cases += [
-                ("mixed", f"engine, {len(corpus)} files as they are",
-                 {"case": "mixed", "threads": 1}),
-                ("mixed", f"engine, {len(corpus)} files as they are, {args.threads} threads",
-                 {"case": "mixed"}),
+                (
+                    "mixed",
+                    f"engine, {len(corpus)} files as they are",
+                    {"case": "mixed", "threads": 1},
+                ),
+                (
+                    "mixed",
+                    f"engine, {len(corpus)} files as they are, {args.threads} threads",
+                    {"case": "mixed"},
+                ),
                 ("mixed", f"engine, each file x{tile}", {"case": "mixed", "tile": tile}),
-                ("mixed", f"engine, each file x{tile}, 1 thread",
-                 {"case": "mixed", "tile": tile, "threads": 1}),
-                ("mixed", f"engine, all files as one stream x{tile}",
-                 {"case": "one-stream", "tile": tile}),
+                (
+                    "mixed",
+                    f"engine, each file x{tile}, 1 thread",
+                    {"case": "mixed", "tile": tile, "threads": 1},
+                ),
+                (
+                    "mixed",
+                    f"engine, all files as one stream x{tile}",
+                    {"case": "one-stream", "tile": tile},
+                ),
                 ("mixed", "re + dateutil.parse per line", {"case": "mixed-baseline"}),
             ]
         rows = []
@@ -285,16 +322,21 @@ def main() -> None:
 
 
 def _report(rows: list[tuple[str, str, dict[str, float]]], args: argparse.Namespace) -> None:
-    print(f"\nTimestamp parsing, file to UTC ({args.lines:,} generated CRI lines; "
-          f"baselines on the first {args.baseline_lines:,})\n")
-    print(f"{'workload':8} {'case':42} {'lines':>10} {'lines/s':>12} {'peak MB':>8} "
-          f"{'added MB':>8}")
+    print(
+        f"\nTimestamp parsing, file to UTC ({args.lines:,} generated CRI lines; "
+        f"baselines on the first {args.baseline_lines:,})\n"
+    )
+    print(
+        f"{'workload':8} {'case':42} {'lines':>10} {'lines/s':>12} {'peak MB':>8} {'added MB':>8}"
+    )
     speed = {}
     for workload, label, f in rows:
         rate = f["lines"] / f["seconds"]
         speed[(workload, label)] = rate
-        print(f"{workload:8} {label:42} {int(f['lines']):>10,} {rate:>12,.0f} "
-              f"{f['peak_mb']:>8.0f} {f['added_mb']:>8.0f}")
+        print(
+            f"{workload:8} {label:42} {int(f['lines']):>10,} {rate:>12,.0f} "
+            f"{f['peak_mb']:>8.0f} {f['added_mb']:>8.0f}"
+        )
     engine = speed[("cri", f"engine, {args.threads} threads")]
     print()
     for label in ("dateutil.parser.parse", "dateutil.parser.isoparse"):

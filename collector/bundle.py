@@ -27,9 +27,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from collector.errors import BundleError
-from collector.window import Window, iso_z
-from timeline import schema
+from incident_timeline.collector.errors import BundleError
+from incident_timeline.timeline import schema
+from incident_timeline.timeline.window import Window, iso_z
 
 MANIFEST = "manifest.json"
 TOOL = "incident-timeline"
@@ -133,8 +133,14 @@ class Bundle:
     """A bundle directory being written. ``resume`` keeps sources already complete."""
 
     def __init__(
-        self, path: Path, window: Window, config: dict[str, Any], *, title: str | None,
-        collected_at: datetime, resume: bool = False,
+        self,
+        path: Path,
+        window: Window,
+        config: dict[str, Any],
+        *,
+        title: str | None,
+        collected_at: datetime,
+        resume: bool = False,
     ) -> None:
         self.path = path
         self.manifest: dict[str, Any] = {
@@ -175,11 +181,15 @@ class Bundle:
         shutil.rmtree(self.path / "raw" / name, ignore_errors=True)
         return SourceWriter(self, name)
 
-    def close_source(self, writer: SourceWriter, status: str, error: str | None,
-                     counts: dict[str, int]) -> None:
+    def close_source(
+        self, writer: SourceWriter, status: str, error: str | None, counts: dict[str, int]
+    ) -> None:
         """Record a source's outcome and rewrite the manifest."""
         self.manifest["sources"][writer.name] = {
-            "status": status, "error": error, "warnings": writer.warnings, "counts": counts,
+            "status": status,
+            "error": error,
+            "warnings": writer.warnings,
+            "counts": counts,
         }
         self.write_manifest()
 
@@ -207,7 +217,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
     """The manifest of bundle ``path``, or a BundleError saying what is wrong."""
     file = path / MANIFEST
     if not file.exists():
-        raise BundleError(f"{path} is not a bundle (no {MANIFEST}); create one with incident collect")
+        raise BundleError(
+            f"{path} is not a bundle (no {MANIFEST}); create one with incident collect"
+        )
     try:
         manifest: dict[str, Any] = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

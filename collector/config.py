@@ -17,14 +17,24 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from collector.errors import ConfigError
-from collector.window import parse_duration
-from timeline.timeparse import check_zone
+from incident_timeline.collector import registry
+from incident_timeline.collector.errors import ConfigError
+from incident_timeline.timeline.timestamps.engine import check_zone
+from incident_timeline.timeline.window import parse_duration
 
 T = TypeVar("T")
 SECRET_KEYS = (
-    "token", "password", "api_key", "apikey", "secret", "bearer_token",
-    "authorization", "x-api-key", "api-key", "private-token", "cookie",  # header names
+    "token",
+    "password",
+    "api_key",
+    "apikey",
+    "secret",
+    "bearer_token",
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "private-token",
+    "cookie",  # header names
 )
 _URL_CREDENTIALS = re.compile(r"://[^/@\s]+:[^/@\s]+@")
 
@@ -60,11 +70,9 @@ class Config:
         return self.path.parent
 
 
-def load_config(path: Path, collectors: typing.Mapping[str, Any]) -> Config:
-    """Read ``path`` and build each table with its collector's ``from_config``.
-
-    ``collectors`` maps a table name to a collector class (see `collector.registry`).
-    """
+def load_config(path: Path) -> Config:
+    """Read ``path`` and build each table with its collector's ``from_config``; only the
+    collectors whose tables are present are imported (see `registry`)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -74,7 +82,7 @@ def load_config(path: Path, collectors: typing.Mapping[str, Any]) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     check_no_secrets(raw, path)
-    known = ["incident", *collectors]
+    known = ["incident", *registry.available()]
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -84,7 +92,8 @@ def load_config(path: Path, collectors: typing.Mapping[str, Any]) -> Config:
     incident = build(IncidentSettings, raw.get("incident", {}), "incident", path)
     _check_incident(incident, path)
     sources = {
-        name: collectors[name].from_config(value, path) for name, value in raw.items()
+        name: registry.load(name).from_config(value, path)
+        for name, value in raw.items()
         if name != "incident"
     }
     return Config(path=path, incident=incident, sources=sources, raw=raw)
@@ -167,7 +176,8 @@ def _type_ok(value: Any, hint: Any) -> bool:
     if origin is dict:
         key, item = typing.get_args(hint)
         return isinstance(value, dict) and all(
-            _type_ok(k, key) and _type_ok(v, item) for k, v in value.items())
+            _type_ok(k, key) and _type_ok(v, item) for k, v in value.items()
+        )
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if hint is int:

@@ -11,18 +11,23 @@ from pathlib import Path
 
 import click
 
-from collector import registry
-from collector.bundle import MANIFEST, TOOL, atomic_open
-from collector.config import Config, load_config
-from collector.errors import IncidentError
-from collector.run import SourceOutcome, collect
-from collector.window import Window, resolve_window
-from report.integrity import CORRECTIONS, clocks_json, clocks_text, load, write_corrections
-from report.markdown import postmortem
-from report.render import FORMATS, render
-from timeline.integrity import select_corrections
-from timeline.keyevents import key_events
-from timeline.merge import filter_events
+from incident_timeline.collector.bundle import MANIFEST, TOOL, atomic_open
+from incident_timeline.collector.config import Config, load_config
+from incident_timeline.collector.errors import IncidentError
+from incident_timeline.collector.runner import SourceOutcome, collect
+from incident_timeline.report.postmortem import postmortem
+from incident_timeline.report.render import FORMATS, render
+from incident_timeline.report.trust import (
+    CORRECTIONS,
+    clocks_json,
+    clocks_text,
+    load,
+    write_corrections,
+)
+from incident_timeline.timeline.keyevents import key_events
+from incident_timeline.timeline.merge import filter_events
+from incident_timeline.timeline.trust.checks import select_corrections
+from incident_timeline.timeline.window import Window, resolve_window
 
 EXIT_PARTIAL = 3
 EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config.example.toml"
@@ -57,17 +62,38 @@ def cli() -> None:
 
 
 @cli.command("collect")
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), required=True,
-              envvar="INCIDENT_CONFIG", help="config.toml (or $INCIDENT_CONFIG).")
-@click.option("--since", help="Window start: RFC 3339, '2026-02-17 14:00 Europe/Paris', or 2h (ago).")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    envvar="INCIDENT_CONFIG",
+    help="config.toml (or $INCIDENT_CONFIG).",
+)
+@click.option(
+    "--since", help="Window start: RFC 3339, '2026-02-17 14:00 Europe/Paris', or 2h (ago)."
+)
 @click.option("--until", help="Window end (default: now).")
 @click.option("--last", help="Window of this length ending now (or at --until), e.g. 90m.")
 @click.option("--tz", help="Zone of naive --since/--until (default: incident.timezone, UTC).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Bundle directory to write.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Bundle directory to write.",
+)
 @click.option("--resume", is_flag=True, help="Complete an interrupted bundle; skip sources done.")
-def collect_cmd(config_path: Path, since: str | None, until: str | None, last: str | None,
-                tz: str | None, output: Path, resume: bool) -> None:
+def collect_cmd(
+    config_path: Path,
+    since: str | None,
+    until: str | None,
+    last: str | None,
+    tz: str | None,
+    output: Path,
+    resume: bool,
+) -> None:
     """Collect every configured source for a window into an evidence bundle.
 
     \b
@@ -75,13 +101,13 @@ def collect_cmd(config_path: Path, since: str | None, until: str | None, last: s
       incident collect -c config.toml --last 90m -o bundle/
       incident collect -c config.toml --since '2026-02-17 09:00' --tz America/New_York \\
           --until '2026-02-17 10:30' -o bundle/
-      incident collect -c config.toml --since 2026-02-17T14:00:00Z --until 2026-02-17T15:30:00Z -o b/
+      incident collect -c config.toml --since 2026-02-17T14:00:00Z --until 2026-02-17T15:30Z -o b/
 
     Exit status: 0 all sources ok; 3 bundle written but a source failed or is partial;
     1 nothing could be done (bad config or window).
     """
     with user_errors():
-        config = load_config(config_path, registry.load_all())
+        config = load_config(config_path)
         window = _window(config, since, until, last, tz)
         outcomes = _collect(config, window, output, resume)
     if any(o.status in ("partial", "failed") for o in outcomes):
@@ -90,14 +116,25 @@ def collect_cmd(config_path: Path, since: str | None, until: str | None, last: s
 
 @cli.command("timeline")
 @click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS),
-              help="Output format (default: from -o's suffix, else table).")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    help="Output format (default: from -o's suffix, else table).",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
 @click.option("--key-only", is_flag=True, help="Only key events: alerts, pages, deploys, ...")
 @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
 @click.option("--grep", help="Only events whose summary, message or actor match this regex.")
-def timeline_cmd(bundle: Path, fmt: str | None, output: Path | None, key_only: bool,
-                 sources: tuple[str, ...], grep: str | None) -> None:
+def timeline_cmd(
+    bundle: Path,
+    fmt: str | None,
+    output: Path | None,
+    key_only: bool,
+    sources: tuple[str, ...],
+    grep: str | None,
+) -> None:
     """Print or write the bundle's merged timeline (all times UTC).
 
     \b
@@ -117,10 +154,24 @@ def timeline_cmd(bundle: Path, fmt: str | None, output: Path | None, key_only: b
 
 @cli.command("clocks")
 @click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
-@click.option("--correct", "correct", multiple=True, is_flag=False, flag_value="all",
-              metavar="[ID]", help="Accept a suggested correction (repeatable); alone: all.")
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--correct",
+    "correct",
+    multiple=True,
+    is_flag=False,
+    flag_value="all",
+    metavar="[ID]",
+    help="Accept a suggested correction (repeatable); alone: all.",
+)
 def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
     """Say where the bundle's evidence cannot be trusted: clock skew and evidence gaps.
 
@@ -150,8 +201,9 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
             except ValueError as exc:
                 raise click.ClickException(str(exc)) from exc
             kept = write_corrections(bundle, chosen)
-            click.echo(f"Wrote {bundle / CORRECTIONS}: {', '.join(c.id for c in kept) or 'none'}",
-                       err=True)
+            click.echo(
+                f"Wrote {bundle / CORRECTIONS}: {', '.join(c.id for c in kept) or 'none'}", err=True
+            )
             manifest, assembled = load(bundle)
             applied = dict(assembled.applied)
     if fmt == "json":
@@ -162,8 +214,12 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
 
 @cli.command("report")
 @click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Markdown file to write (default: BUNDLE/postmortem.md).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Markdown file to write (default: BUNDLE/postmortem.md).",
+)
 def report_cmd(bundle: Path, output: Path | None) -> None:
     """Draft a blameless postmortem in Markdown from the bundle.
 
@@ -177,8 +233,14 @@ def report_cmd(bundle: Path, output: Path | None) -> None:
 
 
 @cli.command("demo")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("incident-demo"),
-              show_default=True, help="Bundle directory for the example incident.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("incident-demo"),
+    show_default=True,
+    help="Bundle directory for the example incident.",
+)
 def demo_cmd(output: Path) -> None:
     """Run the bundled example incident end to end: collect, timeline, report.
 
@@ -193,7 +255,7 @@ def demo_cmd(output: Path) -> None:
         )
     with user_errors():
         _clear_old_bundle(output)
-        config = load_config(EXAMPLE_CONFIG, registry.load_all())
+        config = load_config(EXAMPLE_CONFIG)
         window = _window(config, None, None, None, None)
         outcomes = _collect(config, window, output, False)
         frame = _timeline(output, True, (), None)
@@ -210,13 +272,19 @@ def demo_cmd(output: Path) -> None:
         sys.exit(EXIT_PARTIAL)
 
 
-def _window(config: Config, since: str | None, until: str | None, last: str | None,
-            tz: str | None) -> Window:
+def _window(
+    config: Config, since: str | None, until: str | None, last: str | None, tz: str | None
+) -> Window:
     settings = config.incident
     if since is None and last is None:
         since, until = settings.since, until or settings.until
-    window = resolve_window(since=since, until=until, last=last, tz=tz or settings.timezone,
-                            max_window=settings.max_window_delta)
+    window = resolve_window(
+        since=since,
+        until=until,
+        last=last,
+        tz=tz or settings.timezone,
+        max_window=settings.max_window_delta,
+    )
     click.echo(f"Window (UTC): {window.describe()}", err=True)
     return window
 
@@ -246,8 +314,15 @@ def _report(bundle: Path, output: Path | None) -> Path:
     events = assembled.events
     path = output or bundle / "postmortem.md"
     with atomic_open(path, "w") as handle:
-        handle.write(postmortem(manifest, events, key_events(events),
-                                corrections=assembled.corrections, applied=assembled.applied))
+        handle.write(
+            postmortem(
+                manifest,
+                events,
+                key_events(events),
+                corrections=assembled.corrections,
+                applied=assembled.applied,
+            )
+        )
     return path
 
 

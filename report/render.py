@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from timeline.schema import COLUMNS, TIME_COLUMNS, to_table
+from incident_timeline.timeline.schema import COLUMNS, TIME_COLUMNS, to_table
 
 FORMATS: tuple[str, ...] = ("table", "md", "csv", "jsonl", "parquet")
 TABLE_HEADERS: tuple[str, ...] = ("TIME (UTC)", "SOURCE", "KIND", "ACTOR", "SUMMARY")

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from report.cli import cli
+from incident_timeline.report.cli import cli
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "examples" / "checkout-incident"
@@ -49,13 +49,18 @@ def test_demo_ack_is_on_the_timeline_exactly(demo: tuple[Path, str]) -> None:
     frame = jsonl(demo[0], "--source", "pagerduty")
     ack = frame[frame["kind"] == "page_ack"]
     assert ack[["time", "actor", "source"]].to_dict("records") == [
-        {"time": "2026-02-17T14:16:47.000000000Z", "actor": "Alice Chen", "source": "pagerduty"}]
+        {"time": "2026-02-17T14:16:47.000000000Z", "actor": "Alice Chen", "source": "pagerduty"}
+    ]
     assert (TRUTH["pagerduty"]["acknowledged"], TRUTH["pagerduty"]["responder"]) == (
-        "2026-02-17T14:16:47Z", "Alice Chen")
+        "2026-02-17T14:16:47Z",
+        "Alice Chen",
+    )
 
 
 def test_every_pod_log_line_is_in_the_bundle(demo: tuple[Path, str]) -> None:
-    lines = sum(len(p.read_text().splitlines()) for p in EXAMPLE.glob("exports/checkout-logs-*.txt"))
+    lines = sum(
+        len(p.read_text().splitlines()) for p in EXAMPLE.glob("exports/checkout-logs-*.txt")
+    )
     frame = jsonl(demo[0], "--source", "kubernetes")
     logs = frame[frame["kind"] == "log"]
     assert len(logs) == lines == TRUTH["counts"]["log_lines_total"]
@@ -79,7 +84,10 @@ def test_key_timeline_in_markdown(demo: tuple[Path, str]) -> None:
     result = invoke("timeline", str(demo[0]), "--key-only", "--format", "md")
     lines = result.output.splitlines()  # type: ignore[attr-defined]
     assert lines[0] == "| Time (UTC) | Source | Kind | Actor | Summary |"
-    assert "| 2026-02-17 14:16:47 | pagerduty | page_ack | Alice Chen | Acknowledged by Alice Chen |" in lines
+    assert (
+        "| 2026-02-17 14:16:47 | pagerduty | page_ack | Alice Chen | Acknowledged by Alice Chen |"
+        in lines
+    )
     assert 20 < len(lines) < 60
     kinds = [line.split(" | ")[2] for line in lines[2:]]
     assert kinds.count("deploy") == 4  # two rollouts, first and last step each
@@ -88,9 +96,20 @@ def test_key_timeline_in_markdown(demo: tuple[Path, str]) -> None:
 def test_postmortem_draft(demo: tuple[Path, str]) -> None:
     text = (demo[0] / "postmortem.md").read_text()
     headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
-    assert headings == ["Summary", "Impact", "Timeline", "Root Cause", "Contributing Factors",
-                        "Detection", "Response", "What Went Well", "What Went Wrong",
-                        "Action Items", "Lessons Learned", "Appendix"]
+    assert headings == [
+        "Summary",
+        "Impact",
+        "Timeline",
+        "Root Cause",
+        "Contributing Factors",
+        "Detection",
+        "Response",
+        "What Went Well",
+        "What Went Wrong",
+        "Action Items",
+        "Lessons Learned",
+        "Appendix",
+    ]
     assert "- **Acknowledged:** 2026-02-17 14:16:47 UTC by Alice Chen" in text
     assert "- Time to acknowledge (page → ack): 3 min 14 s" in text
     assert "| Time (UTC) | Event | Source | Actor |" in text
@@ -107,8 +126,12 @@ def test_timeline_filters_and_files(demo: tuple[Path, str], tmp_path: Path) -> N
     full = pd.read_parquet(pq)
     # every collected event, less the two PagerDuty "Note added" entries merged into their
     # notes, plus the integrity findings (source "integrity")
-    assert len(full[full["source"] != "integrity"]) + 2 == json.loads(
-        (demo[0] / "manifest.json").read_text())["sources"]["file"]["counts"]["events"]
+    assert (
+        len(full[full["source"] != "integrity"]) + 2
+        == json.loads((demo[0] / "manifest.json").read_text())["sources"]["file"]["counts"][
+            "events"
+        ]
+    )
     bad = CliRunner().invoke(cli, ["timeline", str(demo[0]), "--grep", "db(pool"])
     assert bad.exit_code == 1 and "invalid grep pattern 'db(pool'" in bad.output
 
@@ -120,18 +143,32 @@ def test_collect_errors_and_exit_codes(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert f"Error: {config}: unknown key incident.titel (did you mean 'title'?)" in result.output
     config.write_text('[[file]]\npath = "x.log"\n')
-    result = CliRunner().invoke(cli, ["collect", "-c", str(config), "--since",
-                                      "2026-02-17T15:00:00Z", "--until", "2026-02-17T14:00:00Z",
-                                      "-o", str(tmp_path / "b")])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "collect",
+            "-c",
+            str(config),
+            "--since",
+            "2026-02-17T15:00:00Z",
+            "--until",
+            "2026-02-17T14:00:00Z",
+            "-o",
+            str(tmp_path / "b"),
+        ],
+    )
     assert result.exit_code == 1
     assert "the window's start 2026-02-17T15:00:00Z is not before its end" in result.output
     assert not (tmp_path / "b").exists()
-    result = CliRunner().invoke(cli, ["collect", "-c", str(config), "--last", "1h",
-                                      "-o", str(tmp_path / "b")])
+    result = CliRunner().invoke(
+        cli, ["collect", "-c", str(config), "--last", "1h", "-o", str(tmp_path / "b")]
+    )
     assert result.exit_code == 3, result.output
     assert "x.log: no such file" in result.output
-    assert json.loads((tmp_path / "b/manifest.json").read_text())["sources"]["file"][
-        "status"] == "partial"
+    assert (
+        json.loads((tmp_path / "b/manifest.json").read_text())["sources"]["file"]["status"]
+        == "partial"
+    )
 
 
 def test_not_a_bundle(tmp_path: Path) -> None:
@@ -140,6 +177,10 @@ def test_not_a_bundle(tmp_path: Path) -> None:
 
 
 def test_example_is_what_the_generator_makes() -> None:
-    done = subprocess.run([sys.executable, str(ROOT / "examples/generate.py"), "--check"],
-                          check=False, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples/generate.py"), "--check"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

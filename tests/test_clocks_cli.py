@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
-from report.cli import cli
+from incident_timeline.report.cli import cli
 from tests.conftest import ROOT
 
 TRUTH = json.loads((ROOT / "examples/checkout-incident/truth.json").read_text())
@@ -38,19 +38,27 @@ def test_text_report_names_each_trap_and_offers_corrections(collected: Path) -> 
     result = run("clocks", str(collected))
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0] == ("Window 2026-02-17T14:00:00Z .. 2026-02-17T15:30:00Z · 11 finding(s): "
-                        "2 clock, 9 gap · 2 correction(s) on offer")
+    assert lines[0] == (
+        "Window 2026-02-17T14:00:00Z .. 2026-02-17T15:30:00Z · 11 finding(s): "
+        "2 clock, 9 gap · 2 correction(s) on offer"
+    )
     text = result.output
     assert "CLOCK  node_clock:node-b\n  14:00:00–15:30:00  node-b clock 2.4 s ahead" in text
-    assert (f"  correction: shift time and embedded_time by −2.4 s on 8 stream(s), 44 event(s) "
-            f"(offered: incident clocks {collected} --correct node_clock:node-b)") in text
+    assert (
+        f"  correction: shift time and embedded_time by −2.4 s on 8 stream(s), 44 event(s) "
+        f"(offered: incident clocks {collected} --correct node_clock:node-b)"
+    ) in text
     assert "fits UTC−05:00: America/New_York" in text
-    assert ("  14:40:00–14:46:00  up: no samples for pod=checkout-api-5c9d7f6b8-hmlh4 from "
-            "14:40:00 to 14:46:00 (24 missing 15 s steps, 6 min)") in text
+    assert (
+        "  14:40:00–14:46:00  up: no samples for pod=checkout-api-5c9d7f6b8-hmlh4 from "
+        "14:40:00 to 14:46:00 (24 missing 15 s steps, 6 min)"
+    ) in text
     assert f"No logs for pod {TRUTH['deleted_pod']['name']} on node-b" in text
-    assert ("  HighErrorRate: Prometheus firing 14:13:30 → Alertmanager startsAt 14:13:30.512 "
-            "(+0.512 s) → webhook received 14:13:31.200 (+0.688 s) → PagerDuty trigger "
-            "14:13:33 (+1.800 s); total +3.000 s") in lines
+    assert (
+        "  HighErrorRate: Prometheus firing 14:13:30 → Alertmanager startsAt 14:13:30.512 "
+        "(+0.512 s) → webhook received 14:13:31.200 (+0.688 s) → PagerDuty trigger "
+        "14:13:33 (+1.800 s); total +3.000 s"
+    ) in lines
     assert lines[-1].startswith(f"Accept: incident clocks {collected} --correct (all)")
 
 
@@ -61,7 +69,10 @@ def test_json_report(collected: Path) -> None:
     assert len(doc["findings"]) == 11 and doc["corrections_applied"] == {}
     node = next(f for f in doc["findings"] if f["id"] == "node_clock:node-b")
     assert (node["kind"], node["time"], node["end"]) == (
-        "clock", "2026-02-17T14:00:00.000Z", "2026-02-17T15:30:00.000Z")
+        "clock",
+        "2026-02-17T14:00:00.000Z",
+        "2026-02-17T15:30:00.000Z",
+    )
     assert node["correction"]["shift_seconds"] == -2.4
     assert doc["alert_paths"][0]["lags_seconds"] == [0.512, 0.688, 1.8]
 
@@ -89,8 +100,10 @@ def test_correct_one_then_timeline_and_report_use_it(bundle: Path) -> None:
     text = (bundle / "postmortem.md").read_text()
     assert "Times of 5917 events were corrected for clock problems" in text
     assert "### Clock corrections applied" in text
-    assert ("- `node_clock:node-b`: node-b's clock was +2.400 s off; `time` and "
-            "`embedded_time` shifted by -2.400 s on 5917 rows") in text
+    assert (
+        "- `node_clock:node-b`: node-b's clock was +2.400 s off; `time` and "
+        "`embedded_time` shifted by -2.400 s on 5917 rows"
+    ) in text
     assert "### Evidence caveats (clock and gap findings)" in text
     assert "Corrections on offer, not applied: `app_clock:pgbouncer`; accept them" in text
 
@@ -98,13 +111,19 @@ def test_correct_one_then_timeline_and_report_use_it(bundle: Path) -> None:
 def test_correct_all_and_unknown_ids(bundle: Path) -> None:
     bad = CliRunner().invoke(cli, ["clocks", str(bundle), "--correct", "node_clock:node-z"])
     assert bad.exit_code == 1
-    assert ("Error: no suggested correction node_clock:node-z; on offer: node_clock:node-b, "
-            "app_clock:pgbouncer") in bad.output
+    assert (
+        "Error: no suggested correction node_clock:node-z; on offer: node_clock:node-b, "
+        "app_clock:pgbouncer"
+    ) in bad.output
     assert not (bundle / "corrections.json").exists()
     result = run("clocks", str(bundle), "--correct")
     assert "app_clock:pgbouncer, node_clock:node-b" in result.output
-    frame = pd.DataFrame(json.loads(line) for line in run(
-        "timeline", str(bundle), "--format", "jsonl", "--grep", "pooler error").output.splitlines())
+    frame = pd.DataFrame(
+        json.loads(line)
+        for line in run(
+            "timeline", str(bundle), "--format", "jsonl", "--grep", "pooler error"
+        ).output.splitlines()
+    )
     gap = pd.to_datetime(frame["time"]) - pd.to_datetime(frame["embedded_time"])
     assert gap.abs().max() < pd.Timedelta("10ms")  # pgbouncer's local time now reads as UTC
 
@@ -113,5 +132,7 @@ def test_broken_corrections_file_is_a_clear_error(bundle: Path) -> None:
     (bundle / "corrections.json").write_text("{}")
     result = CliRunner().invoke(cli, ["timeline", str(bundle)])
     assert result.exit_code == 1
-    assert "corrections.json: not a corrections document: no 'corrections' list; fix or " \
-           "delete it to show uncorrected times" in result.output
+    assert (
+        "corrections.json: not a corrections document: no 'corrections' list; fix or "
+        "delete it to show uncorrected times" in result.output
+    )

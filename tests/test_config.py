@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from collector import registry
-from collector.config import load_config
-from collector.errors import ConfigError
-from collector.files import FileCollector
+from incident_timeline.collector import registry
+from incident_timeline.collector.config import load_config
+from incident_timeline.collector.errors import ConfigError
+from incident_timeline.collector.files.collector import FileCollector
 from tests.conftest import ROOT
 
 
@@ -18,7 +18,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def load(path: Path):  # type: ignore[no-untyped-def]
-    return load_config(path, registry.load_all())
+    return load_config(path)
 
 
 def test_example_config_loads_and_documents_every_key() -> None:
@@ -30,8 +30,9 @@ def test_example_config_loads_and_documents_every_key() -> None:
     text = (ROOT / "config.example.toml").read_text()
     import dataclasses
 
-    from collector.config import IncidentSettings
-    from collector.files import FileSource
+    from incident_timeline.collector.config import IncidentSettings
+    from incident_timeline.collector.files.collector import FileSource
+
     for cls in (IncidentSettings, FileSource):
         for field in dataclasses.fields(cls):
             assert f"{field.name} " in text or f"#   {field.name}" in text, field.name
@@ -46,12 +47,14 @@ def test_misspelt_key_is_named_with_file_and_suggestion(tmp_path: Path) -> None:
 
 def test_unknown_key_in_file_table(tmp_path: Path) -> None:
     path = write(tmp_path, '[[file]]\npath = "a.log"\nformt = "log"\n')
-    with pytest.raises(ConfigError, match=r"unknown key file\[0\]\.formt \(did you mean 'format'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key file\[0\]\.formt \(did you mean 'format'\?\)"
+    ):
         load(path)
 
 
 def test_wrong_type(tmp_path: Path) -> None:
-    path = write(tmp_path, '[[file]]\npath = 3\n')
+    path = write(tmp_path, "[[file]]\npath = 3\n")
     with pytest.raises(ConfigError, match=r"file\[0\]\.path must be a string, not int 3"):
         load(path)
 
@@ -64,7 +67,9 @@ def test_missing_required(tmp_path: Path) -> None:
 
 def test_unknown_table(tmp_path: Path) -> None:
     path = write(tmp_path, '[incidnet]\ntitle = "x"\n')
-    with pytest.raises(ConfigError, match=r"unknown table \[incidnet\] \(did you mean 'incident'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown table \[incidnet\] \(did you mean 'incident'\?\)"
+    ):
         load(path)
 
 
@@ -98,7 +103,7 @@ def test_bad_values(tmp_path: Path) -> None:
         '[[file]]\npath = "a"\nformat = "csv"\n': "file[0].format 'csv' is not one of",
         '[[file]]\npath = "a"\nthreshold = "over 5"\n': "file[0].threshold: 'over 5' is not",
         '[incident]\nmax_window = "a week"\n': "incident.max_window: 'a week' is not a duration",
-        '[incident\n': "not valid TOML",
+        "[incident\n": "not valid TOML",
     }
     for text, message in cases.items():
         with pytest.raises(ConfigError) as err:

@@ -8,10 +8,13 @@ import os
 import click
 from click.testing import CliRunner
 
-from report.cli import cli
+from incident_timeline.report.cli import cli
 from tests.conftest import ROOT
 
-START = "<!-- generated from --help by tests/test_docs.py; UPDATE_README=1 python -m pytest tests/test_docs.py -->"
+START = (
+    "<!-- generated from --help by tests/test_docs.py; "
+    "UPDATE_README=1 python -m pytest tests/test_docs.py -->"
+)
 END = "<!-- end of command reference -->"
 
 
@@ -37,8 +40,10 @@ def test_every_command_has_help_with_examples() -> None:
 def test_readme_starts_with_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text()
     block = text.split("```sh\n", 1)[1].split("```", 1)[0].strip().splitlines()
-    assert block == ["pip install -e . && incident demo",
-                     "pip install -e '.[test]' && python -m pytest"]
+    assert block == [
+        "pip install -e . && incident demo",
+        "pip install -e '.[test]' && python -m pytest",
+    ]
     assert block[1] in (ROOT / ".ci/run").read_text()
 
 
@@ -50,4 +55,6 @@ def test_readme_command_reference_is_current() -> None:
     if os.environ.get("UPDATE_README"):
         (ROOT / "README.md").write_text(wanted)
         return
-    assert text == wanted, "README command reference is stale: UPDATE_README=1 python -m pytest tests/test_docs.py"
+    assert text == wanted, (
+        "README command reference is stale: UPDATE_README=1 python -m pytest tests/test_docs.py"
+    )

@@ -8,9 +8,9 @@ import json
 import pandas as pd
 import pytest
 
-from collector.errors import ExportFormatError
-from collector.exports import Context
-from collector.files import detect_format, parse
+from incident_timeline.collector.errors import ExportFormatError
+from incident_timeline.collector.files.collector import detect_format, parse
+from incident_timeline.collector.formats import Context
 from tests.conftest import DATA
 
 T0 = pd.Timestamp("2026-02-17T14:00:00Z")
@@ -29,7 +29,7 @@ def ts(text: str) -> pd.Timestamp:
 def test_kubectl_timestamps_real_file_two_clocks() -> None:
     data = (DATA / "logfmt-kubectl-timestamps.log").read_bytes()
     lines = data.decode().splitlines()
-    assert detect_format(data, DATA) == "kubectl-logs"
+    assert detect_format(data).name == "kubectl-logs"
     events = parse("kubectl-logs", data, ctx(stream="openshift-monitoring/alertmanager")).events
     assert len(events) == len(lines) == 34
     assert events["time"].iloc[0] == ts("2021-11-15T09:21:29.542014685Z")
@@ -58,7 +58,10 @@ def test_kubectl_prefix_names_streams_and_keeps_untimed_lines() -> None:
     # the sidecar's naive local time is read as UTC (the default) and kept as embedded_time
     assert events["embedded_time"].iloc[3] == ts("2026-02-17T09:10:04.001Z")
     assert json.loads(events["labels"].iloc[3]) == {
-        "container": "proxy", "namespace": "shop", "pod": "api-2"}
+        "container": "proxy",
+        "namespace": "shop",
+        "pod": "api-2",
+    }
 
 
 def test_plain_log_with_zone_option() -> None:
@@ -87,15 +90,17 @@ def test_garbage_never_vanishes() -> None:
 
 
 def query_range(result: list[dict[str, object]], **extra: object) -> bytes:
-    return json.dumps({"status": "success", "data": {"resultType": "matrix", "result": result},
-                       **extra}).encode()
+    return json.dumps(
+        {"status": "success", "data": {"resultType": "matrix", "result": result}, **extra}
+    ).encode()
 
 
 def test_prometheus_threshold_crossings_exact() -> None:
     start = 1771336800  # 2026-02-17T14:00:00Z
     values = [[start + 15 * i, v] for i, v in enumerate(["0.01", "0.073", "0.2", "0.04", "NaN"])]
-    data = query_range([{"metric": {"service": "checkout-api"}, "values": values}],
-                       warnings=["too many samples"])
+    data = query_range(
+        [{"metric": {"service": "checkout-api"}, "values": values}], warnings=["too many samples"]
+    )
     parsed = parse("prometheus-query-range", data, ctx(threshold="> 0.05", label="5xx ratio"))
     events = parsed.events
     assert list(events["time"]) == [ts("2026-02-17T14:00:15Z"), ts("2026-02-17T14:00:45Z")]
@@ -103,8 +108,10 @@ def test_prometheus_threshold_crossings_exact() -> None:
         "5xx ratio > 0.05 (0.073) for service=checkout-api",
         "5xx ratio back to 0.04, no longer > 0.05 for service=checkout-api",
     ]
-    assert list(events["ref"]) == ["raw/file/x#/data/result/0/values/1",
-                                   "raw/file/x#/data/result/0/values/3"]
+    assert list(events["ref"]) == [
+        "raw/file/x#/data/result/0/values/1",
+        "raw/file/x#/data/result/0/values/3",
+    ]
     assert len(parsed.metrics) == 5 and parsed.metrics["value"].isna().sum() == 1
     assert parsed.warnings == ["Prometheus warning: too many samples"]
 
@@ -114,15 +121,19 @@ def test_prometheus_alerts_history() -> None:
     labels = {"__name__": "ALERTS", "alertname": "HighErrorRate", "service": "api"}
     pending = [[start + 15 * i, "1"] for i in range(2)]
     firing = [[start + 15 * i, "1"] for i in range(2, 5)]
-    data = query_range([
-        {"metric": {**labels, "alertstate": "firing"}, "values": firing},
-        {"metric": {**labels, "alertstate": "pending"}, "values": pending},
-        {"metric": {"__name__": "ALERTS", "alertname": "Other", "alertstate": "firing"},
-         "values": [[start + 15 * i, "1"] for i in range(8)]},
-    ])
+    data = query_range(
+        [
+            {"metric": {**labels, "alertstate": "firing"}, "values": firing},
+            {"metric": {**labels, "alertstate": "pending"}, "values": pending},
+            {
+                "metric": {"__name__": "ALERTS", "alertname": "Other", "alertstate": "firing"},
+                "values": [[start + 15 * i, "1"] for i in range(8)],
+            },
+        ]
+    )
     events = parse("prometheus-query-range", data, ctx()).events
     mine = events[events["summary"].str.startswith("HighErrorRate")]
-    assert list(zip(mine["kind"], mine["time"])) == [
+    assert list(zip(mine["kind"], mine["time"], strict=False)) == [
         ("alert_pending", ts("2026-02-17T14:00:00Z")),
         ("alert_firing", ts("2026-02-17T14:00:30Z")),
         ("alert_resolved", ts("2026-02-17T14:01:15Z")),
@@ -133,10 +144,18 @@ def test_prometheus_alerts_history() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"status": "error", "errorType": "bad_data", "error": "parse error: unclosed left parenthesis"},
-         "a Prometheus error: bad_data: parse error: unclosed left parenthesis"),
-        ({"status": "success", "data": {"resultType": "vector", "result": []}},
-         "resultType is 'vector', not 'matrix'"),
+        (
+            {
+                "status": "error",
+                "errorType": "bad_data",
+                "error": "parse error: unclosed left parenthesis",
+            },
+            "a Prometheus error: bad_data: parse error: unclosed left parenthesis",
+        ),
+        (
+            {"status": "success", "data": {"resultType": "vector", "result": []}},
+            "resultType is 'vector', not 'matrix'",
+        ),
         ({"hello": 1}, "not a Prometheus API response"),
     ],
 )
@@ -148,59 +167,119 @@ def test_prometheus_bad_exports(body: dict[str, object], message: str) -> None:
 def test_malformed_json_is_a_clear_error() -> None:
     with pytest.raises(ExportFormatError, match=r"not valid JSON: .*line 1 column"):
         parse("pagerduty-log-entries", b'{"log_entries": [', ctx())
-    with pytest.raises(ExportFormatError, match="expected a JSON object with a 'log_entries' array"):
+    with pytest.raises(
+        ExportFormatError, match="expected a JSON object with a 'log_entries' array"
+    ):
         parse("pagerduty-log-entries", b'{"incidents": []}', ctx())
 
 
 def test_pagerduty_log_entries() -> None:
-    doc = {"log_entries": [
-        {"id": "R1", "type": "acknowledge_log_entry", "summary": "Acknowledged by Alice Chen",
-         "created_at": "2026-02-17T14:16:47Z",
-         "agent": {"id": "PALICE1", "type": "user_reference", "summary": "Alice Chen"},
-         "channel": {"type": "website"}, "incident": {"id": "Q1", "type": "incident_reference"}},
-        {"id": "R2", "type": "acknowledgement_log_entry", "summary": "Ack (spec spelling)",
-         "created_at": "2026-02-17T14:16:48Z", "incident": {"id": "Q1"}},
-        {"id": "R3", "type": "snooze_log_entry", "summary": "Snoozed",
-         "created_at": "2026-02-17T14:17:00Z", "incident": {"id": "Q1"}},
-    ], "limit": 100, "offset": 0, "more": False, "total": None}
+    doc = {
+        "log_entries": [
+            {
+                "id": "R1",
+                "type": "acknowledge_log_entry",
+                "summary": "Acknowledged by Alice Chen",
+                "created_at": "2026-02-17T14:16:47Z",
+                "agent": {"id": "PALICE1", "type": "user_reference", "summary": "Alice Chen"},
+                "channel": {"type": "website"},
+                "incident": {"id": "Q1", "type": "incident_reference"},
+            },
+            {
+                "id": "R2",
+                "type": "acknowledgement_log_entry",
+                "summary": "Ack (spec spelling)",
+                "created_at": "2026-02-17T14:16:48Z",
+                "incident": {"id": "Q1"},
+            },
+            {
+                "id": "R3",
+                "type": "snooze_log_entry",
+                "summary": "Snoozed",
+                "created_at": "2026-02-17T14:17:00Z",
+                "incident": {"id": "Q1"},
+            },
+        ],
+        "limit": 100,
+        "offset": 0,
+        "more": False,
+        "total": None,
+    }
     data = json.dumps(doc).encode()
-    assert detect_format(data, DATA) == "pagerduty-log-entries"
+    assert detect_format(data).name == "pagerduty-log-entries"
     events = parse("pagerduty-log-entries", data, ctx()).events
     assert list(events["kind"]) == ["page_ack", "page_ack", "page_snooze"]
     first = events.iloc[0]
     assert (first["time"], first["actor"], first["source"], first["stream"]) == (
-        ts("2026-02-17T14:16:47Z"), "Alice Chen", "pagerduty", "Q1")
+        ts("2026-02-17T14:16:47Z"),
+        "Alice Chen",
+        "pagerduty",
+        "Q1",
+    )
     assert first["ref"] == "raw/file/x#/log_entries/0"
 
 
 def test_alertmanager_alerts_and_silences() -> None:
-    alerts = [{"labels": {"alertname": "HighErrorRate", "service": "api"}, "annotations": {},
-               "startsAt": "2026-02-17T14:13:30.512Z", "endsAt": "2026-02-17T14:24:59.8Z",
-               "updatedAt": "2026-02-17T14:19:59.8Z", "fingerprint": "0123456789abcdef",
-               "receivers": [{"name": "pd"}], "generatorURL": "http://p",
-               "status": {"state": "suppressed", "silencedBy": ["s-1"], "inhibitedBy": []}}]
-    silences = [{"id": "s-1", "status": {"state": "active"}, "comment": "rollback | in `progress`",
-                 "createdBy": "alice.chen", "startsAt": "2026-02-17T14:18:05.22Z",
-                 "endsAt": "2026-02-17T16:18:05.22Z", "updatedAt": "2026-02-17T14:18:05.22Z",
-                 "matchers": [{"name": "alertname", "value": "HighErrorRate", "isRegex": False,
-                               "isEqual": True}]}]
-    a = parse(detect_format(json.dumps(alerts).encode(), DATA), json.dumps(alerts).encode(), ctx())
-    assert a.events["summary"].iloc[0] == (
-        "HighErrorRate firing (service=api) [suppressed by s-1]")
+    alerts = [
+        {
+            "labels": {"alertname": "HighErrorRate", "service": "api"},
+            "annotations": {},
+            "startsAt": "2026-02-17T14:13:30.512Z",
+            "endsAt": "2026-02-17T14:24:59.8Z",
+            "updatedAt": "2026-02-17T14:19:59.8Z",
+            "fingerprint": "0123456789abcdef",
+            "receivers": [{"name": "pd"}],
+            "generatorURL": "http://p",
+            "status": {"state": "suppressed", "silencedBy": ["s-1"], "inhibitedBy": []},
+        }
+    ]
+    silences = [
+        {
+            "id": "s-1",
+            "status": {"state": "active"},
+            "comment": "rollback | in `progress`",
+            "createdBy": "alice.chen",
+            "startsAt": "2026-02-17T14:18:05.22Z",
+            "endsAt": "2026-02-17T16:18:05.22Z",
+            "updatedAt": "2026-02-17T14:18:05.22Z",
+            "matchers": [
+                {"name": "alertname", "value": "HighErrorRate", "isRegex": False, "isEqual": True}
+            ],
+        }
+    ]
+    a = parse(detect_format(json.dumps(alerts).encode()).name, json.dumps(alerts).encode(), ctx())
+    assert a.events["summary"].iloc[0] == ("HighErrorRate firing (service=api) [suppressed by s-1]")
     assert a.events["time"].iloc[0] == ts("2026-02-17T14:13:30.512Z")
-    fmt = detect_format(json.dumps(silences).encode(), DATA)
+    fmt = detect_format(json.dumps(silences).encode()).name
     s = parse(fmt, json.dumps(silences).encode(), ctx()).events.iloc[0]
     assert (fmt, s["kind"], s["actor"], s["message"]) == (
-        "amtool-silences", "silence", "alice.chen", "rollback | in `progress`")
+        "amtool-silences",
+        "silence",
+        "alice.chen",
+        "rollback | in `progress`",
+    )
 
 
 def test_webhook_log_receipt_time_and_inferred() -> None:
-    payload = {"version": "4", "status": "firing", "receiver": "pd",
-               "alerts": [{"status": "firing", "labels": {"alertname": "A"},
-                           "startsAt": "2026-02-17T14:13:30.512Z",
-                           "endsAt": "0001-01-01T00:00:00Z"}]}
-    text = json.dumps({"time": "2026-02-17T14:13:31.2Z", "payload": payload}) + "\n" + \
-        json.dumps(payload) + "\n"
+    payload = {
+        "version": "4",
+        "status": "firing",
+        "receiver": "pd",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": "A"},
+                "startsAt": "2026-02-17T14:13:30.512Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+            }
+        ],
+    }
+    text = (
+        json.dumps({"time": "2026-02-17T14:13:31.2Z", "payload": payload})
+        + "\n"
+        + json.dumps(payload)
+        + "\n"
+    )
     events = parse("alertmanager-webhook", text.encode(), ctx()).events
     assert list(events["time"]) == [ts("2026-02-17T14:13:31.2Z"), ts("2026-02-17T14:13:30.512Z")]
     assert list(events["time_quality"]) == ["exact", "inferred"]
@@ -211,27 +290,51 @@ def test_webhook_log_receipt_time_and_inferred() -> None:
 
 
 def test_kubectl_events_rollout_is_a_deploy() -> None:
-    doc = {"apiVersion": "v1", "kind": "List", "items": [
-        {"kind": "Event", "metadata": {"name": "e1", "namespace": "checkout"},
-         "involvedObject": {"kind": "Deployment", "name": "checkout-api", "namespace": "checkout"},
-         "reason": "ScalingReplicaSet", "message": "Scaled up replica set checkout-api-6d to 1",
-         "source": {"component": "deployment-controller"}, "firstTimestamp": "2026-02-17T14:02:10Z",
-         "lastTimestamp": "2026-02-17T14:02:10Z", "count": 1, "type": "Normal", "eventTime": None},
-        {"kind": "Event", "metadata": {"name": "e2", "namespace": "checkout"},
-         "involvedObject": {"kind": "Pod", "name": "p1", "namespace": "checkout"},
-         "reason": "Unhealthy", "message": "Readiness probe failed", "type": "Warning",
-         "source": {"component": "kubelet", "host": "node-b"}, "count": 4,
-         "firstTimestamp": "2026-02-17T14:11:00Z", "lastTimestamp": "2026-02-17T14:12:30Z"},
-    ]}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": [
+            {
+                "kind": "Event",
+                "metadata": {"name": "e1", "namespace": "checkout"},
+                "involvedObject": {
+                    "kind": "Deployment",
+                    "name": "checkout-api",
+                    "namespace": "checkout",
+                },
+                "reason": "ScalingReplicaSet",
+                "message": "Scaled up replica set checkout-api-6d to 1",
+                "source": {"component": "deployment-controller"},
+                "firstTimestamp": "2026-02-17T14:02:10Z",
+                "lastTimestamp": "2026-02-17T14:02:10Z",
+                "count": 1,
+                "type": "Normal",
+                "eventTime": None,
+            },
+            {
+                "kind": "Event",
+                "metadata": {"name": "e2", "namespace": "checkout"},
+                "involvedObject": {"kind": "Pod", "name": "p1", "namespace": "checkout"},
+                "reason": "Unhealthy",
+                "message": "Readiness probe failed",
+                "type": "Warning",
+                "source": {"component": "kubelet", "host": "node-b"},
+                "count": 4,
+                "firstTimestamp": "2026-02-17T14:11:00Z",
+                "lastTimestamp": "2026-02-17T14:12:30Z",
+            },
+        ],
+    }
     events = parse("kubectl-events", json.dumps(doc).encode(), ctx()).events
     assert list(events["kind"]) == ["deploy", "k8s_event"]
     assert list(events["severity"]) == ["info", "warning"]
     assert events["summary"].iloc[1] == (
-        "Pod p1: Unhealthy: Readiness probe failed (×4, last 2026-02-17T14:12:30Z)")
+        "Pod p1: Unhealthy: Readiness probe failed (×4, last 2026-02-17T14:12:30Z)"
+    )
     assert events["stream"].iloc[1] == "checkout/pod/p1"
     assert json.loads(events["labels"].iloc[1])["node"] == "node-b"
 
 
 def test_unknown_json_needs_a_format() -> None:
     with pytest.raises(ExportFormatError, match="unrecognised JSON export"):
-        detect_format(b'{"foo": 1}', DATA)
+        detect_format(b'{"foo": 1}')

@@ -8,23 +8,23 @@ import json
 import pandas as pd
 import pytest
 
-from timeline.clocks import (
+from incident_timeline.timeline.schema import make_events
+from incident_timeline.timeline.trust.checks import Integrity, check_integrity, select_corrections
+from incident_timeline.timeline.trust.clocks import (
     app_clock_findings,
     causality_findings,
     node_clock_findings,
     zones_for_offset,
 )
-from timeline.evidence import pod_lives, workload
-from timeline.gaps import (
+from incident_timeline.timeline.trust.evidence import pod_lives, workload
+from incident_timeline.timeline.trust.gaps import (
     backwards_findings,
     future_findings,
     pod_log_findings,
     silence_findings,
     ttl_findings,
 )
-from timeline.integrity import Integrity, check_integrity, select_corrections
-from timeline.metricgaps import metric_gap_findings
-from timeline.schema import make_events
+from incident_timeline.timeline.trust.metricgaps import metric_gap_findings
 
 T0 = pd.Timestamp("2026-02-17 14:00:00", tz="UTC")
 
@@ -33,42 +33,67 @@ def s(seconds: float) -> pd.Timestamp:
     return T0 + pd.Timedelta(seconds=seconds)
 
 
-def logs(times: list[float], stream: str = "ns/api-6d8f7b9c5d-ms2ds/app", *,
-         offset: list[float] | float | None = None, file: str = "raw/f/a.log") -> pd.DataFrame:
+def logs(
+    times: list[float],
+    stream: str = "ns/api-6d8f7b9c5d-ms2ds/app",
+    *,
+    offset: list[float] | float | None = None,
+    file: str = "raw/f/a.log",
+) -> pd.DataFrame:
     """Log lines at ``times`` (s after T0), in file order; ``offset``: embedded − time."""
     ns, pod, container = stream.split("/")
     offsets = offset if isinstance(offset, list) else [offset] * len(times)
     return make_events(
-        time=[s(t) for t in times], source="kubernetes", stream=stream, kind="log",
+        time=[s(t) for t in times],
+        source="kubernetes",
+        stream=stream,
+        kind="log",
         summary=[f"line {i}" for i in range(len(times))],
         labels={"namespace": ns, "pod": pod, "container": container},
-        embedded_time=[s(t + o) if o is not None else pd.NaT for t, o in zip(times, offsets)],
+        embedded_time=[
+            s(t + o) if o is not None else pd.NaT for t, o in zip(times, offsets, strict=False)
+        ],
         ref=[f"{file}#L{i + 1}" for i in range(len(times))],
     )
 
 
-def pod_event(t: float, pod: str, reason: str, node: str | None = None,
-              actor: str = "kubelet", message: str = "") -> pd.DataFrame:
+def pod_event(
+    t: float,
+    pod: str,
+    reason: str,
+    node: str | None = None,
+    actor: str = "kubelet",
+    message: str = "",
+) -> pd.DataFrame:
     labels = {"kind": "Pod", "name": pod, "namespace": "ns", "reason": reason}
     if node and actor == "kubelet":
         labels["node"] = node
-    return make_events(time=[s(t)], source="kubernetes", stream=f"ns/pod/{pod}",
-                       kind="k8s_event", actor=actor, summary=[f"{pod}: {reason}"],
-                       message=[message or reason], labels=[labels],
-                       ref=[f"raw/k/events.json#/items/{int(t)}"])
+    return make_events(
+        time=[s(t)],
+        source="kubernetes",
+        stream=f"ns/pod/{pod}",
+        kind="k8s_event",
+        actor=actor,
+        summary=[f"{pod}: {reason}"],
+        message=[message or reason],
+        labels=[labels],
+        ref=[f"raw/k/events.json#/items/{int(t)}"],
+    )
 
 
 def samples(metric: str, rows: list[tuple[float, str, float]], **extra: str) -> pd.DataFrame:
     """Tidy samples from (seconds, node-or-pod, value) rows."""
     key = "node" if metric.startswith("node_") else "pod"
     labels = [{"__name__": metric, key: who, **extra} for _, who, _ in rows]
-    return pd.DataFrame({
-        "time": [s(t) for t, _, _ in rows],
-        "series": [f'{metric}{{{key}="{who}"}}' for _, who, _ in rows],
-        "labels": [json.dumps(lab, sort_keys=True) for lab in labels],
-        "value": [v for _, _, v in rows],
-        "pointer": [f"/data/result/0/values/{i}" for i in range(len(rows))],
-    })
+    return pd.DataFrame(
+        {
+            "time": [s(t) for t, _, _ in rows],
+            "series": [f'{metric}{{{key}="{who}"}}' for _, who, _ in rows],
+            "labels": [json.dumps(lab, sort_keys=True) for lab in labels],
+            "value": [v for _, _, v in rows],
+            "pointer": [f"/data/result/0/values/{i}" for i in range(len(rows))],
+        }
+    )
 
 
 def test_app_clock_zone_skew_and_buffering_are_told_apart() -> None:
@@ -106,12 +131,20 @@ def test_node_clock_run_bounds_and_what_it_touches() -> None:
     off = [(t, "node-b", 0.0004 if t < 60 or t > 150 else -1.2) for t in range(0, 241, 15)]
     off += [(t, "node-a", 0.0002) for t in range(0, 241, 15)]
     metrics = {"timex": samples("node_timex_offset_seconds", off)}
-    events = pd.concat([
-        logs([70, 80], "ns/api-6d8f7b9c5d-ms2ds/app"),
-        pod_event(10, "api-6d8f7b9c5d-ms2ds", "Scheduled", actor="default-scheduler",
-                  message="Successfully assigned ns/api-6d8f7b9c5d-ms2ds to node-b"),
-        pod_event(12, "api-6d8f7b9c5d-ms2ds", "Started", node="node-b"),
-    ], ignore_index=True)
+    events = pd.concat(
+        [
+            logs([70, 80], "ns/api-6d8f7b9c5d-ms2ds/app"),
+            pod_event(
+                10,
+                "api-6d8f7b9c5d-ms2ds",
+                "Scheduled",
+                actor="default-scheduler",
+                message="Successfully assigned ns/api-6d8f7b9c5d-ms2ds to node-b",
+            ),
+            pod_event(12, "api-6d8f7b9c5d-ms2ds", "Started", node="node-b"),
+        ],
+        ignore_index=True,
+    )
     [finding] = node_clock_findings(events, metrics, pod_lives(events))
     assert finding.id == "node_clock:node-b"
     assert (finding.time, finding.end) == (s(60), s(150))
@@ -131,14 +164,27 @@ def test_node_clock_below_threshold_or_a_single_sample_is_quiet() -> None:
 
 
 def test_kubelet_event_before_the_pod_was_scheduled_is_a_clock_problem() -> None:
-    events = pd.concat([
-        pod_event(100, "api-1", "Scheduled", actor="default-scheduler",
-                  message="Successfully assigned ns/api-1 to node-c"),
-        pod_event(97, "api-1", "Pulled", node="node-c"),
-        pod_event(100, "api-2", "Scheduled", actor="default-scheduler",
-                  message="Successfully assigned ns/api-2 to node-a"),
-        pod_event(99, "api-2", "Pulled", node="node-a"),  # 1 s: within the stamps' precision
-    ], ignore_index=True)
+    events = pd.concat(
+        [
+            pod_event(
+                100,
+                "api-1",
+                "Scheduled",
+                actor="default-scheduler",
+                message="Successfully assigned ns/api-1 to node-c",
+            ),
+            pod_event(97, "api-1", "Pulled", node="node-c"),
+            pod_event(
+                100,
+                "api-2",
+                "Scheduled",
+                actor="default-scheduler",
+                message="Successfully assigned ns/api-2 to node-a",
+            ),
+            pod_event(99, "api-2", "Pulled", node="node-a"),  # 1 s: within the stamps' precision
+        ],
+        ignore_index=True,
+    )
     [finding] = causality_findings(events, pod_lives(events))
     assert (finding.id, finding.labels["lead_seconds"]) == ("causality:node-c", "3")
     assert "node-c's clock is behind" in finding.summary
@@ -146,31 +192,67 @@ def test_kubelet_event_before_the_pod_was_scheduled_is_a_clock_problem() -> None
 
 def alert_chain(pd_trigger: float) -> pd.DataFrame:
     alert = {"alertname": "HighErrorRate"}
-    return pd.concat([
-        make_events(time=[s(0)], source="prometheus", stream="alerts", kind="alert_firing",
-                    summary=["HighErrorRate firing"], labels=[alert], ref=["raw/p#/0"]),
-        make_events(time=[s(0.5)], source="alertmanager", stream="am", kind="alert_firing",
-                    summary=["HighErrorRate firing"], labels=[alert], ref=["raw/a#/0"]),
-        make_events(time=[s(1.2)], source="alertmanager", stream="hook", kind="alert_notify",
-                    summary=["notified"], labels=[{**alert, "status": "firing"}],
-                    ref=["raw/w#L1"]),
-        make_events(time=[s(pd_trigger)], source="pagerduty", stream="Q1", kind="page_trigger",
-                    summary=["Triggered"], labels=[{"incident_title": "[#1] HighErrorRate: x"}],
-                    ref=["raw/pd#/0"]),
-    ], ignore_index=True)
+    return pd.concat(
+        [
+            make_events(
+                time=[s(0)],
+                source="prometheus",
+                stream="alerts",
+                kind="alert_firing",
+                summary=["HighErrorRate firing"],
+                labels=[alert],
+                ref=["raw/p#/0"],
+            ),
+            make_events(
+                time=[s(0.5)],
+                source="alertmanager",
+                stream="am",
+                kind="alert_firing",
+                summary=["HighErrorRate firing"],
+                labels=[alert],
+                ref=["raw/a#/0"],
+            ),
+            make_events(
+                time=[s(1.2)],
+                source="alertmanager",
+                stream="hook",
+                kind="alert_notify",
+                summary=["notified"],
+                labels=[{**alert, "status": "firing"}],
+                ref=["raw/w#L1"],
+            ),
+            make_events(
+                time=[s(pd_trigger)],
+                source="pagerduty",
+                stream="Q1",
+                kind="page_trigger",
+                summary=["Triggered"],
+                labels=[{"incident_title": "[#1] HighErrorRate: x"}],
+                ref=["raw/pd#/0"],
+            ),
+        ],
+        ignore_index=True,
+    )
 
 
 def test_a_page_before_the_notification_that_caused_it_is_said_so() -> None:
     integrity = check_integrity(alert_chain(-4.0), {}, {})
     [finding] = [f for f in integrity.findings if f.check == "alert_path"]
-    assert finding.labels == {"alertname": "HighErrorRate", "cause": "webhook",
-                              "effect": "pagerduty", "lag_seconds": "-5.200"}
+    assert finding.labels == {
+        "alertname": "HighErrorRate",
+        "cause": "webhook",
+        "effect": "pagerduty",
+        "lag_seconds": "-5.200",
+    }
     assert "PagerDuty trigger (13:59:56) is 5.200 s before webhook received" in finding.summary
     quiet = check_integrity(alert_chain(3.0), {}, {})
     assert [p.text() for p in quiet.paths] == [
-        ("HighErrorRate: Prometheus firing 14:00:00 → Alertmanager startsAt 14:00:00.500 "
-        "(+0.500 s) → webhook received 14:00:01.200 (+0.700 s) → PagerDuty trigger 14:00:03 "
-        "(+1.800 s); total +3.000 s")]
+        (
+            "HighErrorRate: Prometheus firing 14:00:00 → Alertmanager startsAt 14:00:00.500 "
+            "(+0.500 s) → webhook received 14:00:01.200 (+0.700 s) → PagerDuty trigger 14:00:03 "
+            "(+1.800 s); total +3.000 s"
+        )
+    ]
     assert quiet.findings == ()
 
 
@@ -185,18 +267,24 @@ def test_silence_needs_ten_times_the_usual_interval_and_a_minute() -> None:
 
 
 def test_pods_without_logs_only_for_workloads_whose_logs_were_collected() -> None:
-    events = pd.concat([
-        logs([float(t) for t in range(30)], "ns/api-6d8f7b9c5d-7f8k7/app"),
-        pod_event(5, "api-6d8f7b9c5d-ms2ds", "Started", node="node-b"),
-        pod_event(40, "api-6d8f7b9c5d-ms2ds", "Killing", node="node-b"),
-        pod_event(5, "redis-0", "Started", node="node-a"),
-        pod_event(400, "api-6d8f7b9c5d-7f8k7", "Killing", node="node-a"),
-    ], ignore_index=True)
+    events = pd.concat(
+        [
+            logs([float(t) for t in range(30)], "ns/api-6d8f7b9c5d-7f8k7/app"),
+            pod_event(5, "api-6d8f7b9c5d-ms2ds", "Started", node="node-b"),
+            pod_event(40, "api-6d8f7b9c5d-ms2ds", "Killing", node="node-b"),
+            pod_event(5, "redis-0", "Started", node="node-a"),
+            pod_event(400, "api-6d8f7b9c5d-7f8k7", "Killing", node="node-a"),
+        ],
+        ignore_index=True,
+    )
     found = {f.check: f for f in pod_log_findings(events, pod_lives(events), None)}
     assert sorted(found) == ["logs_cut", "missing_logs"]
     missing = found["missing_logs"]
-    assert (missing.labels["pod"], missing.time, missing.end) == ("api-6d8f7b9c5d-ms2ds", s(5),
-                                                                  s(40))
+    assert (missing.labels["pod"], missing.time, missing.end) == (
+        "api-6d8f7b9c5d-ms2ds",
+        s(5),
+        s(40),
+    )
     cut = found["logs_cut"]
     assert (cut.labels["pod"], cut.time, cut.end) == ("api-6d8f7b9c5d-7f8k7", s(29), s(400))
     assert workload("api-6d8f7b9c5d-7f8k7") == workload("api-5c9d7f6b8-hmlh4") == "api"
@@ -213,8 +301,9 @@ def test_time_running_backwards_in_file_order() -> None:
 
 
 def test_future_and_event_ttl() -> None:
-    frame = pd.concat([logs([0, 100, 200]), pod_event(3000, "api-1", "Started", node="n")],
-                      ignore_index=True)
+    frame = pd.concat(
+        [logs([0, 100, 200]), pod_event(3000, "api-1", "Started", node="n")], ignore_index=True
+    )
     future, _ = future_findings(frame, s(150))
     assert (future.time, future.labels["events"]) == (s(200), "1")
     window = (s(0), s(3600))
@@ -241,14 +330,19 @@ def test_metric_gaps_group_series_and_skip_alerts() -> None:
 
 
 def test_select_corrections_by_id_or_all() -> None:
-    frames = pd.concat([logs(list(range(10)), "ns/p-1/a", offset=3.0),
-                        logs(list(range(10)), "ns/p-1/b", offset=-3600.0)], ignore_index=True)
+    frames = pd.concat(
+        [
+            logs(list(range(10)), "ns/p-1/a", offset=3.0),
+            logs(list(range(10)), "ns/p-1/b", offset=-3600.0),
+        ],
+        ignore_index=True,
+    )
     integrity = check_integrity(frames, {}, {})
-    assert [c.id for c in select_corrections(integrity, ["all"])] == ["app_clock:a",
-                                                                       "app_clock:b"]
+    assert [c.id for c in select_corrections(integrity, ["all"])] == ["app_clock:a", "app_clock:b"]
     assert [c.id for c in select_corrections(integrity, ["app_clock:b"])] == ["app_clock:b"]
     with pytest.raises(ValueError) as info:
         select_corrections(integrity, ["node_clock:x"])
-    assert str(info.value) == ("no suggested correction node_clock:x; on offer: app_clock:a, "
-                               "app_clock:b")
+    assert str(info.value) == (
+        "no suggested correction node_clock:x; on offer: app_clock:a, app_clock:b"
+    )
     assert select_corrections(Integrity((), ()), ["all"]) == []

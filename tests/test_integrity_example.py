@@ -13,19 +13,20 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from report.cli import cli
-from report.integrity import load
+from incident_timeline.report.cli import cli
+from incident_timeline.report.trust import load
+from incident_timeline.timeline.trust.checks import Assembled
+from incident_timeline.timeline.trust.findings import Finding
 from tests.conftest import ROOT
-from timeline.findings import Finding
-from timeline.integrity import Assembled
 
 TRUTH = json.loads((ROOT / "examples/checkout-incident/truth.json").read_text())
 TRAPS = TRUTH["traps"]
 
 
 def collect(config: Path, out: Path) -> Path:
-    result = CliRunner().invoke(cli, ["collect", "-c", str(config), "-o", str(out)],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["collect", "-c", str(config), "-o", str(out)], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     return out
 
@@ -40,8 +41,16 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> Assembled:
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Assembled:
     root = tmp_path_factory.mktemp("clean")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "examples/generate.py"), "--clean",
-         str(root / "examples/checkout-incident")], capture_output=True, text=True, check=False)
+        [
+            sys.executable,
+            str(ROOT / "examples/generate.py"),
+            "--clean",
+            str(root / "examples/checkout-incident"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     shutil.copy(ROOT / "config.example.toml", root / "config.toml")
     return load(collect(root / "config.toml", root / "bundle"))[1]
@@ -63,8 +72,9 @@ def test_node_b_clock_is_ahead_by_its_offset_for_the_whole_window(example: Assem
     assert (node.labels["sync_status"], node.labels["maxerror_seconds"]) == ("0", "16")
     assert (node.time, node.end) == (at(TRUTH["incident"]["since"]), at(TRUTH["incident"]["until"]))
     assert node.ref.startswith("metrics/node_timex_offset_seconds.parquet#/data/result/1/")
-    node_b_logged = sorted(p["name"] for p in TRUTH["pods"]
-                           if p["node"] == "node-b" and p["log_exports"])
+    node_b_logged = sorted(
+        p["name"] for p in TRUTH["pods"] if p["node"] == "node-b" and p["log_exports"]
+    )
     assert node.correction is not None
     assert sorted({s.split("/")[1] for s in node.correction.streams}) == node_b_logged
     assert node.correction.shift_ns == -2_400_000_000
@@ -78,10 +88,16 @@ def test_pgbouncer_logs_new_york_time_without_a_zone(example: Assembled) -> None
     assert app.labels["utc_offset"] == "UTC−05:00"
     assert TRAPS["pgbouncer_timezone"]["zone"] in app.labels["zones"].split(",")
     assert "America/New_York" in app.summary and "5 h behind" in app.summary
-    pgbouncers = [s for s in TRUTH["counts"]["log_exports"]["exports/checkout-logs-1420.txt"]
-                  ["streams"] if s.endswith("/pgbouncer")]
-    pgbouncers += [s for s in TRUTH["counts"]["log_exports"]["exports/checkout-logs-1530.txt"]
-                   ["streams"] if s.endswith("/pgbouncer")]
+    pgbouncers = [
+        s
+        for s in TRUTH["counts"]["log_exports"]["exports/checkout-logs-1420.txt"]["streams"]
+        if s.endswith("/pgbouncer")
+    ]
+    pgbouncers += [
+        s
+        for s in TRUTH["counts"]["log_exports"]["exports/checkout-logs-1530.txt"]["streams"]
+        if s.endswith("/pgbouncer")
+    ]
     assert app.correction is not None
     assert sorted(app.correction.streams) == sorted(pgbouncers)
     assert (app.correction.columns, app.correction.shift_ns) == (("embedded_time",), 18000 * 10**9)
@@ -105,15 +121,20 @@ def test_deleted_pods_are_in_events_but_have_no_logs(example: Assembled) -> None
     pod = TRUTH["deleted_pod"]
     assert deleted.labels["node"] == pod["node"]
     assert deleted.end == at(pod["killing_event_timestamp"])  # node-b's clock, as reported
-    assert deleted.time == at(next(p["created"] for p in TRUTH["pods"]
-                                   if p["name"] == pod["name"])).floor("s")
+    assert deleted.time == at(
+        next(p["created"] for p in TRUTH["pods"] if p["name"] == pod["name"])
+    ).floor("s")
     assert deleted.ref.startswith("raw/file/examples/checkout-incident/exports/events.json#/")
 
 
 def test_logs_saved_at_1420_miss_the_rest_of_the_bad_pods_lives(example: Assembled) -> None:
     cut = {f.labels["pod"]: f for f in by_check(example, "logs_cut")}
-    bad = {p["name"]: p for p in TRUTH["pods"] if p["version"] == TRUTH["deploy"]["version"]
-           and p["log_exports"] == ["exports/checkout-logs-1420.txt"]}
+    bad = {
+        p["name"]: p
+        for p in TRUTH["pods"]
+        if p["version"] == TRUTH["deploy"]["version"]
+        and p["log_exports"] == ["exports/checkout-logs-1420.txt"]
+    }
     assert set(cut) <= set(bad) and len(cut) == 3
     for name, finding in cut.items():
         assert finding.time < at("2026-02-17T14:20:01Z") < finding.end
@@ -125,8 +146,11 @@ def test_alert_path_lags_from_prometheus_to_pagerduty(example: Assembled) -> Non
     alert = TRUTH["alert"]
     assert [s.name for s in path.stages] == ["prometheus", "alertmanager", "webhook", "pagerduty"]
     assert [s.time for s in path.stages] == [
-        at(alert["firing_first_sample"]), at(alert["starts_at"]),
-        at(alert["webhook_firing_received"]), at(TRUTH["pagerduty"]["triggered"])]
+        at(alert["firing_first_sample"]),
+        at(alert["starts_at"]),
+        at(alert["webhook_firing_received"]),
+        at(TRUTH["pagerduty"]["triggered"]),
+    ]
     assert [round(lag, 3) for *_, lag in path.lags()] == [0.512, 0.688, 1.8]
     assert not by_check(example, "alert_path")
 

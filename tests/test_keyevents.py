@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from timeline.keyevents import KEY_KINDS, error_signature, key_events
-from timeline.schema import COLUMNS, empty_events, make_events
+from incident_timeline.timeline.keyevents import KEY_KINDS, error_signature, key_events
+from incident_timeline.timeline.schema import COLUMNS, empty_events, make_events
 
 T0 = pd.Timestamp("2026-02-17 14:00:00", tz="UTC")
 
@@ -67,8 +67,8 @@ def test_error_logs_are_deduplicated_by_signature_with_a_count() -> None:
         ("log", "critical", "db pool exhausted wait_ms=150 trace_id=9f8e7d6c5b4a"),
         ("alert_firing", "critical", "CheckoutHighErrorRate firing"),
         ("log", "error", "db pool exhausted  wait_ms=31 trace_id=0a1b2c"),
-        ("log", "error", "payment declined order=\"A-17\""),
-        ("log", "error", "payment declined order=\"B-99\""),
+        ("log", "error", 'payment declined order="A-17"'),
+        ("log", "error", 'payment declined order="B-99"'),
     ]
     key = key_events(frame(rows))
     assert key["summary"].tolist() == [

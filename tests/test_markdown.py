@@ -8,10 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-from report.markdown import SECTIONS, human_duration, postmortem
-from timeline.keyevents import key_events
-from timeline.merge import merge_events
-from timeline.schema import empty_events, make_events
+from incident_timeline.report.postmortem import SECTIONS, human_duration, postmortem
+from incident_timeline.timeline.keyevents import key_events
+from incident_timeline.timeline.merge import merge_events
+from incident_timeline.timeline.schema import empty_events, make_events
 
 MANIFEST: dict[str, Any] = {
     "tool": {"name": "incident-timeline", "version": "0.1.0"},
@@ -108,13 +108,17 @@ def test_summary_prefills_window_alert_page_ack_resolve_and_deploy() -> None:
     facts = [line for line in body.splitlines() if line.startswith("- ")]
     assert facts == [
         "- **Window:** 2026-02-17 14:00:00 UTC → 2026-02-17 15:30:00 UTC (1 h 30 min)",
-        ("- **First alert firing:** 2026-02-17 14:10:02 UTC — "
-        "CheckoutHighErrorRate (alertmanager)"),
+        (
+            "- **First alert firing:** 2026-02-17 14:10:02 UTC — "
+            "CheckoutHighErrorRate (alertmanager)"
+        ),
         "- **First page:** 2026-02-17 14:13:33 UTC — Incident #42 triggered (pagerduty)",
         "- **Acknowledged:** 2026-02-17 14:16:47 UTC by Alice Chen",
         "- **Resolved:** 2026-02-17 14:58:21 UTC by Bob Li",
-        ("- **First deploy/rollback in window:** 2026-02-17 14:21:30 UTC — "
-        "Rollback \\| to \\`v2.3.3\\` (kubernetes)"),
+        (
+            "- **First deploy/rollback in window:** 2026-02-17 14:21:30 UTC — "
+            "Rollback \\| to \\`v2.3.3\\` (kubernetes)"
+        ),
     ]
     assert body.lstrip().startswith("> _TODO (human): ")
 

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from timeline.merge import filter_events, merge_events
-from timeline.schema import COLUMNS, empty_events, make_events
+from incident_timeline.timeline.merge import filter_events, merge_events
+from incident_timeline.timeline.schema import COLUMNS, empty_events, make_events
 
 T0 = pd.Timestamp("2026-02-17 14:00:00", tz="UTC")
 
@@ -88,9 +88,7 @@ def test_merge_of_nothing_or_empty_frames_is_an_empty_event_frame() -> None:
 @given(
     st.lists(
         st.lists(
-            st.tuples(
-                st.integers(0, 3), st.sampled_from(["a", "b"]), st.sampled_from(["s", "t"])
-            ),
+            st.tuples(st.integers(0, 3), st.sampled_from(["a", "b"]), st.sampled_from(["s", "t"])),
             max_size=6,
         ),
         max_size=4,

@@ -17,25 +17,33 @@ import httpx
 import pandas as pd
 import pytest
 
-from collector import registry
-from collector._http import RetryPolicy
-from collector.bundle import read_events, read_manifest
-from collector.config import Config, IncidentSettings, load_config
-from collector.errors import ConfigError
-from collector.exports import Context, parse_prometheus
-from collector.promchunks import Chunk, choose_step, range_chunks, raw_chunks, stitch
-from collector.prometheus import PrometheusCollector
-from collector.promjson import fingerprint
-from collector.run import collect
-from collector.window import Window
+from incident_timeline.collector.bundle import read_events, read_manifest
+from incident_timeline.collector.config import Config, IncidentSettings, load_config
+from incident_timeline.collector.errors import ConfigError
+from incident_timeline.collector.formats import Context
+from incident_timeline.collector.http import RetryPolicy
+from incident_timeline.collector.prometheus.chunks import (
+    Chunk,
+    choose_step,
+    range_chunks,
+    raw_chunks,
+    stitch,
+)
+from incident_timeline.collector.prometheus.collector import PrometheusCollector
+from incident_timeline.collector.prometheus.formats import parse_prometheus
+from incident_timeline.collector.prometheus.queryrange import fingerprint
+from incident_timeline.collector.runner import collect
+from incident_timeline.timeline.window import Window
 from tests.conftest import ROOT
 
 T0 = datetime(2026, 2, 17, 14, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(hours=1))
 NOW = T0 + timedelta(days=40)
 Series = tuple[dict[str, str], Callable[[float], float | None]]
-LIMIT_ERROR = ("exceeded maximum resolution of 11,000 points per timeseries. "
-               "Try decreasing the query resolution (?step=XX)")
+LIMIT_ERROR = (
+    "exceeded maximum resolution of 11,000 points per timeseries. "
+    "Try decreasing the query resolution (?step=XX)"
+)
 
 
 def at(clock: str) -> float:
@@ -76,11 +84,18 @@ class FakePrometheus:
 
     def _range(self, query: str, start: int, end: int, step: int) -> httpx.Response:
         if query not in self.series:
-            return httpx.Response(400, json={"status": "error", "errorType": "bad_data",
-                                             "error": "1:16: parse error: unclosed left parenthesis"})
+            return httpx.Response(
+                400,
+                json={
+                    "status": "error",
+                    "errorType": "bad_data",
+                    "error": "1:16: parse error: unclosed left parenthesis",
+                },
+            )
         if (end - start) / step > 11000:
-            return httpx.Response(400, json={"status": "error", "errorType": "bad_data",
-                                             "error": LIMIT_ERROR})
+            return httpx.Response(
+                400, json={"status": "error", "errorType": "bad_data", "error": LIMIT_ERROR}
+            )
         grid = range(start, end + 1, step)
         return self._matrix(query, grid, **({"warnings": self.warnings} if self.warnings else {}))
 
@@ -98,20 +113,31 @@ class FakePrometheus:
         return self._ok({"resultType": "matrix", "result": result}, **extra)
 
 
-def collector(tmp_path: Path, fake: FakePrometheus, toml: str,
-              env: dict[str, str] | None = None) -> PrometheusCollector:
+def collector(
+    tmp_path: Path, fake: FakePrometheus, toml: str, env: dict[str, str] | None = None
+) -> PrometheusCollector:
     path = tmp_path / "config.toml"
     path.write_text('[prometheus]\nurl = "http://prom.test:9090"\n' + toml)
-    built = load_config(path, registry.load_all()).sources["prometheus"]
-    return PrometheusCollector(built.settings, tmp_path, transport=httpx.MockTransport(fake),
-                               env=env or {}, policy=RetryPolicy(retries=2, sleep=lambda s: None))
+    built = load_config(path).sources["prometheus"]
+    return PrometheusCollector(
+        built.settings,
+        tmp_path,
+        transport=httpx.MockTransport(fake),
+        env=env or {},
+        policy=RetryPolicy(retries=2, sleep=lambda s: None),
+    )
 
 
-def run(tmp_path: Path, prom: PrometheusCollector, window: Window = WINDOW,
-        now: datetime = NOW) -> tuple[Path, Any]:
+def run(
+    tmp_path: Path, prom: PrometheusCollector, window: Window = WINDOW, now: datetime = NOW
+) -> tuple[Path, Any]:
     out = tmp_path / "bundle"
-    config = Config(path=tmp_path / "config.toml", incident=IncidentSettings(),
-                    sources={"prometheus": prom}, raw={})
+    config = Config(
+        path=tmp_path / "config.toml",
+        incident=IncidentSettings(),
+        sources={"prometheus": prom},
+        raw={},
+    )
     [outcome] = collect(config, window, out, clock=lambda: now)
     return out, outcome
 
@@ -130,10 +156,14 @@ def pointer(out: Path, ref: str) -> Any:
     return node
 
 
-RATIO: Series = ({"service": "checkout-api"},
-                 lambda t: 0.073 if at("14:10") <= t < at("14:20") else 0.01)
-QUERY = '[[prometheus.queries]]\nname = "error_ratio"\nexpr = "ratio"\nthreshold = "> 0.05"\n' \
-        'label = "5xx ratio"\n'
+RATIO: Series = (
+    {"service": "checkout-api"},
+    lambda t: 0.073 if at("14:10") <= t < at("14:20") else 0.01,
+)
+QUERY = (
+    '[[prometheus.queries]]\nname = "error_ratio"\nexpr = "ratio"\nthreshold = "> 0.05"\n'
+    'label = "5xx ratio"\n'
+)
 
 
 # ---------------------------------------------------------------- planning and stitching
@@ -161,19 +191,36 @@ def test_thirty_days_at_15s_fit_11000_points_per_request_without_holes() -> None
 
 def test_raw_chunks_overlap_by_one_millisecond() -> None:
     assert raw_chunks(T0, T0 + timedelta(hours=5), timedelta(hours=2)) == [
-        (T0 + timedelta(hours=2), "7200001ms"), (T0 + timedelta(hours=4), "7200001ms"),
-        (T0 + timedelta(hours=5), "3600001ms")]
+        (T0 + timedelta(hours=2), "7200001ms"),
+        (T0 + timedelta(hours=4), "7200001ms"),
+        (T0 + timedelta(hours=5), "3600001ms"),
+    ]
 
 
 def test_stitch_drops_edge_duplicates_and_refs_point_into_the_right_chunk() -> None:
     t = T0.timestamp()
-    one = {"status": "success", "warnings": ["w"], "data": {"resultType": "matrix", "result": [
-        {"metric": {"a": "1"}, "values": [[t, "1"], [t + 15, "2"], [t + 30, "3"]]}]}}
-    two = {"status": "success", "warnings": ["w"], "data": {"resultType": "matrix", "result": [
-        {"metric": {"a": "0"}, "values": [[t + 45, "9"]]},
-        {"metric": {"a": "1"}, "values": [[t + 30, "3"], [t + 45, "4"], [t + 3600, "x"]]}]}}
-    merged = stitch([Chunk("raw/p/000.json", one), Chunk("raw/p/001.json", two)],
-                    T0, T0 + timedelta(hours=1))
+    one = {
+        "status": "success",
+        "warnings": ["w"],
+        "data": {
+            "resultType": "matrix",
+            "result": [{"metric": {"a": "1"}, "values": [[t, "1"], [t + 15, "2"], [t + 30, "3"]]}],
+        },
+    }
+    two = {
+        "status": "success",
+        "warnings": ["w"],
+        "data": {
+            "resultType": "matrix",
+            "result": [
+                {"metric": {"a": "0"}, "values": [[t + 45, "9"]]},
+                {"metric": {"a": "1"}, "values": [[t + 30, "3"], [t + 45, "4"], [t + 3600, "x"]]},
+            ],
+        },
+    }
+    merged = stitch(
+        [Chunk("raw/p/000.json", one), Chunk("raw/p/001.json", two)], T0, T0 + timedelta(hours=1)
+    )
     result = merged.document["data"]["result"]
     assert [r["metric"] for r in result] == [{"a": "0"}, {"a": "1"}]
     assert [v[1] for v in result[1]["values"]] == ["1", "2", "3", "4"]
@@ -195,8 +242,10 @@ def test_thirty_day_window_is_stitched_exactly(tmp_path: Path) -> None:
     assert len(samples) == 30 * 86400 // 15 and samples["time"].is_unique
     assert samples["time"].diff().dropna().eq(pd.Timedelta(seconds=15)).all()
     events = events_of(out)
-    assert list(events["time"]) == [pd.Timestamp("2026-02-17T14:10Z"),
-                                    pd.Timestamp("2026-02-17T14:20Z")]
+    assert list(events["time"]) == [
+        pd.Timestamp("2026-02-17T14:10Z"),
+        pd.Timestamp("2026-02-17T14:20Z"),
+    ]
     for ref in [*events["ref"], samples["ref"].iloc[-1]]:
         assert ref.startswith("raw/prometheus/queries/error_ratio/")
     assert pointer(out, events["ref"].iloc[0]) == [at("14:10"), "0.073"]
@@ -212,20 +261,27 @@ def test_crossings_are_the_file_collectors_events_for_the_same_data(tmp_path: Pa
     events = events_of(out)
     assert list(events["summary"]) == [
         "5xx ratio > 0.05 (0.073) for service=checkout-api",
-        "5xx ratio back to 0.01, no longer > 0.05 for service=checkout-api"]
+        "5xx ratio back to 0.01, no longer > 0.05 for service=checkout-api",
+    ]
     assert list(events["kind"]) == ["metric_threshold"] * 2
     assert list(events["stream"]) == ["error_ratio"] * 2
     assert list(events["ref"]) == [
         "raw/prometheus/queries/error_ratio/000.json#/data/result/0/values/40",
-        "raw/prometheus/queries/error_ratio/000.json#/data/result/0/values/80"]
+        "raw/prometheus/queries/error_ratio/000.json#/data/result/0/values/80",
+    ]
     raw = json.loads((out / "raw/prometheus/queries/error_ratio/000.json").read_text())
-    saved = parse_prometheus(raw, Context(ref="x", stream="error_ratio", threshold="> 0.05",
-                                          label="5xx ratio")).events
+    saved = parse_prometheus(
+        raw, Context(ref="x", stream="error_ratio", threshold="> 0.05", label="5xx ratio")
+    ).events
     columns = ["time", "kind", "severity", "summary", "labels", "time_quality"]
     pd.testing.assert_frame_equal(events[columns], saved[columns])
     request = next(r for r in fake.requests if r.url.path == "/api/v1/query_range")
-    assert dict(request.url.params) == {"query": "ratio", "start": str(int(at("14:00"))),
-                                        "end": str(int(at("14:59:45"))), "step": "15"}
+    assert dict(request.url.params) == {
+        "query": "ratio",
+        "start": str(int(at("14:00"))),
+        "end": str(int(at("14:59:45"))),
+        "step": "15",
+    }
 
 
 ALERT = {"alertname": "HighErrorRate", "service": "checkout-api", "severity": "page"}
@@ -235,21 +291,50 @@ def alert_fake() -> FakePrometheus:
     def state(first: str, last: str) -> Callable[[float], float | None]:
         return lambda t: 1.0 if at(first) <= t < at(last) else None
 
-    fake = FakePrometheus({
-        "ALERTS": [({**ALERT, "alertstate": "pending"}, state("14:11", "14:12")),
-                   ({**ALERT, "alertstate": "firing"}, state("14:12", "14:20")),
-                   ({"alertname": "StillFiring", "alertstate": "firing"},
-                    state("14:30", "16:00"))],
-        "ALERTS_FOR_STATE": [(ALERT, lambda t: at("14:11") if at("14:11") <= t < at("14:20")
-                              else None)],
-    })
-    fake.rules = {"groups": [{"name": "checkout", "rules": [
-        {"type": "alerting", "name": "HighErrorRate", "query": "ratio > 0.05", "duration": 60,
-         "labels": {"severity": "page"}, "health": "ok"},
-        {"type": "recording", "name": "job:x", "query": "x", "health": "err",
-         "lastError": "many-to-many matching not allowed"}]}]}
-    fake.alerts = [{"labels": {"alertname": "StillFiring"}, "state": "firing",
-                    "activeAt": "2026-02-17T14:29:30.123456789Z", "value": "1e+00"}]
+    fake = FakePrometheus(
+        {
+            "ALERTS": [
+                ({**ALERT, "alertstate": "pending"}, state("14:11", "14:12")),
+                ({**ALERT, "alertstate": "firing"}, state("14:12", "14:20")),
+                ({"alertname": "StillFiring", "alertstate": "firing"}, state("14:30", "16:00")),
+            ],
+            "ALERTS_FOR_STATE": [
+                (ALERT, lambda t: at("14:11") if at("14:11") <= t < at("14:20") else None)
+            ],
+        }
+    )
+    fake.rules = {
+        "groups": [
+            {
+                "name": "checkout",
+                "rules": [
+                    {
+                        "type": "alerting",
+                        "name": "HighErrorRate",
+                        "query": "ratio > 0.05",
+                        "duration": 60,
+                        "labels": {"severity": "page"},
+                        "health": "ok",
+                    },
+                    {
+                        "type": "recording",
+                        "name": "job:x",
+                        "query": "x",
+                        "health": "err",
+                        "lastError": "many-to-many matching not allowed",
+                    },
+                ],
+            }
+        ]
+    }
+    fake.alerts = [
+        {
+            "labels": {"alertname": "StillFiring"},
+            "state": "firing",
+            "activeAt": "2026-02-17T14:29:30.123456789Z",
+            "value": "1e+00",
+        }
+    ]
     return fake
 
 
@@ -258,21 +343,24 @@ def test_alert_history_from_raw_alerts_samples(tmp_path: Path) -> None:
     out, outcome = run(tmp_path, collector(tmp_path, fake, ""), now=T0 + timedelta(hours=2))
     events = events_of(out)
     alerts = events[events["stream"] == "ALERTS"].reset_index(drop=True)
-    assert [(str(t.time()), k) for t, k in zip(alerts["time"], alerts["kind"])] == [
-        ("14:11:00", "alert_pending"), ("14:12:00", "alert_firing"),
-        ("14:20:00", "alert_resolved"), ("14:30:00", "alert_firing")]
+    assert [(str(t.time()), k) for t, k in zip(alerts["time"], alerts["kind"], strict=False)] == [
+        ("14:11:00", "alert_pending"),
+        ("14:12:00", "alert_firing"),
+        ("14:20:00", "alert_resolved"),
+        ("14:30:00", "alert_firing"),
+    ]
     assert alerts["summary"][1] == "HighErrorRate firing (service=checkout-api, severity=page)"
     assert list(alerts["embedded_time"][:3]) == [pd.Timestamp("2026-02-17T14:11Z")] * 3
     assert alerts["embedded_time"][3] == pd.Timestamp("2026-02-17T14:29:30.123456789Z")
     labels = json.loads(alerts["labels"][1])
     assert labels == {**ALERT, "fingerprint": fingerprint(ALERT), "rule_group": "checkout"}
     assert alerts["message"][1].endswith(
-        "\nrule HighErrorRate (group checkout, for 60s): ratio > 0.05")
+        "\nrule HighErrorRate (group checkout, for 60s): ratio > 0.05"
+    )
     assert pointer(out, alerts["ref"][0]) == [at("14:11"), "1"]
     assert pointer(out, alerts["ref"][2]) == [at("14:19:45"), "1"]  # the last firing sample
     manifest = read_manifest(out)["sources"]["prometheus"]
-    assert manifest["warnings"] == [
-        "rule checkout/job:x is err: many-to-many matching not allowed"]
+    assert manifest["warnings"] == ["rule checkout/job:x is err: many-to-many matching not allowed"]
     assert outcome.status == "ok" and outcome.counts["rules"] == 1
 
 
@@ -280,8 +368,12 @@ def test_alert_firing_at_the_end_of_the_data_is_not_resolved(tmp_path: Path) -> 
     fake = alert_fake()
     out, _ = run(tmp_path, collector(tmp_path, fake, ""), now=T0 + timedelta(minutes=40))
     alerts = events_of(out).query("stream == 'ALERTS'")
-    assert list(alerts["kind"]) == ["alert_pending", "alert_firing", "alert_resolved",
-                                    "alert_firing"]
+    assert list(alerts["kind"]) == [
+        "alert_pending",
+        "alert_firing",
+        "alert_resolved",
+        "alert_firing",
+    ]
 
 
 def test_fingerprint_is_fnv1a_over_sorted_labels() -> None:
@@ -298,45 +390,80 @@ def test_builtin_evidence_clock_restarts_phases_up_and_gaps(tmp_path: Path) -> N
     def phase(name: str, first: str, last: str) -> Series:
         return ({**pod, "phase": name}, lambda t: 1.0 if at(first) <= t < at(last) else None)
 
-    fake = FakePrometheus({
-        "node_timex_offset_seconds": [(node, lambda t: -2.4 if t < at("14:30") else 0.0003)],
-        "node_timex_sync_status": [(node, lambda t: 0.0)],
-        "node_timex_maxerror_seconds": [(node, lambda t: 16.0)],
-        "up": [({"instance": "a:8080", "job": "app"},
-                lambda t: None if at("14:40") < t < at("14:46") else 1.0),
-               ({"instance": "b:8080", "job": "app"},
-                lambda t: 0.0 if at("14:05") <= t < at("14:07") else 1.0)],
-        "kube_pod_container_status_restarts_total": [
-            ({**pod, "container": "app"}, lambda t: 3.0 if t < at("14:15") else 4.0)],
-        "kube_pod_status_phase == 1": [phase("Pending", "14:00", "14:01"),
-                                       phase("Running", "14:01", "14:50"),
-                                       phase("Failed", "14:50", "15:00")],
-    })
+    fake = FakePrometheus(
+        {
+            "node_timex_offset_seconds": [(node, lambda t: -2.4 if t < at("14:30") else 0.0003)],
+            "node_timex_sync_status": [(node, lambda t: 0.0)],
+            "node_timex_maxerror_seconds": [(node, lambda t: 16.0)],
+            "up": [
+                (
+                    {"instance": "a:8080", "job": "app"},
+                    lambda t: None if at("14:40") < t < at("14:46") else 1.0,
+                ),
+                (
+                    {"instance": "b:8080", "job": "app"},
+                    lambda t: 0.0 if at("14:05") <= t < at("14:07") else 1.0,
+                ),
+            ],
+            "kube_pod_container_status_restarts_total": [
+                ({**pod, "container": "app"}, lambda t: 3.0 if t < at("14:15") else 4.0)
+            ],
+            "kube_pod_status_phase == 1": [
+                phase("Pending", "14:00", "14:01"),
+                phase("Running", "14:01", "14:50"),
+                phase("Failed", "14:50", "15:00"),
+            ],
+        }
+    )
     fake.series["kube_pod_status_phase"] = []
     out, outcome = run(tmp_path, collector(tmp_path, fake, ""))
     events = events_of(out).sort_values(["time", "summary"], kind="stable")
-    assert [(str(t.time()), k, s) for t, k, s in zip(events["time"], events["kind"],
-                                                     events["summary"])] == [
-        ("14:00:00", "clock", "clock maximum error 16 s, above 1 s, on instance=node-b:9100, job=node"),
-        ("14:00:00", "clock", ("clock not NTP-synchronised (node_timex_sync_status 0) on "
-                              "instance=node-b:9100, job=node")),
-        ("14:00:00", "clock", ("clock offset -2.4 s, beyond ±0.05 s, on instance=node-b:9100, "
-                              "job=node")),
+    assert [
+        (str(t.time()), k, s)
+        for t, k, s in zip(events["time"], events["kind"], events["summary"], strict=False)
+    ] == [
+        (
+            "14:00:00",
+            "clock",
+            "clock maximum error 16 s, above 1 s, on instance=node-b:9100, job=node",
+        ),
+        (
+            "14:00:00",
+            "clock",
+            (
+                "clock not NTP-synchronised (node_timex_sync_status 0) on "
+                "instance=node-b:9100, job=node"
+            ),
+        ),
+        (
+            "14:00:00",
+            "clock",
+            ("clock offset -2.4 s, beyond ±0.05 s, on instance=node-b:9100, job=node"),
+        ),
         ("14:01:00", "k8s_event", "pod checkout/p1 phase Pending → Running"),
         ("14:05:00", "metric_threshold", "up < 1 (0) for instance=b:8080, job=app"),
-        ("14:07:00", "metric_threshold", "up back to 1, no longer < 1 for instance=b:8080, job=app"),
+        (
+            "14:07:00",
+            "metric_threshold",
+            "up back to 1, no longer < 1 for instance=b:8080, job=app",
+        ),
         ("14:15:00", "k8s_event", "container app of checkout/p1 restarted (restarts 3 → 4)"),
-        ("14:30:00", "clock", ("clock offset back within ±0.05 s (+0.0003 s) on "
-                              "instance=node-b:9100, job=node")),
-        ("14:40:00", "gap", ('no samples of up{instance="a:8080",job="app"} from 14:40:00 to '
-                            "14:46:00 (6 min)")),
+        (
+            "14:30:00",
+            "clock",
+            ("clock offset back within ±0.05 s (+0.0003 s) on instance=node-b:9100, job=node"),
+        ),
+        (
+            "14:40:00",
+            "gap",
+            ('no samples of up{instance="a:8080",job="app"} from 14:40:00 to 14:46:00 (6 min)'),
+        ),
         ("14:50:00", "k8s_event", "pod checkout/p1 phase Running → Failed"),
     ]
     gap = events[events["kind"] == "gap"].iloc[0]
     assert json.loads(gap["labels"])["gap_seconds"] == "360"
     assert pointer(out, gap["ref"]) == [at("14:40"), "1"]
-    assert set(events.query("kind == 'k8s_event'")["stream"]) == {
-        "checkout/p1", "checkout/p1/app"}
+    assert set(events.query("kind == 'k8s_event'")["stream"]) == {"checkout/p1", "checkout/p1/app"}
     assert outcome.counts["gaps"] == 1 and outcome.status == "ok"
     assert (out / "metrics/node_timex_offset_seconds.parquet").exists()
 
@@ -345,8 +472,11 @@ def test_builtins_run_only_when_their_series_exist(tmp_path: Path) -> None:
     fake = FakePrometheus({"ratio": [RATIO]})
     run(tmp_path, collector(tmp_path, fake, QUERY))
     assert sorted({r.url.path for r in fake.requests}) == [
-        "/api/v1/alerts", "/api/v1/label/__name__/values", "/api/v1/query_range",
-        "/api/v1/rules"]
+        "/api/v1/alerts",
+        "/api/v1/label/__name__/values",
+        "/api/v1/query_range",
+        "/api/v1/rules",
+    ]
 
 
 # ---------------------------------------------------------------- errors and HTTP policy
@@ -354,14 +484,18 @@ def test_builtins_run_only_when_their_series_exist(tmp_path: Path) -> None:
 
 def test_bad_promql_is_reported_verbatim_with_the_query_name(tmp_path: Path) -> None:
     fake = FakePrometheus({"ratio": [RATIO]})
-    toml = ('builtin_queries = false\n[[prometheus.queries]]\nname = "broken"\n'
-            'expr = "sum(rate(x[5m])"\n' + QUERY)
+    toml = (
+        'builtin_queries = false\n[[prometheus.queries]]\nname = "broken"\n'
+        'expr = "sum(rate(x[5m])"\n' + QUERY
+    )
     out, outcome = run(tmp_path, collector(tmp_path, fake, toml))
     assert outcome.status == "partial"
     assert outcome.error == "query broken: bad_data: 1:16: parse error: unclosed left parenthesis"
     assert len(events_of(out)) == 2  # the good query is still collected
-    assert json.loads((out / "raw/prometheus/queries/broken/000.json").read_text())[
-        "error"] == "1:16: parse error: unclosed left parenthesis"
+    assert (
+        json.loads((out / "raw/prometheus/queries/broken/000.json").read_text())["error"]
+        == "1:16: parse error: unclosed left parenthesis"
+    )
 
 
 def test_too_many_points_is_prometheus_own_message(tmp_path: Path) -> None:
@@ -378,7 +512,8 @@ def test_warnings_are_recorded_not_fatal(tmp_path: Path) -> None:
     out, outcome = run(tmp_path, collector(tmp_path, fake, "builtin_queries = false\n" + QUERY))
     assert outcome.status == "ok"
     assert read_manifest(out)["sources"]["prometheus"]["warnings"] == [
-        "query error_ratio: Prometheus warning: PromQL info: metric might not be a counter"]
+        "query error_ratio: Prometheus warning: PromQL info: metric might not be a counter"
+    ]
 
 
 def test_unreachable_server_fails_the_source_and_the_bundle_is_written(tmp_path: Path) -> None:
@@ -389,8 +524,9 @@ def test_unreachable_server_fails_the_source_and_the_bundle_is_written(tmp_path:
     prom.transport = httpx.MockTransport(refuse)
     out, outcome = run(tmp_path, prom)
     assert outcome.status == "failed"
-    assert outcome.error == ("prometheus: cannot reach http://prom.test:9090: "
-                             "ConnectError: connection refused")
+    assert outcome.error == (
+        "prometheus: cannot reach http://prom.test:9090: ConnectError: connection refused"
+    )
     manifest = read_manifest(out)
     assert manifest["sources"]["prometheus"]["status"] == "failed"
     assert "events/prometheus.parquet" in manifest["files"]
@@ -408,8 +544,10 @@ def test_range_queries_use_our_auth_headers_and_retry_after(tmp_path: Path) -> N
                 return answer
         return fake(request)
 
-    toml = 'token_env = "PROM_TOKEN"\nheaders = {"X-Scope-OrgID" = "tenant-1"}\n' \
-           "builtin_queries = false\n" + QUERY
+    toml = (
+        'token_env = "PROM_TOKEN"\nheaders = {"X-Scope-OrgID" = "tenant-1"}\n'
+        "builtin_queries = false\n" + QUERY
+    )
     prom = collector(tmp_path, fake, toml, env={"PROM_TOKEN": "s3cret"})
     slept: list[float] = []
     prom.transport = httpx.MockTransport(handler)
@@ -427,51 +565,74 @@ def test_range_queries_use_our_auth_headers_and_retry_after(tmp_path: Path) -> N
 # ---------------------------------------------------------------- config
 
 
-@pytest.mark.parametrize(("toml", "message"), [
-    ('[prometheus]\nurl = "http://p"\nstepp = "15s"\n',
-     "unknown key prometheus.stepp (did you mean 'step'?)"),
-    ('[[prometheus]]\nurl = "http://p"\n', "write [prometheus], not [[prometheus]]"),
-    ('[prometheus]\nurl = "p:9090"\n', "prometheus.url must start with http:// or https://"),
-    ('[prometheus]\nurl = "http://p"\nstep = "1.5s"\n',
-     "prometheus.step must be a whole number of seconds"),
-    ('[prometheus]\nurl = "http://p"\nheaders = {"X-Auth-Token" = "k"}\n',
-     "prometheus.headers.X-Auth-Token looks like a credential"),
-    ('[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "a"\n',
-     "missing required key prometheus.queries[0].expr"),
-    (('[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "a"\nexpr = "x"\n'
-     'threshold = "above 5"\n'), "prometheus.queries[0].threshold: 'above 5' is not a threshold"),
-    ('[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "a/b"\nexpr = "x"\n',
-     "prometheus.queries[0].name 'a/b' must be unique"),
-    ('[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "up"\nexpr = "x"\n',
-     "prometheus.queries[0].name 'up' is a built-in query's name"),
-])
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        (
+            '[prometheus]\nurl = "http://p"\nstepp = "15s"\n',
+            "unknown key prometheus.stepp (did you mean 'step'?)",
+        ),
+        ('[[prometheus]]\nurl = "http://p"\n', "write [prometheus], not [[prometheus]]"),
+        ('[prometheus]\nurl = "p:9090"\n', "prometheus.url must start with http:// or https://"),
+        (
+            '[prometheus]\nurl = "http://p"\nstep = "1.5s"\n',
+            "prometheus.step must be a whole number of seconds",
+        ),
+        (
+            '[prometheus]\nurl = "http://p"\nheaders = {"X-Auth-Token" = "k"}\n',
+            "prometheus.headers.X-Auth-Token looks like a credential",
+        ),
+        (
+            '[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "a"\n',
+            "missing required key prometheus.queries[0].expr",
+        ),
+        (
+            (
+                '[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "a"\nexpr = "x"\n'
+                'threshold = "above 5"\n'
+            ),
+            "prometheus.queries[0].threshold: 'above 5' is not a threshold",
+        ),
+        (
+            '[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "a/b"\nexpr = "x"\n',
+            "prometheus.queries[0].name 'a/b' must be unique",
+        ),
+        (
+            '[prometheus]\nurl = "http://p"\n[[prometheus.queries]]\nname = "up"\nexpr = "x"\n',
+            "prometheus.queries[0].name 'up' is a built-in query's name",
+        ),
+    ],
+)
 def test_config_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
     path = tmp_path / "config.toml"
     path.write_text(toml)
     with pytest.raises(ConfigError) as err:
-        load_config(path, registry.load_all())
+        load_config(path)
     assert message in str(err.value) and str(path) in str(err.value)
 
 
-def test_example_config_documents_every_prometheus_and_alertmanager_key(
-        tmp_path: Path) -> None:
+def test_example_config_documents_every_prometheus_and_alertmanager_key(tmp_path: Path) -> None:
     import dataclasses
 
-    from collector.alertmanager import AlertmanagerCollector, AlertmanagerSettings
-    from collector.prometheus import PrometheusSettings, Query
+    from incident_timeline.collector.alertmanager.collector import (
+        AlertmanagerCollector,
+        AlertmanagerSettings,
+    )
+    from incident_timeline.collector.prometheus.collector import PrometheusSettings, Query
 
     path = ROOT / "config.example.toml"
-    assert load_config(path, registry.load_all()).sources.keys() == {"file"}  # commented out
+    assert load_config(path).sources.keys() == {"file"}  # commented out
     text = path.read_text()
-    tail = text[text.index("# [prometheus]"):]
+    tail = text[text.index("# [prometheus]") :]
     for cls in (PrometheusSettings, Query, AlertmanagerSettings):
         for field in dataclasses.fields(cls):
             if field.name != "queries":
                 assert re.search(rf"^# {field.name} = .+# \S", tail, re.MULTILINE), field.name
     live = tmp_path / "live.toml"
-    live.write_text("\n".join(line[2:] for line in tail.splitlines()
-                              if re.match(r"# (\[|\w+ = )", line)))
-    sources = load_config(live, registry.load_all()).sources
+    live.write_text(
+        "\n".join(line[2:] for line in tail.splitlines() if re.match(r"# (\[|\w+ = )", line))
+    )
+    sources = load_config(live).sources
     prom, am = sources["prometheus"], sources["alertmanager"]
     assert isinstance(prom, PrometheusCollector) and isinstance(am, AlertmanagerCollector)
     assert prom.settings.queries[0].threshold == "> 0.05"

@@ -10,9 +10,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from report import render as render_module
-from report.render import FORMATS, md_cell, render
-from timeline.schema import COLUMNS, empty_events, make_events, validate
+from incident_timeline.report import render as render_module
+from incident_timeline.report.render import FORMATS, md_cell, render
+from incident_timeline.timeline.schema import COLUMNS, empty_events, make_events, validate
 
 
 def ts(text: str) -> pd.Timestamp:

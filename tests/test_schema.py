@@ -6,22 +6,40 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from timeline import schema
+from incident_timeline.timeline import schema
 
 T = pd.Timestamp("2026-02-17T14:16:47.123456789Z")
 
 
 def one(**kw: object) -> pd.DataFrame:
-    base: dict[str, object] = {"time": [T], "source": "pagerduty", "stream": "Q1", "kind": "page_ack",
-                               "summary": "Acknowledged by Alice Chen", "ref": "raw/x#/0"}
+    base: dict[str, object] = {
+        "time": [T],
+        "source": "pagerduty",
+        "stream": "Q1",
+        "kind": "page_ack",
+        "summary": "Acknowledged by Alice Chen",
+        "ref": "raw/x#/0",
+    }
     base.update(kw)
     return schema.make_events(**base)
 
 
 def test_columns_are_the_public_interface() -> None:
-    assert schema.COLUMNS == ("time", "source", "stream", "kind", "severity", "actor", "summary",
-                              "message", "labels", "time_raw", "time_quality", "embedded_time",
-                              "ref")
+    assert schema.COLUMNS == (
+        "time",
+        "source",
+        "stream",
+        "kind",
+        "severity",
+        "actor",
+        "summary",
+        "message",
+        "labels",
+        "time_raw",
+        "time_quality",
+        "embedded_time",
+        "ref",
+    )
     assert str(schema.SCHEMA.field("time").type) == "timestamp[ns, tz=UTC]"
 
 

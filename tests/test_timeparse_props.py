@@ -15,17 +15,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collector.exports import Context
-from collector.files import parse
-from collector.textlogs import split_lines
-from timeline import detect
-from timeline.formats import FAMILIES
-from timeline.timeparse import parse_streams, parse_timestamps
+from incident_timeline.collector.files.collector import parse
+from incident_timeline.collector.formats import Context
+from incident_timeline.collector.lines import split_lines
+from incident_timeline.timeline.timestamps import detect
+from incident_timeline.timeline.timestamps.engine import parse_streams, parse_timestamps
+from incident_timeline.timeline.timestamps.families import FAMILIES
 
 NS = 1_000_000_000
 EPOCH = datetime(1970, 1, 1)
-SETTINGS = settings(max_examples=60, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 Draw = Callable[..., object]
 # (text of the line, the instant it means in ns, the timestamp exactly as written)
 Written = tuple[str, int, str]
@@ -45,8 +44,11 @@ def cut(ns: int, digits: int) -> tuple[int, str]:
 def offset_text(minutes: int, style: str) -> str:
     sign = "-" if minutes < 0 else "+"
     hh, mm = divmod(abs(minutes), 60)
-    return {"colon": f"{sign}{hh:02d}:{mm:02d}", "plain": f"{sign}{hh:02d}{mm:02d}",
-            "space": f" {sign}{hh:02d}{mm:02d}"}[style]
+    return {
+        "colon": f"{sign}{hh:02d}:{mm:02d}",
+        "plain": f"{sign}{hh:02d}{mm:02d}",
+        "space": f" {sign}{hh:02d}{mm:02d}",
+    }[style]
 
 
 def iso(draw: Draw, ns: int, *, json: bool = False) -> Written:
@@ -54,8 +56,9 @@ def iso(draw: Draw, ns: int, *, json: bool = False) -> Written:
     ns, frac = cut(ns, digits)
     sep, fsep = draw(st.sampled_from("T ")), draw(st.sampled_from(".,"))
     zone = draw(st.sampled_from(["", "Z", "colon", "plain", "space", " UTC", " PDT"]))
-    minutes = {"": 0, "Z": 0, " UTC": 0, " PDT": -420}.get(zone, draw(
-        st.integers(-14 * 4, 14 * 4).map(lambda q: q * 15)))
+    minutes = {"": 0, "Z": 0, " UTC": 0, " PDT": -420}.get(
+        zone, draw(st.integers(-14 * 4, 14 * 4).map(lambda q: q * 15))
+    )
     clock, _ = wall(ns + minutes * 60 * NS)
     text = clock.strftime(f"%Y-%m-%d{sep}%H:%M:%S") + (fsep + frac if digits else "")
     text += offset_text(minutes, zone) if zone in ("colon", "plain", "space") else zone
@@ -71,8 +74,11 @@ def epoch(draw: Draw, ns: int, *, how: str) -> Written:
     frac = f"{ns % 10 ** (9 - unit):0{9 - unit}d}"[:digits] if digits else ""
     text = str(whole) + ("." + frac if digits else "")
     exact = whole * 10 ** (9 - unit) + (int(frac.ljust(9 - unit, "0")) if digits else 0)
-    line = {"json": f'{{"level":"info","time":{text},"msg":"x"}}',
-            "logfmt": f"level=info ts={text} msg=x", "line": f"{text} Hello, World!"}[how]
+    line = {
+        "json": f'{{"level":"info","time":{text},"msg":"x"}}',
+        "logfmt": f"level=info ts={text} msg=x",
+        "line": f"{text} Hello, World!",
+    }[how]
     return line, exact, text
 
 
@@ -82,29 +88,41 @@ def tai64n(draw: Draw, ns: int) -> Written:
 
 
 def instant(draw: Draw, ns: int) -> Written:
-    text = f"{ns // NS}, \"nanoOfSecond\": {ns % NS}"
+    text = f'{ns // NS}, "nanoOfSecond": {ns % NS}'
     return f'{{"instant":{{"epochSecond": {text}}}, "msg":"x"}}', ns, text
 
 
 def bgl(draw: Draw, ns: int) -> Written:
     ns -= ns % NS
     local = wall(ns - 7 * 3600 * NS)[0]
-    return (f"- {ns // NS} {local:%Y.%m.%d} R02-M1 {local:%Y-%m-%d-%H.%M.%S}.675872 R02 RAS "
-            "KERNEL INFO instruction cache parity error corrected"), ns, str(ns // NS)
+    return (
+        (
+            f"- {ns // NS} {local:%Y.%m.%d} R02-M1 {local:%Y-%m-%d-%H.%M.%S}.675872 R02 RAS "
+            "KERNEL INFO instruction cache parity error corrected"
+        ),
+        ns,
+        str(ns // NS),
+    )
 
 
-def layout(fmt: str, frac_digits: tuple[int, ...] = (0,), pad: int | None = None,
-           where: str = "{} app: hello") -> Callable[[Draw, int], Written]:
+def layout(
+    fmt: str,
+    frac_digits: tuple[int, ...] = (0,),
+    pad: int | None = None,
+    where: str = "{} app: hello",
+) -> Callable[[Draw, int], Written]:
     """A family written with strftime ``fmt`` (``%F`` marks the fraction digits); ``pad`` is
     the position of a leading zero that may be written as a space (syslog days, MySQL hours)."""
+
     def write(draw: Draw, ns: int) -> Written:
         digits = draw(st.sampled_from(frac_digits))
         ns, frac = cut(ns, digits)
         clock, _ = wall(ns)
         text = clock.strftime(fmt.replace("%F", frac) if digits else re.sub("[.,]%F", "", fmt))
         if pad is not None and text[pad] == "0" and draw(st.booleans()):
-            text = text[:pad] + " " + text[pad + 1:]
+            text = text[:pad] + " " + text[pad + 1 :]
         return where.format(text), ns, text
+
     return write
 
 
@@ -147,8 +165,10 @@ def test_every_family_has_a_writer() -> None:
 def check(rows: list[Written]) -> None:
     lines = pd.Series([r[0] for r in rows], dtype="string")
     times = [r[1] for r in rows]
-    window = (pd.Timestamp(min(times) - 86400 * NS, tz="UTC"),
-              pd.Timestamp(max(times) + 86400 * NS, tz="UTC"))
+    window = (
+        pd.Timestamp(min(times) - 86400 * NS, tz="UTC"),
+        pd.Timestamp(max(times) + 86400 * NS, tz="UTC"),
+    )
     for few in (detect.FEW, 0):  # short streams go through Python's re, long ones RE2
         with small_streams(few):
             got = parse_timestamps(lines, "UTC", window)
@@ -173,9 +193,13 @@ def test_family_round_trips_exactly(name: str, data: st.DataObject) -> None:
     # Year-less stamps need the window; keep each stream within a day so it decides the year.
     span = 86400 * NS // 2 if name in ("syslog", "klog", "month_day", "dmy_name") else None
     start = data.draw(instants(first, last))
-    stamps = data.draw(st.lists(
-        st.integers(start, start + span) if span else instants(first, last),
-        min_size=1, max_size=12))
+    stamps = data.draw(
+        st.lists(
+            st.integers(start, start + span) if span else instants(first, last),
+            min_size=1,
+            max_size=12,
+        )
+    )
     check([writer(data.draw, ns) for ns in stamps])
 
 
@@ -200,16 +224,21 @@ def test_mixed_families_in_one_stream(data: st.DataObject) -> None:
 def test_streams_read_together_read_as_alone(data: st.DataObject) -> None:
     names = data.draw(st.lists(st.sampled_from(sorted(WRITERS)), min_size=1, max_size=40))
     start = data.draw(instants(2002, 2060))
-    lines = [WRITERS[name][0](data.draw, data.draw(st.integers(start, start + 3600 * NS)))[0]
-             for name in names] + ["no time", "", "x 11/03/2024 1:40:00 AM",
-                                   '2024-01-01T00:00:00Z {"ts":1730597400.5}']
+    lines = [
+        WRITERS[name][0](data.draw, data.draw(st.integers(start, start + 3600 * NS)))[0]
+        for name in names
+    ] + ["no time", "", "x 11/03/2024 1:40:00 AM", '2024-01-01T00:00:00Z {"ts":1730597400.5}']
     lines = data.draw(st.permutations(lines))
     cuts = sorted(data.draw(st.lists(st.integers(0, len(lines)), max_size=5)))
     bounds = [0, *cuts, len(lines)]
-    streams = {f"s{i}": pd.Series(lines[a:b], dtype="string", index=range(a, b))
-               for i, (a, b) in enumerate(itertools.pairwise(bounds))}
-    window = (pd.Timestamp(start - 86400 * NS, tz="UTC"), pd.Timestamp(start + 2 * 86400 * NS,
-                                                                        tz="UTC"))
+    streams = {
+        f"s{i}": pd.Series(lines[a:b], dtype="string", index=range(a, b))
+        for i, (a, b) in enumerate(itertools.pairwise(bounds))
+    }
+    window = (
+        pd.Timestamp(start - 86400 * NS, tz="UTC"),
+        pd.Timestamp(start + 2 * 86400 * NS, tz="UTC"),
+    )
     tz = data.draw(st.sampled_from(["UTC", "America/New_York", "Australia/Lord_Howe"]))
     threads = data.draw(st.sampled_from([1, 2]))
     with small_streams(data.draw(st.sampled_from([detect.FEW, 0]))):  # 0: every stream sampled

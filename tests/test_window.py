@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from collector.errors import WindowError
-from collector.window import human_duration, parse_time, resolve_window
+from incident_timeline.collector.errors import WindowError
+from incident_timeline.timeline.window import human_duration, parse_time, resolve_window
 
 NOW = datetime(2026, 2, 17, 16, 0, tzinfo=UTC)
 
@@ -38,8 +38,9 @@ def test_last_is_a_window_ending_now() -> None:
 
 def test_start_after_end_is_refused() -> None:
     with pytest.raises(WindowError) as err:
-        resolve_window(since="2026-02-17T15:00:00Z", until="2026-02-17T14:00:00Z", last=None,
-                       clock=clock)
+        resolve_window(
+            since="2026-02-17T15:00:00Z", until="2026-02-17T14:00:00Z", last=None, clock=clock
+        )
     assert str(err.value) == (
         "the window's start 2026-02-17T15:00:00Z is not before its end 2026-02-17T14:00:00Z"
     )
@@ -55,8 +56,9 @@ def test_unknown_zone_is_named() -> None:
 def test_too_long_window_is_refused() -> None:
     with pytest.raises(WindowError, match=r"8 d, longer than the maximum 7 d"):
         resolve_window(since="8d", until=None, last=None, clock=clock)
-    window = resolve_window(since="8d", until=None, last=None, clock=clock,
-                            max_window=timedelta(days=30))
+    window = resolve_window(
+        since="8d", until=None, last=None, clock=clock, max_window=timedelta(days=30)
+    )
     assert window.duration == timedelta(days=8)
 
 

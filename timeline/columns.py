@@ -14,8 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def strings(values: pa.Array,
-            present: np.ndarray | None = None) -> pd.api.extensions.ExtensionArray:
+def strings(
+    values: pa.Array, present: np.ndarray | None = None
+) -> pd.api.extensions.ExtensionArray:
     """A pandas ``string`` array over Arrow strings; rows where ``present`` is False are NA."""
     if not pa.types.is_large_string(values.type):
         values = values.cast(pa.large_string())
@@ -24,8 +25,9 @@ def strings(values: pa.Array,
     return pd.arrays.ArrowStringArray(pa.chunked_array([values]))
 
 
-def labels(codes: np.ndarray, present: np.ndarray,
-           names: tuple[str, ...]) -> pd.api.extensions.ExtensionArray:
+def labels(
+    codes: np.ndarray, present: np.ndarray, names: tuple[str, ...]
+) -> pd.api.extensions.ExtensionArray:
     """A ``string`` array holding ``names[code]`` per row (NA where not ``present``)."""
     table = pa.array(names, type=pa.large_string())
     return strings(table.take(pa.array(codes, mask=~present)))

@@ -28,8 +28,8 @@ import re
 import numpy as np
 import pandas as pd
 
-from timeline.findings import seconds_text
-from timeline.schema import COLUMNS
+from incident_timeline.timeline.schema import COLUMNS
+from incident_timeline.timeline.trust.findings import seconds_text
 
 KEY_KINDS: tuple[str, ...] = (
     "alert_pending",
@@ -49,7 +49,11 @@ ERROR_OR_WORSE: tuple[str, ...] = ("error", "critical")
 ROLLOUT_GAP = pd.Timedelta(minutes=5)
 BURST_GAP = pd.Timedelta(minutes=5)
 BURST_KINDS: tuple[str, ...] = (
-    "alert_pending", "alert_firing", "alert_resolved", "alert_notify", "metric_threshold",
+    "alert_pending",
+    "alert_firing",
+    "alert_resolved",
+    "alert_notify",
+    "metric_threshold",
 )
 MAX_ERROR_SIGNATURES = 20
 MAX_WARNING_SIGNATURES = 10
@@ -108,8 +112,10 @@ def key_events(frame: pd.DataFrame) -> pd.DataFrame:
     summary = frame["summary"].copy()
     warnings = ((kind == "k8s_event") & severity.isin(WARNING_OR_WORSE)).to_numpy(dtype=bool)
     errors = ((kind == "log") & severity.isin(ERROR_OR_WORSE)).to_numpy(dtype=bool)
-    for rows, limit, what in ((errors, MAX_ERROR_SIGNATURES, "error"),
-                              (warnings, MAX_WARNING_SIGNATURES, "warning")):
+    for rows, limit, what in (
+        (errors, MAX_ERROR_SIGNATURES, "error"),
+        (warnings, MAX_WARNING_SIGNATURES, "warning"),
+    ):
         if rows.any():
             first, counted = _signatures(frame.loc[rows, "summary"], limit, what)
             keep[rows] = first.to_numpy(dtype=bool)
@@ -141,7 +147,9 @@ def _signatures(summaries: pd.Series, limit: int | None, what: str) -> tuple[pd.
     first = ~signature.duplicated(keep="first")
     counts = signature.map(signature.value_counts()).astype("int64")
     repeated = first & (counts > 1)
-    counted = summaries.loc[repeated] + " (×" + counts.loc[repeated].astype("string") + " in window)"
+    counted = (
+        summaries.loc[repeated] + " (×" + counts.loc[repeated].astype("string") + " in window)"
+    )
     if limit is None or int(first.sum()) <= limit:
         return first, counted
     ranked = pd.DataFrame({"n": -counts[first], "pos": np.flatnonzero(first.to_numpy())})
@@ -161,8 +169,11 @@ def _signatures(summaries: pd.Series, limit: int | None, what: str) -> tuple[pd.
 
 def _burst_firsts(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Mark the first of each burst of like alert/threshold events; label those with more."""
-    parts = rows["labels"].map(lambda text: "|".join(
-        f"{k}={v}" for k, v in sorted(_BURST_LABELS.findall(str(text))))).astype("string")
+    parts = (
+        rows["labels"]
+        .map(lambda text: "|".join(f"{k}={v}" for k, v in sorted(_BURST_LABELS.findall(str(text)))))
+        .astype("string")
+    )
     key = rows["source"] + "|" + rows["kind"] + "|" + rows["stream"] + "|" + parts
     ordered = rows.assign(_key=key).sort_values(["_key", "time"], kind="stable")
     gap = ordered["time"].groupby(ordered["_key"]).diff()
@@ -171,10 +182,13 @@ def _burst_firsts(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     first = ~burst.duplicated(keep="first")
     span = ordered["time"].groupby(burst).transform("max") - ordered["time"]
     many = first & (size > 1)
-    label = [f" (+{n - 1} more within {seconds_text(d.total_seconds())})"
-             for n, d in zip(size[many], span[many], strict=True)]
-    labelled = ordered.loc[many, "summary"] + pd.Series(label, index=size[many].index,
-                                                        dtype="string")
+    label = [
+        f" (+{n - 1} more within {seconds_text(d.total_seconds())})"
+        for n, d in zip(size[many], span[many], strict=True)
+    ]
+    labelled = ordered.loc[many, "summary"] + pd.Series(
+        label, index=size[many].index, dtype="string"
+    )
     return first.reindex(rows.index), labelled
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from timeline.schema import COLUMNS, empty_events, validate
+from incident_timeline.timeline.schema import COLUMNS, empty_events, validate
 
 SORT_KEY: tuple[str, ...] = ("time", "source", "stream", "_row", "ref")
 _IDENTITY: tuple[str, ...] = tuple(c for c in COLUMNS if c != "ref")
@@ -84,8 +84,9 @@ def _repeated_exports(frame: pd.DataFrame) -> np.ndarray:
 def _annotations_of_notes(frame: pd.DataFrame) -> np.ndarray:
     """PagerDuty "Note added" log entries with a note by the same actor in the same second."""
     drop = np.zeros(len(frame), dtype=bool)
-    notes = frame.loc[((frame["kind"] == "note") & (frame["source"] == "pagerduty")).to_numpy(
-        dtype=bool)]
+    notes = frame.loc[
+        ((frame["kind"] == "note") & (frame["source"] == "pagerduty")).to_numpy(dtype=bool)
+    ]
     if notes.empty:
         return drop
     second = notes["time"].dt.floor("s").astype("int64").astype("string")
@@ -93,8 +94,12 @@ def _annotations_of_notes(frame: pd.DataFrame) -> np.ndarray:
     entry = notes["labels"].str.contains('"log_entry": ', regex=False).to_numpy(dtype=bool)
     texts = set(key[~entry])
     annotation = entry & key.isin(texts).to_numpy(dtype=bool)
-    drop[np.flatnonzero((frame["kind"] == "note").to_numpy(dtype=bool)
-                        & (frame["source"] == "pagerduty").to_numpy(dtype=bool))] = annotation
+    drop[
+        np.flatnonzero(
+            (frame["kind"] == "note").to_numpy(dtype=bool)
+            & (frame["source"] == "pagerduty").to_numpy(dtype=bool)
+        )
+    ] = annotation
     return drop
 
 

@@ -14,8 +14,12 @@ from typing import Any
 import pandas as pd
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-    "==": operator.eq, "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _THRESHOLD = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 
@@ -57,8 +61,13 @@ def alert_transitions(samples: pd.DataFrame, horizon: pd.Timestamp | None = None
     Runs break at gaps longer than 1.5 steps. Returns ``time, series, state`` sorted by time.
     """
     if samples.empty:
-        return pd.DataFrame({"time": pd.Series(dtype="datetime64[ns, UTC]"),
-                             "series": pd.Series(dtype="string"), "state": pd.Series(dtype="string")})
+        return pd.DataFrame(
+            {
+                "time": pd.Series(dtype="datetime64[ns, UTC]"),
+                "series": pd.Series(dtype="string"),
+                "state": pd.Series(dtype="string"),
+            }
+        )
     data = samples.sort_values(["series", "alertstate", "time"], kind="stable")
     step = _step(data)
     key = [data["series"], data["alertstate"]]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from timeline.columns import extract
+from incident_timeline.timeline.columns import extract
 
 # level=error, lvl=warn, "level":"error", severity: ERROR, and bare upper-case level words.
 _LEVEL_KEYED = r"""(?i:\b(?:level|lvl|severity)["']?\s*[=:]\s*["']?(?P<level>[a-z]+))"""
-_LEVEL_BARE = r"\b(?P<level>FATAL|PANIC|CRITICAL|CRIT|EMERG|ALERT|ERROR|ERR|SEVERE|WARNING|WARN|INFO|NOTICE|LOG|DEBUG|TRACE)\b"
+_LEVEL_BARE = (
+    r"\b(?P<level>FATAL|PANIC|CRITICAL|CRIT|EMERG|ALERT|ERROR|ERR|SEVERE|WARNING|WARN|INFO|NOTICE"
+    r"|LOG|DEBUG|TRACE)\b"
+)
 _SEVERITY = {
     "fatal": "critical", "panic": "critical", "critical": "critical", "crit": "critical",
     "emerg": "critical", "alert": "critical", "error": "error", "err": "error", "e": "error",

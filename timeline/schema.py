@@ -110,13 +110,18 @@ def _column(name: str, value: Any, n: int) -> pd.Series:
     if isinstance(value, pd.Series):
         return value.reset_index(drop=True)
     if _is_column(value):
-        return pd.Series(list(value) if isinstance(value, tuple) else value, dtype="object"
-                         if not hasattr(value, "dtype") else None)
+        return pd.Series(
+            list(value) if isinstance(value, tuple) else value,
+            dtype="object" if not hasattr(value, "dtype") else None,
+        )
     if name in TIME_COLUMNS and (value is None or value is pd.NaT):
         return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]")
     if isinstance(value, str) or value is None:
-        return pd.Series(pd.arrays.ArrowStringArray(
-            pa.chunked_array([pa.repeat(pa.scalar(value, pa.large_string()), n)])))
+        return pd.Series(
+            pd.arrays.ArrowStringArray(
+                pa.chunked_array([pa.repeat(pa.scalar(value, pa.large_string()), n)])
+            )
+        )
     return pd.Series([value] * n, dtype="object")
 
 

@@ -74,8 +74,10 @@ def binary(name: str) -> str:
     found = shutil.which(name)
     if found:
         return found
-    message = (f"{name} is not installed; install the Debian package {PACKAGES[name]} "
-               f"(apt-get install --no-install-recommends {PACKAGES[name]})")
+    message = (
+        f"{name} is not installed; install the Debian package {PACKAGES[name]} "
+        f"(apt-get install --no-install-recommends {PACKAGES[name]})"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(message + " (CI=true: a missing server is a failure, not a skip)")
     pytest.skip(message)
@@ -96,12 +98,20 @@ def temp_dir(name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"it-{name}-"))
 
 
-def start(name: str, argv: list[str], port: int, workdir: Path, *,
-          ready: str = "/-/ready", timeout: float = 20.0) -> Server:
+def start(
+    name: str,
+    argv: list[str],
+    port: int,
+    workdir: Path,
+    *,
+    ready: str = "/-/ready",
+    timeout: float = 20.0,
+) -> Server:
     """Start ``argv`` (listening on ``port``), wait until ``ready`` answers 200, return it."""
     with (workdir / "server.log").open("wb") as output:
-        process = subprocess.Popen(argv, cwd=workdir, stdout=output, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            argv, cwd=workdir, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     server = Server(name, process, f"http://127.0.0.1:{port}", workdir)
     atexit.register(server.stop)
     deadline = time.monotonic() + timeout
@@ -137,9 +147,13 @@ def backfill(text: str, workdir: Path) -> Path:
     """Write OpenMetrics ``text`` into a new TSDB under ``workdir`` with promtool."""
     source, data = workdir / "backfill.om", workdir / "data"
     source.write_text(text)
-    done = subprocess.run([binary("promtool"), "tsdb", "create-blocks-from", "openmetrics",
-                           str(source), str(data)], capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        [binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     if done.returncode != 0:
         pytest.fail(f"promtool backfill failed: {done.stdout}{done.stderr}")
     return data
@@ -150,9 +164,13 @@ def start_prometheus(workdir: Path, config: str, data: Path | None = None) -> Se
     exe = binary("prometheus")
     port = free_port()
     (workdir / "prometheus.yml").write_text(config)
-    argv = [exe, f"--config.file={workdir / 'prometheus.yml'}",
-            f"--storage.tsdb.path={data or workdir / 'data'}",
-            "--storage.tsdb.retention.time=3650d", f"--web.listen-address=127.0.0.1:{port}"]
+    argv = [
+        exe,
+        f"--config.file={workdir / 'prometheus.yml'}",
+        f"--storage.tsdb.path={data or workdir / 'data'}",
+        "--storage.tsdb.retention.time=3650d",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
     return start("prometheus", argv, port, workdir)
 
 
@@ -161,9 +179,13 @@ def start_alertmanager(workdir: Path, config: str) -> Server:
     exe = binary("prometheus-alertmanager")
     port = free_port()
     (workdir / "alertmanager.yml").write_text(config)
-    argv = [exe, f"--config.file={workdir / 'alertmanager.yml'}",
-            f"--storage.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address="]
+    argv = [
+        exe,
+        f"--config.file={workdir / 'alertmanager.yml'}",
+        f"--storage.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
     return start("alertmanager", argv, port, workdir)
 
 
@@ -230,7 +252,8 @@ def local_http(workdir: Path) -> LocalHTTP:
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), _Handler)
     values: dict[str, float] = {}
     server.metrics_text = lambda: "".join(  # type: ignore[attr-defined]
-        f"# TYPE {k} gauge\n{k} {v!r}\n" for k, v in sorted(values.items()))
+        f"# TYPE {k} gauge\n{k} {v!r}\n" for k, v in sorted(values.items())
+    )
     server.log_path = workdir / "webhook.jsonl"  # type: ignore[attr-defined]
     server.lock = threading.Lock()  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -278,30 +301,38 @@ def incident_series() -> list[tuple[str, dict[str, str], list[Sample]]]:
     alert = {"alertname": "HighErrorRate", "service": "checkout-api", "severity": "page"}
     node = {"job": "node"}
     pod = {"namespace": "checkout", "pod": "p1"}
-    phases = {"Pending": ("14:00", "14:01"), "Running": ("14:01", "14:50"),
-              "Failed": ("14:50", "15:00"), "Succeeded": ("15:00", "15:00")}
+    phases = {
+        "Pending": ("14:00", "14:01"),
+        "Running": ("14:01", "14:50"),
+        "Failed": ("14:50", "15:00"),
+        "Succeeded": ("15:00", "15:00"),
+    }
     return [
         ("http_error_ratio", {"service": "checkout-api"}, during("14:10", "14:20", 0.073, 0.01)),
         ("ALERTS", {**alert, "alertstate": "pending"}, during("14:11", "14:12", 1, None)),
         ("ALERTS", {**alert, "alertstate": "firing"}, during("14:12", "14:20", 1, None)),
         ("ALERTS_FOR_STATE", alert, during("14:11", "14:20", at("14:11"), None)),
-        ("node_timex_offset_seconds", {**node, "instance": "node-a:9100"},
-         constant(0.0003)),
-        ("node_timex_offset_seconds", {**node, "instance": "node-b:9100"},
-         constant(2.4)),
+        ("node_timex_offset_seconds", {**node, "instance": "node-a:9100"}, constant(0.0003)),
+        ("node_timex_offset_seconds", {**node, "instance": "node-b:9100"}, constant(2.4)),
         ("node_timex_sync_status", {**node, "instance": "node-a:9100"}, constant(1)),
         ("node_timex_sync_status", {**node, "instance": "node-b:9100"}, constant(0)),
-        ("node_timex_maxerror_seconds", {**node, "instance": "node-a:9100"},
-         constant(0.05)),
-        ("node_timex_maxerror_seconds", {**node, "instance": "node-b:9100"},
-         constant(16)),
-        ("up", {"instance": "a:8080", "job": "app"},
-         [(t, 1.0) for t in grid if not at("14:40") < t < at("14:46")]),
+        ("node_timex_maxerror_seconds", {**node, "instance": "node-a:9100"}, constant(0.05)),
+        ("node_timex_maxerror_seconds", {**node, "instance": "node-b:9100"}, constant(16)),
+        (
+            "up",
+            {"instance": "a:8080", "job": "app"},
+            [(t, 1.0) for t in grid if not at("14:40") < t < at("14:46")],
+        ),
         ("up", {"instance": "b:8080", "job": "app"}, during("14:05", "14:07", 0, 1)),
-        ("kube_pod_container_status_restarts_total", {**pod, "container": "app"},
-         during("14:15", "15:00", 1, 0)),
-        *[("kube_pod_status_phase", {**pod, "phase": name}, during(first, last, 1, 0))
-          for name, (first, last) in phases.items()],
+        (
+            "kube_pod_container_status_restarts_total",
+            {**pod, "container": "app"},
+            during("14:15", "15:00", 1, 0),
+        ),
+        *[
+            ("kube_pod_status_phase", {**pod, "phase": name}, during(first, last, 1, 0))
+            for name, (first, last) in phases.items()
+        ],
     ]
 
 
@@ -321,24 +352,30 @@ def _once(request: pytest.FixtureRequest, name: str, factory: Callable[[], Any])
 @pytest.fixture(scope="session")
 def backfilled_prometheus(request: pytest.FixtureRequest) -> Server:
     """Prometheus over a TSDB holding `incident_series` (scrapes nothing)."""
+
     def make() -> Server:
         workdir = temp_dir("prometheus-backfilled")
         data = backfill(openmetrics(incident_series()), workdir)
         return start_prometheus(workdir, "global: {}\nscrape_configs: []\n", data)
+
     return _once(request, "backfilled_prometheus", make)  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
 def alertmanager(request: pytest.FixtureRequest) -> tuple[Server, LocalHTTP]:
     """Alertmanager whose only receiver is a webhook logger (group_wait/interval 1 s)."""
+
     def make() -> _Pair:
         workdir = temp_dir("alertmanager")
         hook = local_http(workdir)
-        config = ("route: {receiver: webhook-logger, group_by: [alertname], group_wait: 1s, "
-                  "group_interval: 1s, repeat_interval: 1h}\n"
-                  f"receivers: [{{name: webhook-logger, webhook_configs: "
-                  f"[{{url: '{hook.url}/hook', send_resolved: true}}]}}]\n")
+        config = (
+            "route: {receiver: webhook-logger, group_by: [alertname], group_wait: 1s, "
+            "group_interval: 1s, repeat_interval: 1h}\n"
+            f"receivers: [{{name: webhook-logger, webhook_configs: "
+            f"[{{url: '{hook.url}/hook', send_resolved: true}}]}}]\n"
+        )
         return _Pair(start_alertmanager(workdir, config), hook)
+
     pair = _once(request, "alertmanager", make)
     return pair.server, pair.helper
 
@@ -358,11 +395,11 @@ class Live:
 
 
 @pytest.fixture(scope="session")
-def live_prometheus(request: pytest.FixtureRequest,
-                    alertmanager: tuple[Server, LocalHTTP]) -> Live:
+def live_prometheus(request: pytest.FixtureRequest, alertmanager: tuple[Server, LocalHTTP]) -> Live:
     """Prometheus evaluating a real alerting rule every second on a local exporter whose
     ``app_error_ratio`` the test sets, sending alerts to the session's Alertmanager; it also
     scrapes a real node_exporter."""
+
     def make() -> Live:
         workdir = temp_dir("prometheus-live")
         exporter = local_http(workdir)
@@ -371,7 +408,8 @@ def live_prometheus(request: pytest.FixtureRequest,
         (workdir / "rules.yml").write_text(
             "groups:\n- name: live\n  interval: 1s\n  rules:\n  - alert: LiveErrorRatio\n"
             "    expr: app_error_ratio > 0.5\n    for: 2s\n    labels: {severity: page}\n"
-            "    annotations: {summary: error ratio above 50 %}\n")
+            "    annotations: {summary: error ratio above 50 %}\n"
+        )
         config = (
             "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
             f"rule_files: ['{workdir / 'rules.yml'}']\n"
@@ -379,8 +417,10 @@ def live_prometheus(request: pytest.FixtureRequest,
             f"['{alertmanager[0].url.removeprefix('http://')}']}}]}}]}}\n"
             "scrape_configs:\n"
             f"- {{job_name: app, static_configs: [{{targets: ['{exporter.url[7:]}']}}]}}\n"
-            f"- {{job_name: node, static_configs: [{{targets: ['{node.url[7:]}']}}]}}\n")
+            f"- {{job_name: node, static_configs: [{{targets: ['{node.url[7:]}']}}]}}\n"
+        )
         return Live(start_prometheus(workdir, config), exporter, node)
+
     return _once(request, "live_prometheus", make)  # type: ignore[no-any-return]
 
 

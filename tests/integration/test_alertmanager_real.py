@@ -15,9 +15,9 @@ import httpx
 import pandas as pd
 from click.testing import CliRunner
 
-from collector.alertmanager import REMOVED
-from collector.promjson import fingerprint
-from report.cli import cli
+from incident_timeline.collector.alertmanager.collector import REMOVED
+from incident_timeline.collector.prometheus.queryrange import fingerprint
+from incident_timeline.report.cli import cli
 from tests.integration import servers
 from tests.integration.servers import Live, LocalHTTP, Server, binary, wait_for
 
@@ -33,8 +33,20 @@ def collect(tmp_path: Path, toml: str, since: datetime, until: datetime) -> tupl
     config = tmp_path / "config.toml"
     config.write_text(toml)
     out = tmp_path / "bundle"
-    result = CliRunner().invoke(cli, ["collect", "-c", str(config), "--since", iso(since),
-                                      "--until", iso(until), "-o", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "collect",
+            "-c",
+            str(config),
+            "--since",
+            iso(since),
+            "--until",
+            iso(until),
+            "-o",
+            str(out),
+        ],
+    )
     return result, out
 
 
@@ -48,44 +60,71 @@ def named(frame: pd.DataFrame, alertname: str) -> pd.DataFrame:
     return frame[keep].reset_index(drop=True)
 
 
-def test_alerts_and_silences_from_the_real_api(alertmanager: tuple[Server, LocalHTTP],
-                                               tmp_path: Path) -> None:
+def test_alerts_and_silences_from_the_real_api(
+    alertmanager: tuple[Server, LocalHTTP], tmp_path: Path
+) -> None:
     server, _ = alertmanager
     api = httpx.Client(base_url=server.url + "/api/v2")
     now = datetime.now(UTC).replace(microsecond=0)
     labels = {"alertname": "DiskFull", "instance": "db-1:9100", "severity": "warning"}
     starts = now - timedelta(minutes=10)
-    posted = api.post("/alerts", json=[{"labels": labels, "startsAt": iso(starts),
-                                        "generatorURL": "http://prometheus/graph?g0.expr=x"}])
+    posted = api.post(
+        "/alerts",
+        json=[
+            {
+                "labels": labels,
+                "startsAt": iso(starts),
+                "generatorURL": "http://prometheus/graph?g0.expr=x",
+            }
+        ],
+    )
     assert posted.status_code == 200, posted.text
-    silence = {"matchers": [{"name": "alertname", "value": "DiskFull", "isRegex": False,
-                             "isEqual": True}],
-               "startsAt": iso(now - timedelta(minutes=5)), "endsAt": iso(now + timedelta(hours=1)),
-               "createdBy": "alice@example.com", "comment": "disk swap in progress, OPS-123"}
+    silence = {
+        "matchers": [{"name": "alertname", "value": "DiskFull", "isRegex": False, "isEqual": True}],
+        "startsAt": iso(now - timedelta(minutes=5)),
+        "endsAt": iso(now + timedelta(hours=1)),
+        "createdBy": "alice@example.com",
+        "comment": "disk swap in progress, OPS-123",
+    }
     silence_id = api.post("/silences", json=silence).json()["silenceID"]
     stored = next(s for s in api.get("/silences").json() if s["id"] == silence_id)
     seen = next(a for a in api.get("/alerts").json() if a["labels"] == labels)
 
-    result, out = collect(tmp_path, f'[alertmanager]\nurl = "{server.url}"\n',
-                          now - timedelta(minutes=30), now + timedelta(minutes=1))
+    result, out = collect(
+        tmp_path,
+        f'[alertmanager]\nurl = "{server.url}"\n',
+        now - timedelta(minutes=30),
+        now + timedelta(minutes=1),
+    )
     assert result.exit_code == 0, result.output
     frame = events(out, "alertmanager")
     [silenced] = frame[frame["labels"].str.contains(silence_id)].itertuples()
     # a silence cannot be back-dated: Alertmanager stores its creation time as startsAt
     assert silenced.time == pd.Timestamp(stored["startsAt"]) > pd.Timestamp(now)
     assert (silenced.kind, silenced.actor, silenced.message) == (
-        "silence", "alice@example.com", "disk swap in progress, OPS-123")
-    assert silenced.summary == (f"Silence by alice@example.com on alertname=DiskFull until "
-                                f"{stored['endsAt']}: disk swap in progress, OPS-123")
+        "silence",
+        "alice@example.com",
+        "disk swap in progress, OPS-123",
+    )
+    assert silenced.summary == (
+        f"Silence by alice@example.com on alertname=DiskFull until "
+        f"{stored['endsAt']}: disk swap in progress, OPS-123"
+    )
     [alert] = named(frame, "DiskFull").itertuples()
     assert (alert.kind, alert.time) == ("alert_firing", pd.Timestamp(starts))
     assert json.loads(alert.labels) == {
-        **labels, "fingerprint": fingerprint(labels), "state": "suppressed",
-        "receivers": "webhook-logger", "ends_at": seen["endsAt"],
-        "updated_at": seen["updatedAt"], "generator_url": "http://prometheus/graph?g0.expr=x"}
+        **labels,
+        "fingerprint": fingerprint(labels),
+        "state": "suppressed",
+        "receivers": "webhook-logger",
+        "ends_at": seen["endsAt"],
+        "updated_at": seen["updatedAt"],
+        "generator_url": "http://prometheus/graph?g0.expr=x",
+    }
     assert seen["fingerprint"] == fingerprint(labels)  # our FNV-1a is Alertmanager's
-    version = subprocess.run([binary("prometheus-alertmanager"), "--version"],
-                             capture_output=True, text=True, check=True).stdout
+    version = subprocess.run(
+        [binary("prometheus-alertmanager"), "--version"], capture_output=True, text=True, check=True
+    ).stdout
     status = json.loads((out / "raw/alertmanager/api/status.json").read_text())
     assert status["config"] == {"original": REMOVED}
     assert f"version {status['versionInfo']['version']} " in version
@@ -93,33 +132,47 @@ def test_alerts_and_silences_from_the_real_api(alertmanager: tuple[Server, Local
 
 
 def test_the_same_alert_in_prometheus_and_alertmanager(
-        live_prometheus: Live, alertmanager: tuple[Server, LocalHTTP], tmp_path: Path) -> None:
+    live_prometheus: Live, alertmanager: tuple[Server, LocalHTTP], tmp_path: Path
+) -> None:
     prom, exporter = live_prometheus.prometheus, live_prometheus.exporter
     am, hook = alertmanager
     papi = httpx.Client(base_url=prom.url + "/api/v1")
-    wait_for("Prometheus to scrape the exporter", lambda: papi.get(
-        "/query", params={"query": 'up{job="app"} == 1'}).json()["data"]["result"])
+    wait_for(
+        "Prometheus to scrape the exporter",
+        lambda: papi.get("/query", params={"query": 'up{job="app"} == 1'}).json()["data"]["result"],
+    )
     since = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=30)
 
     def ours(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [i for i in items if i["labels"].get("alertname") == "LiveErrorRatio"]
 
     def logged(status: str) -> list[dict[str, Any]]:
-        return [n for n in hook.notifications() if n["payload"]["status"] == status
-                and n["payload"]["commonLabels"].get("alertname") == "LiveErrorRatio"]
+        return [
+            n
+            for n in hook.notifications()
+            if n["payload"]["status"] == status
+            and n["payload"]["commonLabels"].get("alertname") == "LiveErrorRatio"
+        ]
 
     exporter.values["app_error_ratio"] = 0.9
-    [firing] = wait_for("the alert to fire", lambda: [
-        a for a in ours(papi.get("/alerts").json()["data"]["alerts"]) if a["state"] == "firing"])
-    [in_am] = wait_for("Alertmanager to receive it", lambda: ours(
-        httpx.get(am.url + "/api/v2/alerts").json()))
+    [firing] = wait_for(
+        "the alert to fire",
+        lambda: [
+            a for a in ours(papi.get("/alerts").json()["data"]["alerts"]) if a["state"] == "firing"
+        ],
+    )
+    [in_am] = wait_for(
+        "Alertmanager to receive it", lambda: ours(httpx.get(am.url + "/api/v2/alerts").json())
+    )
     wait_for("the firing notification", lambda: logged("firing"))
     exporter.values["app_error_ratio"] = 0.0
     [resolved] = wait_for("the resolved notification", lambda: logged("resolved"))
     time.sleep(2)  # past 1.5 evaluation steps: the data shows the alert ended
 
-    toml = (f'[prometheus]\nurl = "{prom.url}"\nstep = "1s"\n\n[alertmanager]\nurl = "{am.url}"\n'
-            f'webhook_log = "{hook.log_path}"\n')
+    toml = (
+        f'[prometheus]\nurl = "{prom.url}"\nstep = "1s"\n\n[alertmanager]\nurl = "{am.url}"\n'
+        f'webhook_log = "{hook.log_path}"\n'
+    )
     result, out = collect(tmp_path, toml, since, datetime.now(UTC) + timedelta(seconds=30))
     assert result.exit_code == 0, result.output
 
@@ -134,21 +187,26 @@ def test_the_same_alert_in_prometheus_and_alertmanager(
     for labels in p["labels"]:
         assert json.loads(labels)["fingerprint"] == in_am["fingerprint"]
     assert p["message"][1].endswith(
-        "\nrule LiveErrorRatio (group live, for 2s): app_error_ratio > 0.5")
+        "\nrule LiveErrorRatio (group live, for 2s): app_error_ratio > 0.5"
+    )
 
     notes = named(events(out, "alertmanager"), "LiveErrorRatio")
     assert list(notes["summary"]) == [
         "Alertmanager notified webhook-logger: [FIRING:1] LiveErrorRatio",
-        "Alertmanager notified webhook-logger: [RESOLVED:1] LiveErrorRatio"]
-    assert list(notes["time"]) == [pd.Timestamp(logged(s)[0]["time"])
-                                   for s in ("firing", "resolved")]
+        "Alertmanager notified webhook-logger: [RESOLVED:1] LiveErrorRatio",
+    ]
+    assert list(notes["time"]) == [
+        pd.Timestamp(logged(s)[0]["time"]) for s in ("firing", "resolved")
+    ]
     assert list(notes["embedded_time"]) == [p["time"][1], p["time"][2]]
     for labels in notes["labels"]:
         assert json.loads(labels)["fingerprint"] == in_am["fingerprint"]
 
     node = httpx.get(live_prometheus.node.url + "/metrics").text
-    sync = next(float(line.split()[1]) for line in node.splitlines()
-                if line.startswith("node_timex_sync_status "))
+    sync = next(
+        float(line.split()[1])
+        for line in node.splitlines()
+        if line.startswith("node_timex_sync_status ")
+    )
     kept = pd.read_parquet(out / "metrics/node_timex_sync_status.parquet")
     assert set(kept["value"]) == {sync}  # the real exporter's own value, as kept for plots
-

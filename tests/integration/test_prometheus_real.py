@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from collector.bundle import read_manifest
-from report.cli import cli
+from incident_timeline.collector.bundle import read_manifest
+from incident_timeline.report.cli import cli
 from tests.integration import servers
 from tests.integration.servers import Server, at, binary, free_port
 
@@ -33,8 +33,11 @@ expr = "sum(rate(http_error_ratio[5m])"
 """
 EXPECTED = [
     ("14:00:00", "clock", "clock maximum error 16 s, above 1 s, on instance=node-b:9100, job=node"),
-    ("14:00:00", "clock", ("clock not NTP-synchronised (node_timex_sync_status 0) on "
-                          "instance=node-b:9100, job=node")),
+    (
+        "14:00:00",
+        "clock",
+        ("clock not NTP-synchronised (node_timex_sync_status 0) on instance=node-b:9100, job=node"),
+    ),
     ("14:00:00", "clock", "clock offset +2.4 s, beyond ±0.05 s, on instance=node-b:9100, job=node"),
     ("14:01:00", "k8s_event", "pod checkout/p1 phase Pending → Running"),
     ("14:05:00", "metric_threshold", "up < 1 (0) for instance=b:8080, job=app"),
@@ -44,10 +47,16 @@ EXPECTED = [
     ("14:12:00", "alert_firing", "HighErrorRate firing (service=checkout-api, severity=page)"),
     ("14:15:00", "k8s_event", "container app of checkout/p1 restarted (restarts 0 → 1)"),
     ("14:20:00", "alert_resolved", "HighErrorRate resolved (service=checkout-api, severity=page)"),
-    ("14:20:00", "metric_threshold",
-     "5xx ratio back to 0.01, no longer > 0.05 for service=checkout-api"),
-    ("14:40:00", "gap",
-     'no samples of up{instance="a:8080",job="app"} from 14:40:00 to 14:46:00 (6 min)'),
+    (
+        "14:20:00",
+        "metric_threshold",
+        "5xx ratio back to 0.01, no longer > 0.05 for service=checkout-api",
+    ),
+    (
+        "14:40:00",
+        "gap",
+        'no samples of up{instance="a:8080",job="app"} from 14:40:00 to 14:46:00 (6 min)',
+    ),
     ("14:50:00", "k8s_event", "pod checkout/p1 phase Running → Failed"),
 ]
 
@@ -56,8 +65,9 @@ def collect(tmp_path: Path, url: str, extra: str = "", name: str = "bundle") -> 
     config = tmp_path / f"{name}.toml"
     config.write_text(f'[prometheus]\nurl = "{url}"\n{extra}{QUERIES}')
     out = tmp_path / name
-    result = CliRunner().invoke(cli, ["collect", "-c", str(config), "--since", SINCE,
-                                      "--until", UNTIL, "-o", str(out)])
+    result = CliRunner().invoke(
+        cli, ["collect", "-c", str(config), "--since", SINCE, "--until", UNTIL, "-o", str(out)]
+    )
     return result, out
 
 
@@ -75,8 +85,10 @@ def follow(out: Path, ref: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def bundle(backfilled_prometheus: Server, tmp_path_factory: pytest.TempPathFactory,
-           ) -> tuple[Any, Path]:
+def bundle(
+    backfilled_prometheus: Server,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Any, Path]:
     return collect(tmp_path_factory.mktemp("prom"), backfilled_prometheus.url)
 
 
@@ -84,8 +96,10 @@ def test_every_event_of_the_backfilled_incident(bundle: tuple[Any, Path]) -> Non
     result, out = bundle
     assert result.exit_code == 3, result.output  # partial: the broken query
     frame = events(out)
-    got = [(t.strftime("%H:%M:%S"), k, s) for t, k, s in
-           zip(frame["time"], frame["kind"], frame["summary"])]
+    got = [
+        (t.strftime("%H:%M:%S"), k, s)
+        for t, k, s in zip(frame["time"], frame["kind"], frame["summary"], strict=False)
+    ]
     assert got == EXPECTED
     assert (frame["source"] == "prometheus").all() and (frame["time_quality"] == "exact").all()
 
@@ -103,11 +117,18 @@ def test_alert_history_has_active_at_fingerprint_and_refs(bundle: tuple[Any, Pat
     alerts = frame[frame["kind"].str.startswith("alert_")]
     assert list(alerts["embedded_time"]) == [pd.Timestamp("2026-03-04T14:11:00Z")] * 3
     for labels in alerts["labels"]:
-        assert json.loads(labels) == {"alertname": "HighErrorRate", "service": "checkout-api",
-                                      "severity": "page", "fingerprint": "c5962100eddb5f40"}
+        assert json.loads(labels) == {
+            "alertname": "HighErrorRate",
+            "service": "checkout-api",
+            "severity": "page",
+            "fingerprint": "c5962100eddb5f40",
+        }
     refs = list(alerts["ref"])
-    assert [follow(out, r) for r in refs] == [[at("14:11"), "1"], [at("14:12"), "1"],
-                                              [at("14:19:45"), "1"]]
+    assert [follow(out, r) for r in refs] == [
+        [at("14:11"), "1"],
+        [at("14:12"), "1"],
+        [at("14:19:45"), "1"],
+    ]
     assert follow(out, refs[0].rsplit("/values/", 1)[0] + "/metric")["alertstate"] == "pending"
 
 
@@ -121,8 +142,12 @@ def test_threshold_and_gap_refs_point_at_the_raw_samples(bundle: tuple[Any, Path
     assert gap["ref"].startswith("raw/prometheus/samples/up/000.json#")
     assert follow(out, gap["ref"]) == [at("14:40"), "1"]
     assert json.loads(gap["labels"]) == {
-        "instance": "a:8080", "job": "app", "gap_start": "2026-03-04T14:40:00Z",
-        "gap_end": "2026-03-04T14:46:00Z", "gap_seconds": "360"}
+        "instance": "a:8080",
+        "job": "app",
+        "gap_start": "2026-03-04T14:40:00Z",
+        "gap_end": "2026-03-04T14:46:00Z",
+        "gap_seconds": "360",
+    }
 
 
 def test_query_range_hides_the_gap_that_raw_samples_show(bundle: tuple[Any, Path]) -> None:
@@ -140,18 +165,25 @@ def test_node_clock_series_are_kept_for_plots(bundle: tuple[Any, Path]) -> None:
     assert len(offsets) == 480
     by_node = offsets.groupby("series")["value"].agg(["min", "max"])
     assert by_node.to_dict("index") == {
-        'node_timex_offset_seconds{instance="node-a:9100",job="node"}': {"min": 0.0003,
-                                                                         "max": 0.0003},
-        'node_timex_offset_seconds{instance="node-b:9100",job="node"}': {"min": 2.4, "max": 2.4}}
-    assert offsets["ref"].iloc[0].startswith(
-        "raw/prometheus/builtin/node_timex_offset_seconds/000.json#/data/result/")
+        'node_timex_offset_seconds{instance="node-a:9100",job="node"}': {
+            "min": 0.0003,
+            "max": 0.0003,
+        },
+        'node_timex_offset_seconds{instance="node-b:9100",job="node"}': {"min": 2.4, "max": 2.4},
+    }
+    assert (
+        offsets["ref"]
+        .iloc[0]
+        .startswith("raw/prometheus/builtin/node_timex_offset_seconds/000.json#/data/result/")
+    )
 
 
-def test_small_chunks_stitch_to_the_same_evidence(backfilled_prometheus: Server,
-                                                  bundle: tuple[Any, Path],
-                                                  tmp_path: Path) -> None:
-    result, out = collect(tmp_path, backfilled_prometheus.url,
-                          "max_points_per_request = 50\n", "chunked")
+def test_small_chunks_stitch_to_the_same_evidence(
+    backfilled_prometheus: Server, bundle: tuple[Any, Path], tmp_path: Path
+) -> None:
+    result, out = collect(
+        tmp_path, backfilled_prometheus.url, "max_points_per_request = 50\n", "chunked"
+    )
     assert result.exit_code == 3, result.output
     assert len(list((out / "raw/prometheus/queries/error_ratio").iterdir())) == 5
     assert len(list((out / "raw/prometheus/samples/up").iterdir())) == 5
@@ -172,17 +204,22 @@ def test_unreachable_server_fails_the_source_but_writes_the_bundle(tmp_path: Pat
     source = read_manifest(out)["sources"]["prometheus"]
     assert source["status"] == "failed"
     assert source["error"].startswith(
-        f"prometheus: cannot reach http://127.0.0.1:{port}: ConnectError: ")
+        f"prometheus: cannot reach http://127.0.0.1:{port}: ConnectError: "
+    )
     assert "Connection refused" in source["error"]
     assert (out / "events/prometheus.parquet").exists()
 
 
 def test_a_missing_server_skips_naming_the_package_but_fails_under_ci(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr("shutil.which", lambda name: None)
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match=r"install the Debian package "
-                       r"prometheus-alertmanager \(apt-get install"):
+    with pytest.raises(
+        pytest.skip.Exception,
+        match=r"install the Debian package "
+        r"prometheus-alertmanager \(apt-get install",
+    ):
         binary("prometheus-alertmanager")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true: a missing server is a failure"):

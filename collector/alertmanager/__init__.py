@@ -1,0 +1,1 @@
+"""The ``alertmanager`` source: alerts, silences and a webhook log as notification history."""

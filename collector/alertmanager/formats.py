@@ -1,0 +1,213 @@
+"""Alertmanager's formats, shared by the live collector and the ``[[file]]`` import:
+``GET /api/v2/alerts`` / ``amtool alert query -o json``, ``GET /api/v2/silences`` /
+``amtool silence query -o json``, and a webhook receiver's JSON-lines log of notifications."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from incident_timeline.collector.errors import ExportFormatError
+from incident_timeline.collector.formats import (
+    Context,
+    Format,
+    Parsed,
+    Sample,
+    json_parser,
+    label_pairs,
+    objects,
+    row,
+    rows_to_events,
+    text_parser,
+)
+
+
+def parse_am_alerts(data: Any, ctx: Context) -> Parsed:
+    """Alertmanager ``/api/v2/alerts`` or ``amtool alert query -o json``: one event per alert
+    at its ``startsAt`` (Alertmanager keeps no history: only alerts active at export time)."""
+    if not isinstance(data, list):
+        raise ExportFormatError("not Alertmanager alerts: expected a JSON array of alerts")
+    rows = []
+    for i, alert in enumerate(objects(data, "Alertmanager alerts")):
+        labels = alert.get("labels") or {}
+        status = alert.get("status") or {}
+        state = status.get("state", "active")
+        muted = status.get("silencedBy") or status.get("inhibitedBy")
+        note = f" [{state}{' by ' + ', '.join(muted) if muted else ''}]"
+        rows.append(
+            row(
+                ctx,
+                time_raw=alert.get("startsAt"),
+                source="alertmanager",
+                kind="alert_firing",
+                severity="error",
+                pointer=f"/{i}",
+                summary=f"{labels.get('alertname', '?')} firing ({label_pairs(labels)}){note}",
+                message=json.dumps(alert.get("annotations") or {}, sort_keys=True),
+                labels={
+                    **labels,
+                    "fingerprint": alert.get("fingerprint"),
+                    "state": state,
+                    "receivers": ",".join(r.get("name", "") for r in alert.get("receivers", [])),
+                    "ends_at": alert.get("endsAt"),
+                    "updated_at": alert.get("updatedAt"),
+                    "generator_url": alert.get("generatorURL"),
+                },
+            )
+        )
+    return Parsed(rows_to_events(rows, ctx), None, {"alerts": len(rows)})
+
+
+def parse_silences(data: Any, ctx: Context) -> Parsed:
+    """``amtool silence query -o json`` or ``/api/v2/silences``: who silenced what, and why."""
+    if not isinstance(data, list):
+        raise ExportFormatError("not Alertmanager silences: expected a JSON array of silences")
+    rows = []
+    for i, silence in enumerate(objects(data, "Alertmanager silences")):
+        matchers = ", ".join(
+            f"{m.get('name')}{'=~' if m.get('isRegex') else '='}{m.get('value')}"
+            if m.get("isEqual", True)
+            else f"{m.get('name')}!={m.get('value')}"
+            for m in silence.get("matchers", [])
+        )
+        who = silence.get("createdBy")
+        rows.append(
+            row(
+                ctx,
+                time_raw=silence.get("startsAt"),
+                source="alertmanager",
+                kind="silence",
+                actor=who,
+                pointer=f"/{i}",
+                message=silence.get("comment") or "",
+                summary=f"Silence by {who} on {matchers} until {silence.get('endsAt')}: "
+                f"{silence.get('comment') or ''}",
+                labels={
+                    "silence_id": silence.get("id"),
+                    "matchers": matchers,
+                    "state": (silence.get("status") or {}).get("state"),
+                    "ends_at": silence.get("endsAt"),
+                },
+            )
+        )
+    return Parsed(rows_to_events(rows, ctx), None, {"silences": len(rows)})
+
+
+def parse_webhook_log(text: str, ctx: Context) -> Parsed:
+    """JSON lines of Alertmanager webhook payloads (version 4), bare or wrapped as
+    ``{"time": ..., "payload": {...}}`` by a logger that records when it received them."""
+    rows = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise ExportFormatError(f"line {number}: not valid JSON: {exc}") from None
+        rows.append(_webhook_row(number, record, ctx))
+    return Parsed(rows_to_events(rows, ctx), None, {"notifications": len(rows)})
+
+
+def _webhook_row(number: int, record: Any, ctx: Context) -> dict[str, Any]:
+    payload = record.get("payload") or record.get("body") if isinstance(record, dict) else None
+    payload = payload or record
+    if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
+        raise ExportFormatError(f"line {number}: not an Alertmanager webhook payload (no alerts)")
+    received = record.get("time") or record.get("receivedAt") or record.get("timestamp")
+    status = payload.get("status", "firing")
+    alerts = payload["alerts"]
+    times = [a.get("endsAt" if status == "resolved" else "startsAt") for a in alerts]
+    own = max((t for t in times if t), default=None)
+    names = sorted({a.get("labels", {}).get("alertname", "?") for a in alerts})
+    prints = sorted({str(a["fingerprint"]) for a in alerts if a.get("fingerprint")})
+    return row(
+        ctx,
+        time_raw=received or own,
+        quality=None if received else "inferred",
+        embedded_raw=own,
+        source="alertmanager",
+        kind="alert_notify",
+        pointer=f"L{number}",
+        summary=f"Alertmanager notified {payload.get('receiver')}: "
+        f"[{status.upper()}:{len(alerts)}] {', '.join(names)}",
+        message=json.dumps(payload, sort_keys=True),
+        labels={
+            **(payload.get("commonLabels") or {}),
+            "receiver": payload.get("receiver"),
+            "status": status,
+            "group_key": payload.get("groupKey"),
+            # one alert: the key that matches it in Prometheus and Alertmanager events
+            "fingerprint": prints[0] if len(prints) == 1 else None,
+            "fingerprints": ",".join(prints) if len(prints) > 1 else None,
+        },
+    )
+
+
+def _first(sample: Sample) -> Any:
+    document = sample.document
+    if not isinstance(document, list):
+        return None
+    return document[0] if document else {}
+
+
+def _is_silences(sample: Sample) -> bool:
+    first = _first(sample)
+    return isinstance(first, dict) and "matchers" in first
+
+
+def _is_alerts(sample: Sample) -> bool:
+    first = _first(sample)
+    return isinstance(first, dict) and ("startsAt" in first or not first)
+
+
+def _is_webhook(sample: Sample) -> bool:
+    if sample.is_json:
+        document = sample.document
+        return isinstance(document, dict) and isinstance(document.get("alerts"), list)
+    record = sample.first_record
+    return isinstance(record, dict) and bool({"alerts", "payload", "body"} & record.keys())
+
+
+_ALERTS = json_parser(parse_am_alerts)
+_SILENCES = json_parser(parse_silences)
+FORMATS = (
+    Format(
+        name="alertmanager-alerts",
+        parse=_ALERTS,
+        detect=_is_alerts,
+        layout="json",
+        priority=60,
+        source="alertmanager",
+        description="GET /api/v2/alerts",
+    ),
+    Format(
+        name="amtool-alerts",
+        parse=_ALERTS,
+        source="alertmanager",
+        description="amtool alert query -o json",
+    ),
+    Format(
+        name="amtool-silences",
+        parse=_SILENCES,
+        detect=_is_silences,
+        layout="json",
+        priority=55,
+        source="alertmanager",
+        description="amtool silence query -o json",
+    ),
+    Format(
+        name="alertmanager-silences",
+        parse=_SILENCES,
+        source="alertmanager",
+        description="GET /api/v2/silences",
+    ),
+    Format(
+        name="alertmanager-webhook",
+        parse=text_parser(parse_webhook_log),
+        detect=_is_webhook,
+        layout="json",
+        priority=50,
+        source="alertmanager",
+        description="a webhook receiver's JSON-lines log of notifications",
+    ),
+)

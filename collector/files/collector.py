@@ -1,0 +1,194 @@
+"""The ``file`` collector: exports an on-call engineer already made by hand.
+
+Each ``[[file]]`` table names a file or glob, its format (or ``auto``), a stream name and the
+zone of naive timestamps. Every line and record is kept, also outside the window (only
+counted as ``outside_window``). Every file is copied into ``raw/file/`` byte for byte; a file that
+cannot be read or is not in its format is recorded and makes the source ``partial``, the others
+are still collected. Structured exports keep their system of origin as the event ``source``
+(a PagerDuty export gives ``pagerduty`` events); plain logs are ``file``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+from pathlib import Path
+from typing import Any
+
+from incident_timeline.collector import registry
+from incident_timeline.collector.bundle import SourceWriter
+from incident_timeline.collector.config import build, check_zone_key
+from incident_timeline.collector.errors import ConfigError, ExportFormatError
+from incident_timeline.collector.formats import Context, Format, Parsed, Sample
+from incident_timeline.collector.lines import looks_like_log
+from incident_timeline.timeline.clock import Clock
+from incident_timeline.timeline.metrics import parse_threshold
+from incident_timeline.timeline.window import Window
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FileSource:
+    """One ``[[file]]`` table, e.g. ``path = "exports/*.log"``, ``format = "kubectl-logs"``."""
+
+    path: str
+    format: str = "auto"
+    stream: str | None = None
+    timezone: str = "UTC"
+    namespace: str | None = None
+    threshold: str | None = None
+    label: str | None = None
+
+
+class FileCollector:
+    """Reads hand-made exports named by ``[[file]]`` tables."""
+
+    name = "file"
+
+    def __init__(self, files: list[FileSource], base_dir: Path) -> None:
+        self.files = files
+        self.base_dir = base_dir
+
+    @classmethod
+    def from_config(cls, table: Any, path: Path) -> FileCollector:
+        """Build from the ``[[file]]`` array of tables in config file ``path``."""
+        if not isinstance(table, list):
+            raise ConfigError(
+                f"{path}: file must be an array of tables: write [[file]], not [file]"
+            )
+        files = [build(FileSource, t, f"file[{i}]", path) for i, t in enumerate(table)]
+        for i, entry in enumerate(files):
+            names = ["auto", *sorted(registry.formats())]
+            if entry.format not in names:
+                raise ConfigError(
+                    f"{path}: file[{i}].format {entry.format!r} is not one of {', '.join(names)}"
+                )
+            check_zone_key(entry.timezone, f"file[{i}].timezone", path)
+            if entry.threshold is not None:
+                try:
+                    parse_threshold(entry.threshold)
+                except ValueError as exc:
+                    raise ConfigError(f"{path}: file[{i}].threshold: {exc}") from None
+        return cls(files, path.parent)
+
+    def collect(self, window: Window, out: SourceWriter, *, clock: Clock) -> dict[str, int]:
+        """Copy and parse every matching file; returns counts for the manifest."""
+        counts = {"files": 0, "failed_files": 0, "outside_window": 0}
+        seen: set[Path] = set()
+        for entry in self.files:
+            paths = self._expand(entry, out)
+            for file in paths:
+                if file in seen:
+                    out.warn(f"{file}: matched by more than one [[file]] table; read once")
+                    continue
+                seen.add(file)
+                counts["files"] += 1
+                if not self._one(entry, file, window, out, counts):
+                    counts["failed_files"] += 1
+        return counts
+
+    def _expand(self, entry: FileSource, out: SourceWriter) -> list[Path]:
+        pattern = Path(entry.path).expanduser()
+        if not pattern.is_absolute():
+            pattern = self.base_dir / pattern
+        matches = sorted(Path(p) for p in glob.glob(str(pattern), recursive=True))
+        files = [p for p in matches if p.is_file()]
+        if not files:
+            out.warn(f"{entry.path}: no such file", partial=True)
+        return files
+
+    def _one(
+        self,
+        entry: FileSource,
+        file: Path,
+        window: Window,
+        out: SourceWriter,
+        counts: dict[str, int],
+    ) -> bool:
+        try:
+            data = file.read_bytes()  # read once: raw/ holds exactly the bytes parsed
+            ref = out.write_raw(self._relpath(file), data)
+        except OSError as exc:
+            out.warn(f"{file}: cannot read: {exc.strerror or exc}", partial=True)
+            return False
+        try:
+            known = registry.formats()
+            fmt = known[entry.format] if entry.format != "auto" else detect_format(data, known)
+            ctx = Context(
+                ref=ref,
+                stream=entry.stream or _default_stream(file, fmt.name),
+                timezone=entry.timezone,
+                namespace=entry.namespace,
+                threshold=entry.threshold,
+                label=entry.label,
+                fallback_time=window.since,
+                window_end=window.until,
+            )
+            parsed = fmt.parse(data, ctx)
+        except ExportFormatError as exc:
+            out.warn(f"{self._relpath(file)}: {exc}", partial=True)
+            return False
+        # An export is evidence the user chose: lines outside the window are kept (a skewed
+        # clock can push a line past the window's edge) and only counted.
+        inside = (parsed.events["time"] >= window.since) & (parsed.events["time"] < window.until)
+        counts["outside_window"] += int((~inside).sum())
+        out.add_events(parsed.events)
+        for warning in parsed.warnings:
+            out.warn(f"{self._relpath(file)}: {warning}")
+        if parsed.metrics is not None:
+            out.write_metrics(ctx.stream, parsed.metrics)
+        for key, value in parsed.counts.items():
+            counts[key] = counts.get(key, 0) + value
+        return True
+
+    def _relpath(self, file: Path) -> str:
+        try:
+            return file.resolve().relative_to(self.base_dir.resolve()).as_posix()
+        except ValueError:
+            return "external/" + file.resolve().as_posix().lstrip("/")
+
+
+def _default_stream(file: Path, fmt: str) -> str:
+    # A saved query is named like the query (metrics/<name>.parquet); other files by name.
+    return file.stem if fmt == "prometheus-query-range" else file.name
+
+
+def parse(name: str, data: bytes, ctx: Context) -> Parsed:
+    """Parse one export in the registered format ``name``; ExportFormatError when it is not."""
+    return registry.formats()[name].parse(data, ctx)
+
+
+def detect_format(data: bytes, formats: dict[str, Format] | None = None) -> Format:
+    """Guess an export's format from its content: a JSON document by the formats that judge
+    JSON, text by those that judge lines, and the plain ``log`` format when none claims it."""
+    formats = registry.formats() if formats is None else formats
+    sample = Sample(data)
+    ordered = sorted((f for f in formats.values() if f.detect), key=lambda f: f.priority)
+    log = formats["log"]
+    if sample.opens_json:
+        json_formats = [f for f in ordered if f.layout == "json"]
+        if sample.is_json:
+            for fmt in json_formats:
+                if fmt.detect and fmt.detect(sample):
+                    return fmt
+            if _looks_like_log(sample):
+                return log
+            raise ExportFormatError(
+                "unrecognised JSON export; set format to one of the file collector's formats"
+            )
+        if sample.first_record is None:
+            if _looks_like_log(sample):
+                return log
+            raise ExportFormatError("looks like JSON but is not valid JSON")
+        # JSON lines: a webhook log, unless the lines are an app's log with timestamps.
+        for fmt in json_formats:
+            if fmt.detect and fmt.detect(sample):
+                return fmt
+        return log if _looks_like_log(sample) else formats["alertmanager-webhook"]
+    for fmt in ordered:
+        if fmt.layout == "text" and fmt.detect and fmt.detect(sample):
+            return fmt
+    return log
+
+
+def _looks_like_log(sample: Sample) -> bool:
+    return looks_like_log(sample.head)

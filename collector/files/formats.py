@@ -1,0 +1,50 @@
+"""The plain ``log`` format: any text log, each line's first timestamp (any family the time
+engine knows) is its time. It is also what detection falls back to."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from incident_timeline.collector.formats import Context, Format, Parsed, text_parser
+from incident_timeline.collector.lines import (
+    flagged,
+    split_lines,
+    strip_leading,
+    summarize,
+    window_of,
+)
+from incident_timeline.timeline import schema
+from incident_timeline.timeline.normalize import detect_severity
+from incident_timeline.timeline.timestamps import fill_inferred, parse_timestamps
+
+
+def parse_log(text: str, ctx: Context) -> Parsed:
+    """A plain log file: the first timestamp of each line (any family) is its time."""
+    lines = split_lines(text)
+    parsed = parse_timestamps(lines, ctx.timezone, window_of(ctx))
+    time, quality = fill_inferred(parsed["time"], parsed["quality"], ctx.fallback_time)
+    plain = schema.labels_json({"file": ctx.ref.removeprefix("raw/file/")})
+    labels = flagged(pd.Series(plain, index=lines.index), parsed["dst"], None)
+    events = schema.make_events(
+        time=time,
+        source="file",
+        stream=ctx.stream,
+        kind="log",
+        severity=detect_severity(lines),
+        message=lines,
+        summary=summarize(strip_leading(lines, parsed["time_raw"])),
+        labels=labels,
+        time_raw=parsed["time_raw"].fillna(""),
+        time_quality=quality,
+        ref=ctx.ref + "#L" + lines.index.astype(str),
+    )
+    return Parsed(events, None, {"log_lines": len(events)})
+
+
+LOG = Format(
+    name="log",
+    parse=text_parser(parse_log),
+    priority=100,
+    description="any text log: ISO 8601, klog, syslog, nginx/Apache, log4j, JSON, ...",
+)
+FORMATS = (LOG,)

@@ -1,0 +1,1 @@
+"""The ``kubernetes`` source's formats: ``kubectl logs``, CRI files and ``kubectl get events``."""

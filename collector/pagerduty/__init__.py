@@ -1,0 +1,1 @@
+"""The ``pagerduty`` source's formats: incident log entries and notes."""

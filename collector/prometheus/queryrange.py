@@ -1,0 +1,187 @@
+"""Prometheus ``query_range`` responses: tidy samples, threshold crossings, ALERTS history.
+
+Shared by the file collector (a saved ``curl .../api/v1/query_range`` response) and the
+Prometheus collector (the same JSON, fetched)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pandas as pd
+
+from incident_timeline.collector.errors import ExportFormatError
+from incident_timeline.timeline.metrics import (
+    alert_transitions,
+    parse_threshold,
+    threshold_crossings,
+)
+
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+
+
+@dataclasses.dataclass
+class RangeResult:
+    """Samples (time, series, labels, value, pointer), event rows, series count, warnings."""
+
+    samples: pd.DataFrame
+    rows: list[dict[str, Any]]
+    series: int
+    warnings: list[str]
+
+
+def fingerprint(labels: dict[str, str]) -> str:
+    """Prometheus ``model.LabelSet.Fingerprint()`` as Alertmanager prints it (16 hex digits):
+    FNV-1a 64 over the label names in sorted order, each name and value followed by 0xff.
+
+    The same alert in Prometheus ``ALERTS`` (labels minus ``__name__`` and ``alertstate``) and
+    in Alertmanager has the same fingerprint, unless external labels or alert relabelling
+    changed its labels on the way.
+    """
+    value = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode("utf-8") + b"\xff":
+                value = ((value ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{value:016x}"
+
+
+def series_key(metric: dict[str, str]) -> str:
+    """``name{a="1",b="2"}`` with labels sorted, the way Prometheus prints a series."""
+    name = metric.get("__name__", "")
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k != "__name__")
+    return f"{name}{{{inner}}}"
+
+
+def parse_query_range(
+    data: Any, threshold: str | None, label: str, *, horizon: pd.Timestamp | None = None
+) -> RangeResult:
+    """Check the envelope and build samples and events from a matrix result.
+
+    ``horizon``: where the queried range really ends, for alerts firing until the data's end
+    (see `timeline.metrics.alert_transitions`)."""
+    if not isinstance(data, dict) or "status" not in data:
+        raise ExportFormatError("not a Prometheus API response: no 'status' field")
+    if data["status"] != "success":
+        raise ExportFormatError(
+            "the saved response is a Prometheus error: "
+            f"{data.get('errorType')}: {data.get('error')}"
+        )
+    body = data.get("data") or {}
+    if body.get("resultType") != "matrix":
+        raise ExportFormatError(
+            f"resultType is {body.get('resultType')!r}, not 'matrix': export a range query "
+            "(/api/v1/query_range), not an instant query"
+        )
+    result = body.get("result") or []
+    samples = _samples(result)
+    rows = []
+    if threshold is not None and len(samples):
+        rows += _crossing_rows(samples, threshold, label)
+    alerts = samples[samples["series"].str.startswith("ALERTS{")]
+    if len(alerts):
+        rows += _alert_rows(alerts, horizon)
+    warnings = [f"Prometheus warning: {w}" for w in data.get("warnings") or []]
+    return RangeResult(samples, rows, len(result), warnings)
+
+
+def _samples(result: list[Any]) -> pd.DataFrame:
+    times: list[float] = []
+    values: list[str] = []
+    keys: list[str] = []
+    labels: list[str] = []
+    pointers: list[str] = []
+    for i, series in enumerate(result):
+        if not isinstance(series, dict) or not isinstance(series.get("values"), list):
+            raise ExportFormatError(f"data.result[{i}] is not a range series with 'values'")
+        metric = series.get("metric") or {}
+        key, text = series_key(metric), json.dumps(metric, sort_keys=True)
+        for j, pair in enumerate(series["values"]):
+            times.append(float(pair[0]))
+            values.append(pair[1])
+            keys.append(key)
+            labels.append(text)
+            pointers.append(f"/data/result/{i}/values/{j}")
+    return pd.DataFrame(
+        {
+            # Prometheus timestamps are whole milliseconds; float seconds would land a few ns off
+            "time": pd.to_datetime(
+                (pd.Series(times, dtype="float64") * 1000).round().astype("int64"),
+                unit="ms",
+                utc=True,
+            ).dt.as_unit("ns"),
+            "series": pd.Series(keys, dtype="string"),
+            "labels": pd.Series(labels, dtype="string"),
+            "value": pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce"),
+            "pointer": pd.Series(pointers, dtype="string"),
+        }
+    )
+
+
+def _crossing_rows(samples: pd.DataFrame, threshold: str, label: str) -> list[dict[str, Any]]:
+    op, value = parse_threshold(threshold)
+    crossings = threshold_crossings(samples, op, value)
+    where = samples.set_index(["series", "time"])
+    rows = []
+    for c in crossings.itertuples():
+        sample = where.loc[(c.series, c.time)]
+        labels = json.loads(sample["labels"])
+        who = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
+        text = (
+            f"{label} {op} {value:g} ({c.value:.4g})"
+            if c.state == "above"
+            else f"{label} back to {c.value:.4g}, no longer {op} {value:g}"
+        )
+        rows.append(
+            {
+                "time_raw": c.time.isoformat().replace("+00:00", "Z"),
+                "kind": "metric_threshold",
+                "severity": "warning" if c.state == "above" else "info",
+                "summary": f"{text}{' for ' + who if who else ''}",
+                "pointer": sample["pointer"],
+                "labels": {**labels, "threshold": f"{op} {value:g}", "state": c.state},
+            }
+        )
+    return rows
+
+
+def _alert_rows(alerts: pd.DataFrame, horizon: pd.Timestamp | None) -> list[dict[str, Any]]:
+    # not .map(json.loads): on a string column pandas aligns the dicts' keys, adding None labels
+    metric = pd.Series(
+        [json.loads(text) for text in alerts["labels"]], index=alerts.index, dtype=object
+    )
+    state = metric.map(lambda m: m.get("alertstate", "firing"))
+    alert = metric.map(
+        lambda m: json.dumps({k: v for k, v in m.items() if k != "alertstate"}, sort_keys=True)
+    )
+    frame = pd.DataFrame({"time": alerts["time"], "series": alert, "alertstate": state})
+    rows = []
+    kinds = {
+        "pending": ("alert_pending", "warning"),
+        "firing": ("alert_firing", "error"),
+        "resolved": ("alert_resolved", "info"),
+    }
+    for t in alert_transitions(frame, horizon).itertuples():
+        labels = {k: v for k, v in json.loads(t.series).items() if k != "__name__"}
+        kind, severity = kinds[t.state]
+        who = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
+        rows.append(
+            {
+                "time_raw": t.time.isoformat().replace("+00:00", "Z"),
+                "kind": kind,
+                "severity": severity,
+                "summary": f"{labels.get('alertname', '?')} {t.state} ({who})",
+                "pointer": _first_pointer(alerts, t.series, metric),
+                "labels": labels,
+            }
+        )
+    return rows
+
+
+def _first_pointer(alerts: pd.DataFrame, series: str, metric: pd.Series) -> str:
+    name = json.loads(series)
+    match = metric.map(lambda m: {k: v for k, v in m.items() if k != "alertstate"} == name)
+    pointer = alerts.loc[match, "pointer"].iloc[0]
+    return str(pointer).rsplit("/values/", 1)[0]

@@ -1,0 +1,153 @@
+"""Trust warnings for people: load what the checks need from a bundle, print the findings,
+and keep the corrections a user accepted in ``BUNDLE/corrections.json``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from incident_timeline.collector.bundle import atomic_open, read_events, read_manifest
+from incident_timeline.collector.errors import BundleError
+from incident_timeline.timeline.trust.checks import Assembled, Integrity, assemble
+from incident_timeline.timeline.trust.findings import (
+    Correction,
+    Finding,
+    corrections_payload,
+    parse_corrections,
+    seconds_text,
+)
+
+CORRECTIONS = "corrections.json"
+
+
+def read_metrics(bundle: Path, manifest: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
+    """The bundle's metric samples, ``metrics/<name>.parquet`` by ``name``."""
+    metrics = {}
+    for rel in sorted(manifest.get("files") or {}):
+        if rel.startswith("metrics/") and rel.endswith(".parquet"):
+            try:
+                metrics[rel[len("metrics/") : -len(".parquet")]] = pd.read_parquet(bundle / rel)
+            except (OSError, pa.ArrowException, ValueError) as exc:
+                raise BundleError(f"{bundle / rel}: cannot read metric samples: {exc}") from exc
+    return metrics
+
+
+def read_corrections(bundle: Path) -> list[Correction]:
+    """The corrections accepted for ``bundle`` (none if it has no corrections.json)."""
+    path = bundle / CORRECTIONS
+    if not path.exists():
+        return []
+    try:
+        return parse_corrections(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{path}: {exc}; fix or delete it to show uncorrected times") from exc
+
+
+def write_corrections(bundle: Path, accepted: Sequence[Correction]) -> list[Correction]:
+    """Add ``accepted`` to the bundle's corrections.json (same id: replaced), atomically.
+
+    Returns every correction now in the file, in id order.
+    """
+    kept = {c.id: c for c in read_corrections(bundle)}
+    kept |= {c.id: c for c in accepted}
+    merged = [kept[k] for k in sorted(kept)]
+    with atomic_open(bundle / CORRECTIONS, "w") as handle:
+        handle.write(json.dumps(corrections_payload(merged), indent=2, ensure_ascii=False) + "\n")
+    return merged
+
+
+def load(bundle: Path) -> tuple[dict[str, Any], Assembled]:
+    """Read ``bundle`` and assemble its timeline with findings and accepted corrections."""
+    manifest = read_manifest(bundle)
+    frames = read_events(bundle, manifest)
+    assembled = assemble(frames, read_metrics(bundle, manifest), manifest, read_corrections(bundle))
+    return manifest, assembled
+
+
+def clocks_text(
+    bundle: str, manifest: Mapping[str, Any], integrity: Integrity, applied: Mapping[str, int]
+) -> str:
+    """The ``incident clocks`` report: findings in timeline order, then alert paths."""
+    findings = integrity.findings
+    offered = [f for f in findings if f.correction is not None]
+    window = manifest.get("window") or {}
+    kinds = {k: sum(f.kind == k for f in findings) for k in ("clock", "gap")}
+    lines = [
+        (
+            f"Window {window.get('since', '?')} .. {window.get('until', '?')} · "
+            f"{len(findings)} finding(s): {kinds['clock']} clock, {kinds['gap']} gap · "
+            f"{len(offered)} correction(s) on offer"
+        ),
+    ]
+    if not findings:
+        lines += [
+            "",
+            (
+                "No clock or gap findings: the clocks in this evidence agree and no "
+                "stream, series or pod it names is missing where it should be."
+            ),
+        ]
+    for finding in findings:
+        lines += ["", *_finding_lines(bundle, finding, applied)]
+    if integrity.paths:
+        lines += ["", "Alert paths (Prometheus → Alertmanager → webhook → PagerDuty):"]
+        lines += [f"  {path.text()}" for path in integrity.paths]
+    todo = [f for f in offered if f.correction and not applied.get(f.correction.id)]
+    if todo:
+        lines += [
+            "",
+            (
+                f"Accept: incident clocks {bundle} --correct (all) or --correct ID; "
+                f"timeline and report then apply {CORRECTIONS}."
+            ),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _finding_lines(bundle: str, finding: Finding, applied: Mapping[str, int]) -> list[str]:
+    span = _hms(finding.time) + (
+        f"–{_hms(finding.end)}" if finding.end is not None and finding.end != finding.time else ""
+    )
+    lines = [
+        f"{finding.kind.upper():<5}  {finding.id}",
+        f"  {span}  {finding.summary}",
+        f"  evidence: {finding.ref}",
+    ]
+    corr = finding.correction
+    if corr is not None:
+        what = " and ".join(corr.columns)
+        scope = f"{len(corr.streams)} stream(s)" + (
+            f", {len(corr.refs)} event(s)" if corr.refs else ""
+        )
+        shift = corr.shift_ns / 1e9
+        amount = ("+" if shift >= 0 else "−") + seconds_text(shift)
+        state = (
+            f"applied to {applied[corr.id]} rows"
+            if applied.get(corr.id)
+            else f"offered: incident clocks {bundle} --correct {corr.id}"
+        )
+        lines.append(f"  correction: shift {what} by {amount} on {scope} ({state})")
+    return lines
+
+
+def clocks_json(
+    manifest: Mapping[str, Any], integrity: Integrity, applied: Mapping[str, int]
+) -> str:
+    """The ``incident clocks --format json`` document."""
+    doc = {
+        "window": manifest.get("window"),
+        "collected_at": manifest.get("collected_at"),
+        **integrity.to_dict(),
+        "corrections_applied": {k: v for k, v in sorted(applied.items())},
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def _hms(stamp: pd.Timestamp) -> str:
+    text = str(stamp.strftime("%H:%M:%S.%f"))[:-3]
+    return text.removesuffix(".000")

@@ -1,0 +1,187 @@
+"""Which timestamp family each line carries, found for a whole stream in a few regex passes.
+
+A sample of the stream (its first lines and lines spread over the rest) is read with Python's
+``re`` to learn which families occur and whether they always open the line. The whole column is
+then searched with pyarrow (RE2, one pass per plan step, linear time): first the JSON time keys
+if the sample had any (so a JSON object's ``ts``/``time``/``@timestamp`` wins over another
+timestamp-looking field), then the families seen in the sample, anchored at the line start when
+they always were, and last, on the lines still without a timestamp, every family anywhere in
+the line. Lines that none matched are left to the slow path (``LOOSE`` + dateutil).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from incident_timeline.timeline.timestamps.extract import string_parts
+from incident_timeline.timeline.timestamps.families import (
+    FAMILIES,
+    LOOSE,
+    QUICK,
+    compiled,
+    group_name,
+    identify_regex,
+)
+
+SAMPLE = 64
+# Up to this many lines, Python's re (compiled once per process) beats compiling the pattern
+# again for RE2, which pyarrow does on every call (~1 ms for the all-families pattern).
+FEW = 128
+ALL = tuple(range(len(FAMILIES)))
+_QUICK = compiled(QUICK)
+JSON = tuple(i for i, f in enumerate(FAMILIES) if f.name.startswith("json_"))
+LOOSE_FAMILY = -1
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    """One search over the lines still without a timestamp."""
+
+    families: tuple[int, ...]
+    anchored: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Found:
+    """Rows (positions in the column) where ``family`` matched, and the text it matched."""
+
+    family: int
+    rows: np.ndarray
+    raw: pa.Array
+
+
+def sample_rows(n: int) -> np.ndarray:
+    """Positions of the sample: the first SAMPLE lines and SAMPLE more spread evenly."""
+    head = np.arange(min(n, SAMPLE))
+    spread = np.linspace(0, max(n - 1, 0), num=min(n, SAMPLE)).astype(np.int64)
+    return np.unique(np.concatenate([head, spread]))
+
+
+def plan(lines: pa.Array) -> list[Step]:
+    """The search steps for a stream, learnt from a sample of its lines. A stream of a few
+    lines is searched line by line anyway: JSON keys first, then every family."""
+    if len(lines) <= FEW:
+        return [Step(JSON), Step(ALL)]
+    everything = compiled(identify_regex(ALL))
+    keyed = compiled(identify_regex(JSON))
+    seen: set[int] = set()
+    at_start, json_lines = True, False
+    for line in lines.take(pa.array(sample_rows(len(lines)))).to_pylist():
+        match = first_match(everything, line)
+        if match is None:
+            continue  # nor any JSON key: it would have been a match
+        if match.lastgroup:
+            seen.add(int(match.lastgroup[1:]))
+            at_start = at_start and match.start() == 0
+        json_lines = json_lines or keyed.search(line) is not None
+    steps = [Step(JSON)] if json_lines else []
+    if seen and (tuple(sorted(seen)) != ALL or at_start):
+        steps.append(Step(tuple(sorted(seen)), at_start))
+    steps.append(Step(ALL))
+    return steps
+
+
+def first_match(regex: re.Pattern[str], line: str | None) -> re.Match[str] | None:
+    """``regex.search(line)`` (an identify regex), sooner: most timestamps open their line,
+    and a line without a QUICK match holds none."""
+    if not line:
+        return None
+    match = regex.match(line)
+    if match is None and _QUICK.search(line) is not None:
+        match = regex.search(line)
+    return match
+
+
+def find(lines: pa.Array, steps: list[Step] | None = None) -> tuple[list[Found], np.ndarray]:
+    """Run the steps (``plan(lines)`` by default) over ``lines``. Returns what each family
+    matched and the positions of the rows left with no timestamp."""
+    found: list[Found] = []
+    pending = np.arange(len(lines))
+    valid = lines.is_valid().to_numpy(zero_copy_only=False)
+    pending = pending[valid]
+    for number, step in enumerate(steps if steps is not None else plan(lines)):
+        if not len(pending):
+            break
+        pattern = identify_regex(step.families, step.anchored)
+        pending, hits = _search(lines, pending, pattern, step.families, prefilter=number > 0)
+        found.extend(hits)
+    return found, pending
+
+
+def find_loose(lines: pa.Array, pending: np.ndarray) -> Found | None:
+    """The slow path's candidates: a loose date-and-clock shape in lines no family matched."""
+    if not len(pending):
+        return None
+    sub = lines.take(pa.array(pending))
+    mask = pc.match_substring_regex(sub, LOOSE).fill_null(False).to_numpy(zero_copy_only=False)
+    if not mask.any():
+        return None
+    rows = pending[mask]
+    raw = pc.extract_regex(sub.filter(pa.array(mask)), f"(?P<loose>{LOOSE})").field("loose")
+    return Found(LOOSE_FAMILY, rows, raw)
+
+
+def _search(
+    lines: pa.Array,
+    pending: np.ndarray,
+    pattern: str,
+    families: tuple[int, ...],
+    *,
+    prefilter: bool,
+) -> tuple[np.ndarray, list[Found]]:
+    """One step over the ``pending`` rows: (rows still pending, what each family matched)."""
+    skipped = np.zeros(0, dtype=np.int64)
+    if prefilter and len(pending) > FEW:
+        # Later steps meet mostly lines without any timestamp (stack traces, dumps): drop those
+        # with a pattern every timestamp satisfies, which RE2 compiles in microseconds.
+        sub = lines.take(pa.array(pending))
+        keep = pc.match_substring_regex(sub, QUICK).fill_null(False).to_numpy(zero_copy_only=False)
+        skipped, pending = pending[~keep], pending[keep]
+    if len(pending) <= FEW:
+        left, hits = _search_few(lines, pending, pattern)
+    else:
+        left, hits = _extract(lines, pending, pattern, families)
+    return (np.union1d(skipped, left) if len(skipped) else left), hits
+
+
+def _extract(
+    lines: pa.Array, pending: np.ndarray, pattern: str, families: tuple[int, ...]
+) -> tuple[np.ndarray, list[Found]]:
+    sub = lines if len(pending) == len(lines) else lines.take(pa.array(pending))
+    groups = pc.extract_regex(sub, pattern)
+    matched = np.zeros(len(pending), dtype=bool)
+    hits: list[Found] = []
+    for index in families:
+        field = groups.field(group_name(index))
+        _, _, lengths = string_parts(field)
+        mine = lengths > 0
+        if mine.any():
+            matched |= mine
+            hits.append(Found(index, pending[mine], field.filter(pa.array(mine))))
+    return pending[~matched], hits
+
+
+def _search_few(
+    lines: pa.Array, pending: np.ndarray, pattern: str
+) -> tuple[np.ndarray, list[Found]]:
+    regex = compiled(pattern)
+    hits: dict[int, tuple[list[int], list[str]]] = {}
+    left = []
+    for row, line in zip(pending.tolist(), lines.take(pa.array(pending)).to_pylist(), strict=True):
+        match = first_match(regex, line)
+        if match is None or match.lastgroup is None:
+            left.append(row)
+            continue
+        rows, raws = hits.setdefault(int(match.lastgroup[1:]), ([], []))
+        rows.append(row)
+        raws.append(match.group(match.lastgroup))
+    found = [
+        Found(family, np.array(rows, dtype=np.int64), pa.array(raws, pa.large_string()))
+        for family, (rows, raws) in sorted(hits.items())
+    ]
+    return np.array(left, dtype=np.int64), found

@@ -1,0 +1,166 @@
+"""Where the evidence cannot be trusted: clock and gap findings over a whole bundle.
+
+`check_integrity` runs every check on the merged events, the metric samples and the manifest
+(window, collected_at, which collectors ran) and returns an `Integrity`: the findings (see
+`timeline.findings.Finding`) and, as observations, each alert's path across Prometheus,
+Alertmanager and PagerDuty. `assemble` is what ``incident timeline`` and ``incident report``
+use: merge, de-duplicate, find, apply the accepted corrections, and add the findings as events.
+
+The checks and their thresholds are documented in `timeline.clocks`, `timeline.gaps`,
+`timeline.metricgaps` and `timeline.alertpath`. Everything is a pure function of its inputs:
+the same bundle gives the same findings, in the same order, every time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from incident_timeline.timeline.merge import deduplicate, merge_events
+from incident_timeline.timeline.trust.alertpath import AlertPath, alert_paths, path_findings
+from incident_timeline.timeline.trust.clocks import (
+    Thresholds,
+    app_clock_findings,
+    causality_findings,
+    findings_sorted,
+    node_clock_findings,
+)
+from incident_timeline.timeline.trust.evidence import pod_lives
+from incident_timeline.timeline.trust.findings import (
+    Correction,
+    Finding,
+    apply_corrections,
+    findings_frame,
+)
+from incident_timeline.timeline.trust.gaps import (
+    GapLimits,
+    backwards_findings,
+    future_findings,
+    pod_log_findings,
+    silence_findings,
+    ttl_findings,
+)
+from incident_timeline.timeline.trust.metricgaps import metric_gap_findings
+
+Window = tuple[pd.Timestamp, pd.Timestamp]
+
+
+@dataclass(frozen=True)
+class Options:
+    """Thresholds of every check (see `Thresholds` and `GapLimits` for the defaults' reasons)."""
+
+    clocks: Thresholds = field(default_factory=Thresholds)
+    gaps: GapLimits = field(default_factory=GapLimits)
+
+
+@dataclass(frozen=True)
+class Integrity:
+    """The findings of one bundle, in timeline order, and the alert paths observed."""
+
+    findings: tuple[Finding, ...]
+    paths: tuple[AlertPath, ...]
+
+    def corrections(self) -> list[Correction]:
+        """Every correction the findings suggest, in finding order."""
+        return [f.correction for f in self.findings if f.correction is not None]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``findings`` and ``alert_paths``."""
+        return {
+            "findings": [f.to_dict() for f in self.findings],
+            "alert_paths": [p.to_dict() for p in self.paths],
+        }
+
+
+@dataclass(frozen=True)
+class Assembled:
+    """The timeline as shown: merged, de-duplicated, corrected, findings included."""
+
+    events: pd.DataFrame
+    integrity: Integrity
+    applied: Mapping[str, int]  # correction id -> rows shifted
+    corrections: tuple[Correction, ...]
+    duplicates: int
+
+
+def manifest_times(manifest: Mapping[str, Any]) -> tuple[Window | None, pd.Timestamp | None]:
+    """The manifest's window (since, until) and collected_at as UTC timestamps (or None)."""
+    window = manifest.get("window") or {}
+    since, until = _ts(window.get("since")), _ts(window.get("until"))
+    span = (since, until) if since is not None and until is not None else None
+    return span, _ts(manifest.get("collected_at"))
+
+
+def check_integrity(
+    events: pd.DataFrame,
+    metrics: Mapping[str, pd.DataFrame],
+    manifest: Mapping[str, Any],
+    options: Options = Options(),
+) -> Integrity:
+    """Run every clock and gap check; ``events`` is the merged (uncorrected) timeline."""
+    events = events.reset_index(drop=True)
+    window, collected_at = manifest_times(manifest)
+    live_events = "kubernetes" in (manifest.get("sources") or {})
+    lives = pod_lives(events)
+    paths = alert_paths(events, metrics)
+    findings = [
+        *app_clock_findings(events, options.clocks),
+        *node_clock_findings(events, metrics, lives, options.clocks),
+        *causality_findings(events, lives),
+        *path_findings(paths),
+        *silence_findings(events, options.gaps),
+        *pod_log_findings(events, lives, window[1] if window else None, options.gaps),
+        *backwards_findings(events, options.gaps),
+        *future_findings(events, collected_at, options.gaps),
+        *ttl_findings(events, window, collected_at, live_events, options.gaps),
+        *metric_gap_findings(metrics),
+    ]
+    return Integrity(tuple(findings_sorted(findings)), tuple(paths))
+
+
+def assemble(
+    frames: Iterable[pd.DataFrame],
+    metrics: Mapping[str, pd.DataFrame],
+    manifest: Mapping[str, Any],
+    corrections: Sequence[Correction] = (),
+    options: Options = Options(),
+) -> Assembled:
+    """Merge and de-duplicate ``frames``, find integrity problems, apply ``corrections``,
+    and return the timeline with the findings as ``clock``/``gap`` events."""
+    merged = merge_events(frames)
+    unique = deduplicate(merged)
+    integrity = check_integrity(unique, metrics, manifest, options)
+    corrected, applied = apply_corrections(unique, corrections)
+    found = findings_frame(integrity.findings, [k for k, n in applied.items() if n])
+    events = merge_events([corrected, found])
+    return Assembled(events, integrity, applied, tuple(corrections), len(merged) - len(unique))
+
+
+def select_corrections(integrity: Integrity, wanted: Sequence[str]) -> list[Correction]:
+    """The suggested corrections named in ``wanted`` (``all`` for every one).
+
+    Raises ValueError naming unknown ids and listing the ones on offer.
+    """
+    offered = {c.id: c for c in integrity.corrections()}
+    if "all" in wanted:
+        return list(offered.values())
+    unknown = [w for w in wanted if w not in offered]
+    if unknown:
+        choices = ", ".join(offered) or "none"
+        raise ValueError(f"no suggested correction {', '.join(unknown)}; on offer: {choices}")
+    return [offered[w] for w in dict.fromkeys(wanted)]
+
+
+def _ts(value: Any) -> pd.Timestamp | None:
+    if not value:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    if pd.isna(stamp):
+        return None
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

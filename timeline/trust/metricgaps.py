@@ -1,0 +1,166 @@
+"""Gap checks on metric samples: missing steps inside a series, and ``up == 0``.
+
+Samples are the bundle's tidy ``metrics/<name>.parquet`` frames (``time, series, labels,
+value, pointer``). A series' step is the most common spacing in its file. Inside a series (not
+before its first or after its last sample: pods come and go), a spacing over 1.5 steps means
+missing steps; series missing the very same steps are reported together. ``ALERTS`` and
+``ALERTS_FOR_STATE`` are skipped: they have no samples while an alert is inactive, by design.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from incident_timeline.timeline.trust.evidence import common_step, metric_names, series_labels
+from incident_timeline.timeline.trust.findings import Finding, hms, iso, seconds_text
+
+SKIPPED = ("ALERTS", "ALERTS_FOR_STATE")
+GAP_STEPS = 1.5
+
+
+def metric_gap_findings(metrics: Mapping[str, pd.DataFrame]) -> list[Finding]:
+    """Missing steps and ``up == 0`` runs in every metrics frame, by frame name."""
+    findings: list[Finding] = []
+    for name, samples in sorted(metrics.items()):
+        if samples.empty:
+            continue
+        names = metric_names(samples, name.removesuffix(".json"))
+        keep = ~names.isin(list(SKIPPED)).to_numpy(dtype=bool)
+        part = samples.loc[keep].assign(metric=names[keep])
+        step = common_step(part)
+        if step is None:
+            continue
+        part = part.sort_values(["series", "time"], kind="stable").reset_index(drop=True)
+        findings += _missing_steps(name, part, step)
+        up = part.loc[(part["metric"] == "up").to_numpy(dtype=bool)]
+        findings += _down_runs(name, up.reset_index(drop=True), step)
+    return findings
+
+
+def _missing_steps(name: str, part: pd.DataFrame, step: pd.Timedelta) -> list[Finding]:
+    gap = part["time"].groupby(part["series"]).diff()
+    hits = np.flatnonzero((gap > step * GAP_STEPS).to_numpy(dtype=bool, na_value=False))
+    if not len(hits):
+        return []
+    rows = pd.DataFrame(
+        {
+            "series": part["series"].iloc[hits].to_numpy(),
+            "start": (part["time"].iloc[hits - 1] + step).to_numpy(),
+            "end": part["time"].iloc[hits].to_numpy(),
+            "ref": _refs(name, part.iloc[hits - 1]),
+            "metric": part["metric"].iloc[hits].to_numpy(),
+        }
+    )
+    labels = series_labels(part)
+    findings = []
+    for (start, end), group in rows.groupby(["start", "end"], sort=True):
+        start, end = pd.Timestamp(start), pd.Timestamp(end)
+        missing = round((end - start) / step)
+        findings.append(_gap_finding(name, group, labels, start, end, missing, step))
+    return findings
+
+
+def _gap_finding(
+    name: str,
+    group: pd.DataFrame,
+    labels: Mapping[str, Mapping[str, str]],
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    missing: int,
+    step: pd.Timedelta,
+) -> Finding:
+    series = sorted(group["series"].astype(str))
+    metric = str(group["metric"].iloc[0])
+    who = describe(labels[series[0]]) if len(series) == 1 else f"{len(series)} series"
+    first = labels[series[0]]
+    return Finding(
+        id=f"metric_gap:{name}:{who}@{hms(start)}",
+        kind="gap",
+        check="metric_gap",
+        time=start,
+        end=end,
+        subject=f"metrics/{name}",
+        summary=(
+            f"{metric}: no samples for {who} from {hms(start)} to {hms(end)} "
+            f"({missing} missing {seconds_text(step.total_seconds())} steps, "
+            f"{seconds_text((end - start).total_seconds())})"
+        ),
+        detail=(
+            f"Series {', '.join(series[:5])}{' …' if len(series) > 5 else ''} have no "
+            f"sample from {iso(start)} up to (not including) {iso(end)}. Prometheus did "
+            "not scrape or did not keep them: the target was unreachable, the scrape "
+            "failed or Prometheus itself was down. Nothing is known there, not zero."
+        ),
+        ref=str(group["ref"].iloc[0]),
+        labels={
+            "metric": metric,
+            "series": str(len(series)),
+            "start": iso(start),
+            "end": iso(end),
+            "end_exclusive": "true",
+            "missing_steps": str(missing),
+            "step_seconds": f"{step.total_seconds():g}",
+            **{k: first[k] for k in ("pod", "instance", "node") if k in first and len(series) == 1},
+        },
+    )
+
+
+def _down_runs(name: str, up: pd.DataFrame, step: pd.Timedelta) -> list[Finding]:
+    if up.empty:
+        return []
+    down = (up["value"] == 0).to_numpy(dtype=bool)
+    new_series = (up["series"] != up["series"].shift()).to_numpy(dtype=bool, na_value=True)
+    starts = np.flatnonzero(down & (new_series | ~np.roll(down, 1)))
+    labels = series_labels(up)
+    findings = []
+    for begin in starts:
+        stop = begin
+        while stop + 1 < len(up) and down[stop + 1] and not new_series[stop + 1]:
+            stop += 1
+        same = stop + 1 < len(up) and not new_series[stop + 1]
+        end = up["time"].iloc[stop + 1] if same else up["time"].iloc[stop] + step
+        start = up["time"].iloc[begin]
+        who = describe(labels[str(up["series"].iloc[begin])])
+        findings.append(
+            Finding(
+                id=f"target_down:{name}:{who}@{hms(start)}",
+                kind="gap",
+                check="target_down",
+                time=start,
+                end=end,
+                subject=f"metrics/{name}",
+                summary=(
+                    f"up == 0 for {who} from {hms(start)} to {hms(end)} "
+                    f"({stop - begin + 1} samples): Prometheus could not scrape it"
+                ),
+                detail=(
+                    "The target did not answer its scrapes: its own metrics are missing "
+                    "there, and it may itself have been down."
+                ),
+                ref=_refs(name, up.iloc[[begin]])[0],
+                labels={
+                    "metric": "up",
+                    "start": iso(start),
+                    "end": iso(end),
+                    "samples": str(stop - begin + 1),
+                },
+            )
+        )
+    return findings
+
+
+def describe(labels: Mapping[str, str]) -> str:
+    """A short name for a series: ``pod=…`` or ``instance=…`` or its labels."""
+    for key in ("pod", "instance", "node", "job"):
+        if labels.get(key):
+            return f"{key}={labels[key]}"
+    shown = [f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__"]
+    return ",".join(shown) or labels.get("__name__", "series")
+
+
+def _refs(name: str, rows: pd.DataFrame) -> list[str]:
+    pointer = rows["pointer"].fillna("").astype(str) if "pointer" in rows else [""] * len(rows)
+    return [f"metrics/{name}.parquet" + (f"#{p}" if p else "") for p in pointer]
