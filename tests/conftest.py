@@ -4,12 +4,9 @@ address fails loudly."""
 from __future__ import annotations
 
 import socket
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
 _connect = socket.socket.connect
 
 

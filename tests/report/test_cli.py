@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from incident_timeline.report.cli import cli
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 EXAMPLE = ROOT / "examples" / "checkout-incident"
 TRUTH = json.loads((EXAMPLE / "truth.json").read_text())

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from incident_timeline.report.cli import cli
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 TRUTH = json.loads((ROOT / "examples/checkout-incident/truth.json").read_text())
 

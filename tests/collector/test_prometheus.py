@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from incident_timeline.collector.bundle import read_events, read_manifest
-from incident_timeline.collector.config import Config, IncidentSettings, load_config
+from incident_timeline.collector.config import load_config
 from incident_timeline.collector.errors import ConfigError
 from incident_timeline.collector.formats import Context
 from incident_timeline.collector.http import RetryPolicy
@@ -32,9 +32,8 @@ from incident_timeline.collector.prometheus.chunks import (
 from incident_timeline.collector.prometheus.collector import PrometheusCollector
 from incident_timeline.collector.prometheus.formats import parse_prometheus
 from incident_timeline.collector.prometheus.queryrange import fingerprint
-from incident_timeline.collector.runner import collect
 from incident_timeline.timeline.window import Window
-from tests.conftest import ROOT
+from tests.support import ROOT, run_collector
 
 T0 = datetime(2026, 2, 17, 14, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(hours=1))
@@ -131,15 +130,7 @@ def collector(
 def run(
     tmp_path: Path, prom: PrometheusCollector, window: Window = WINDOW, now: datetime = NOW
 ) -> tuple[Path, Any]:
-    out = tmp_path / "bundle"
-    config = Config(
-        path=tmp_path / "config.toml",
-        incident=IncidentSettings(),
-        sources={"prometheus": prom},
-        raw={},
-    )
-    [outcome] = collect(config, window, out, clock=lambda: now)
-    return out, outcome
+    return run_collector(tmp_path, "prometheus", prom, window.since, window.until, now)
 
 
 def events_of(out: Path) -> pd.DataFrame:

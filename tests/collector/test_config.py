@@ -8,7 +8,7 @@ from incident_timeline.collector import registry
 from incident_timeline.collector.config import load_config
 from incident_timeline.collector.errors import ConfigError
 from incident_timeline.collector.files.collector import FileCollector
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -13,11 +13,11 @@ import pandas as pd
 
 from incident_timeline.collector.alertmanager.collector import REMOVED, AlertmanagerCollector
 from incident_timeline.collector.bundle import read_events, read_manifest
-from incident_timeline.collector.config import Config, IncidentSettings, load_config
+from incident_timeline.collector.config import load_config
 from incident_timeline.collector.http import RetryPolicy
 from incident_timeline.collector.prometheus.queryrange import fingerprint
-from incident_timeline.collector.runner import collect
 from incident_timeline.timeline.window import Window
+from tests.support import run_collector
 
 T0 = datetime(2026, 2, 17, 14, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(hours=1))
@@ -135,15 +135,7 @@ def am_collector(tmp_path: Path, handler: Any, extra: str = "") -> AlertmanagerC
 
 
 def run(tmp_path: Path, am: AlertmanagerCollector) -> tuple[Path, Any]:
-    out = tmp_path / "bundle"
-    config = Config(
-        path=tmp_path / "config.toml",
-        incident=IncidentSettings(),
-        sources={"alertmanager": am},
-        raw={},
-    )
-    [outcome] = collect(config, WINDOW, out, clock=lambda: NOW)
-    return out, outcome
+    return run_collector(tmp_path, "alertmanager", am, WINDOW.since, WINDOW.until, NOW)
 
 
 def events_of(out: Path) -> pd.DataFrame:

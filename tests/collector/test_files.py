@@ -11,7 +11,7 @@ import pytest
 from incident_timeline.collector.errors import ExportFormatError
 from incident_timeline.collector.files.collector import detect_format, parse
 from incident_timeline.collector.formats import Context
-from tests.conftest import DATA
+from tests.support import DATA
 
 T0 = pd.Timestamp("2026-02-17T14:00:00Z")
 

@@ -17,7 +17,7 @@ from incident_timeline.report.cli import cli
 from incident_timeline.report.trust import load
 from incident_timeline.timeline.trust.checks import Assembled
 from incident_timeline.timeline.trust.findings import Finding
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 TRUTH = json.loads((ROOT / "examples/checkout-incident/truth.json").read_text())
 TRAPS = TRUTH["traps"]

@@ -21,7 +21,7 @@ from incident_timeline.collector.formats import Context
 from incident_timeline.collector.lines import split_lines
 from incident_timeline.timeline.timestamps.engine import parse_timestamps
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 YEAR = 2005  # the year given to year-less stamps (Android, Linux, OpenSSH): any year works
 WINDOW = (pd.Timestamp(f"{YEAR}-01-01", tz="UTC"), pd.Timestamp(f"{YEAR + 1}-01-01", tz="UTC"))
 

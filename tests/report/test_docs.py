@@ -9,7 +9,7 @@ import click
 from click.testing import CliRunner
 
 from incident_timeline.report.cli import cli
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 START = (
     "<!-- generated from --help by tests/test_docs.py; "

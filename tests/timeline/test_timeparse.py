@@ -14,7 +14,7 @@ from incident_timeline.timeline.timestamps.engine import (
     parse_timestamps,
 )
 from incident_timeline.timeline.timestamps.families import FAMILIES, QUICK, compiled, identify_regex
-from tests.conftest import DATA
+from tests.support import DATA
 
 
 def ts(text: str) -> pd.Timestamp:

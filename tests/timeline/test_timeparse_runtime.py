@@ -9,7 +9,7 @@ import pandas as pd
 from incident_timeline.collector.files.collector import detect_format, parse
 from incident_timeline.collector.formats import Context
 from incident_timeline.timeline.timestamps.runtime import read_runtime_log, split_lines
-from tests.conftest import DATA
+from tests.support import DATA
 
 T0 = pd.Timestamp("2024-01-15T14:00:00Z")
 CRI = (
