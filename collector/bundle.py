@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import pandas as pd
 import pyarrow as pa
@@ -29,10 +29,15 @@ import pyarrow.parquet as pq
 
 from incident_timeline.collector.errors import BundleError
 from incident_timeline.timeline import schema
-from incident_timeline.timeline.window import Window, iso_z
+from incident_timeline.timeline.timefmt import iso_z
+from incident_timeline.timeline.window import Window
 
 MANIFEST = "manifest.json"
 TOOL = "incident-timeline"
+
+
+# A source's outcome in the manifest: everything collected, some of it, or nothing usable.
+SourceStatus = Literal["ok", "partial", "failed"]
 
 
 def tool_version() -> str:
@@ -182,7 +187,7 @@ class Bundle:
         return SourceWriter(self, name)
 
     def close_source(
-        self, writer: SourceWriter, status: str, error: str | None, counts: dict[str, int]
+        self, writer: SourceWriter, status: SourceStatus, error: str | None, counts: dict[str, int]
     ) -> None:
         """Record a source's outcome and rewrite the manifest."""
         self.manifest["sources"][writer.name] = {

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pandas as pd
 
 from incident_timeline.collector.errors import ExportFormatError
 from incident_timeline.timeline import schema
+from incident_timeline.timeline.schema import EventRow
 from incident_timeline.timeline.timestamps import fill_inferred, parse_iso
 
 SAMPLE_BYTES = 20_000
@@ -50,7 +51,7 @@ class Parsed:
     warnings: list[str] = dataclasses.field(default_factory=list)
 
 
-def rows_to_events(rows: list[dict[str, Any]], ctx: Context) -> pd.DataFrame:
+def rows_to_events(rows: Sequence[EventRow], ctx: Context) -> pd.DataFrame:
     """Build events from row dicts holding ``time_raw`` (and optional ``embedded_raw``)."""
     if not rows:
         return schema.empty_events()
@@ -91,11 +92,12 @@ def objects(items: list[Any], what: str) -> list[dict[str, Any]]:
     return items
 
 
-def row(ctx: Context, **fields: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {"stream": ctx.stream, "severity": "info", "actor": None}
-    row.update(fields)
-    row.setdefault("message", row["summary"])
-    return row
+def row(ctx: Context, **fields: Any) -> EventRow:
+    """An EventRow in the context's stream, ``info`` by default, its message its summary."""
+    out: dict[str, Any] = {"stream": ctx.stream, "severity": "info", "actor": None}
+    out.update(fields)
+    out.setdefault("message", out["summary"])
+    return cast(EventRow, out)
 
 
 def label_pairs(labels: dict[str, Any], skip: tuple[str, ...] = ("alertname",)) -> str:

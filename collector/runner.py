@@ -6,8 +6,9 @@ import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
-from incident_timeline.collector.bundle import Bundle
+from incident_timeline.collector.bundle import Bundle, SourceStatus
 from incident_timeline.collector.config import Config
 from incident_timeline.collector.errors import IncidentError
 from incident_timeline.collector.protocol import Collector
@@ -20,7 +21,7 @@ class SourceOutcome:
     """How one source went: ``ok``, ``partial``, ``failed`` or ``skipped`` (resumed)."""
 
     name: str
-    status: str
+    status: SourceStatus | Literal["skipped"]
     error: str | None
     counts: dict[str, int]
     seconds: float
@@ -62,6 +63,7 @@ def _run_one(
     writer = bundle.open_source(name)
     counts: dict[str, int] = {}
     error = None
+    status: SourceStatus
     try:
         counts = collector.collect(window, writer, clock=clock)
     except IncidentError as exc:  # e.g. SourceError, or ConfigError for a token not set

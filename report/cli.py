@@ -30,7 +30,17 @@ from incident_timeline.timeline.trust.checks import select_corrections
 from incident_timeline.timeline.window import Window, resolve_window
 
 EXIT_PARTIAL = 3
-EXAMPLE_CONFIG = Path(__file__).resolve().parents[1] / "config.example.toml"
+# From a wheel the example incident is package data (incident_timeline/demo/, see setup.py);
+# from a clone it is the source tree's own config.example.toml and examples/.
+_PACKAGE = Path(__file__).resolve().parents[1]
+EXAMPLE_CONFIG = next(
+    (
+        p
+        for p in (_PACKAGE / "demo" / "config.example.toml", _PACKAGE / "config.example.toml")
+        if p.exists()
+    ),
+    _PACKAGE / "config.example.toml",
+)
 _SUFFIXES = {".md": "md", ".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".txt": "table"}
 
 
@@ -250,8 +260,7 @@ def demo_cmd(output: Path) -> None:
     """
     if not EXAMPLE_CONFIG.exists():
         raise click.ClickException(
-            "the example incident ships with the source tree; run incident demo from a clone "
-            "installed with pip install -e ."
+            f"the example incident is missing ({EXAMPLE_CONFIG}); reinstall incident-timeline"
         )
     with user_errors():
         _clear_old_bundle(output)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from incident_timeline.report.render import md_cell, md_row
+from incident_timeline.timeline.timefmt import human_duration
 from incident_timeline.timeline.trust.findings import Correction
 
 SECTIONS: tuple[str, ...] = (
@@ -120,19 +121,6 @@ def postmortem(
         body = bodies[name] if name in bodies else [todo(PROMPTS[name])]
         lines += [f"## {name}", "", *body, ""]
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def human_duration(delta: pd.Timedelta) -> str:
-    """Write a duration to the second for people: ``1 h 30 min``, ``3 min 14 s``, ``0 s``."""
-    total = int(abs(delta.total_seconds()) + 0.5)  # half up, not banker's rounding
-    seconds = total
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count} {unit}")
-    text = " ".join(parts) or "0 s"
-    return f"-{text}" if delta < pd.Timedelta(0) and total else text
 
 
 def todo(prompt: str) -> str:

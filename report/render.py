@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from incident_timeline.timeline.schema import COLUMNS, TIME_COLUMNS, to_table
+from incident_timeline.timeline.timefmt import iso_ns_column
 
 FORMATS: tuple[str, ...] = ("table", "md", "csv", "jsonl", "parquet")
 TABLE_HEADERS: tuple[str, ...] = ("TIME (UTC)", "SOURCE", "KIND", "ACTOR", "SUMMARY")
@@ -102,7 +103,7 @@ def render_csv(frame: pd.DataFrame) -> str:
     """All schema columns as CSV; times ISO 8601 with nanoseconds and ``Z``, labels as JSON."""
     out = frame.loc[:, list(COLUMNS)].copy()
     for name in TIME_COLUMNS:
-        out[name] = iso_nanos(out[name])
+        out[name] = iso_ns_column(out[name])
     return str(out.to_csv(index=False, lineterminator="\n"))
 
 
@@ -110,7 +111,7 @@ def render_jsonl(frame: pd.DataFrame) -> str:
     """One JSON object per event; times ISO 8601 with ``Z``, labels an object, nulls null."""
     columns: dict[str, list[Any]] = {}
     for name in COLUMNS:
-        col = iso_nanos(frame[name]) if name in TIME_COLUMNS else frame[name]
+        col = iso_ns_column(frame[name]) if name in TIME_COLUMNS else frame[name]
         values = col.astype(object).where(col.notna(), None).tolist()
         if name == "labels":  # few distinct label sets: parse each once
             parsed = {text: json.loads(text) for text in set(values)}
@@ -128,14 +129,6 @@ def render_parquet(frame: pd.DataFrame) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(to_table(frame), sink)
     return bytes(sink.getvalue().to_pybytes())
-
-
-def iso_nanos(times: pd.Series) -> pd.Series:
-    """Format UTC times as ``2026-02-17T14:16:47.123456789Z``; NaT stays missing."""
-    base = times.dt.strftime("%Y-%m-%dT%H:%M:%S.")
-    nanos = times.dt.microsecond * 1000 + times.dt.nanosecond
-    frac = nanos.astype("Int64").astype("string").str.zfill(9)
-    return (base + frac + "Z").astype("string")
 
 
 def _one_line(col: pd.Series) -> pd.Series:

@@ -13,13 +13,13 @@ import pyarrow as pa
 
 from incident_timeline.collector.bundle import atomic_open, read_events, read_manifest
 from incident_timeline.collector.errors import BundleError
+from incident_timeline.timeline.timefmt import seconds_text
 from incident_timeline.timeline.trust.checks import Assembled, Integrity, assemble
 from incident_timeline.timeline.trust.findings import (
     Correction,
     Finding,
     corrections_payload,
     parse_corrections,
-    seconds_text,
 )
 
 CORRECTIONS = "corrections.json"

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from incident_timeline.timeline.schema import COLUMNS
-from incident_timeline.timeline.trust.findings import seconds_text
+from incident_timeline.timeline.timefmt import seconds_text
 
 KEY_KINDS: tuple[str, ...] = (
     "alert_pending",

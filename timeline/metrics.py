@@ -23,6 +23,11 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 _THRESHOLD = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 
+# The sample spacing assumed when the data cannot show it (one sample per series): 15 s is the
+# scrape and evaluation interval of Prometheus' example prometheus.yml and of most setups
+# built from it (the built-in default, 1 m, is rarely left in place).
+DEFAULT_STEP_SECONDS = 15
+
 
 def parse_threshold(text: str) -> tuple[str, float]:
     """``"> 0.05"`` -> ``(">", 0.05)``; ValueError for anything else."""
@@ -88,4 +93,4 @@ def alert_transitions(samples: pd.DataFrame, horizon: pd.Timestamp | None = None
 def _step(data: pd.DataFrame) -> pd.Timedelta:
     diffs = data["time"].groupby([data["series"], data["alertstate"]]).diff().dropna()
     diffs = diffs[diffs > pd.Timedelta(0)]
-    return diffs.min() if len(diffs) else pd.Timedelta(seconds=15)
+    return diffs.min() if len(diffs) else pd.Timedelta(seconds=DEFAULT_STEP_SECONDS)

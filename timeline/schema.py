@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict, get_args
 
 import pandas as pd
 import pyarrow as pa
@@ -50,8 +50,39 @@ SCHEMA = pa.schema(
 COLUMNS: tuple[str, ...] = tuple(SCHEMA.names)
 TIME_COLUMNS = ("time", "embedded_time")
 NULLABLE = ("actor", "embedded_time")
-SEVERITIES = ("debug", "info", "warning", "error", "critical")
-TIME_QUALITIES = ("exact", "assumed_tz", "inferred", "corrected")
+Severity = Literal["debug", "info", "warning", "error", "critical"]
+TimeQuality = Literal["exact", "assumed_tz", "inferred", "corrected"]
+# The kinds the built-in sources and checks emit. The column is open (a plugin may add kinds,
+# and PagerDuty's unknown log entry types become page_<type>), so this types our own code only.
+Kind = Literal[
+    "log", "k8s_event", "deploy", "metric_threshold", "alert_pending", "alert_firing",
+    "alert_resolved", "alert_notify", "silence", "page_trigger", "page_notify", "page_ack",
+    "page_unack", "page_escalate", "page_assign", "page_snooze", "page_resolve", "page_event",
+    "note", "gap", "clock",
+]  # fmt: skip
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+TIME_QUALITIES: tuple[TimeQuality, ...] = get_args(TimeQuality)
+KINDS: tuple[Kind, ...] = get_args(Kind)
+
+
+class EventRow(TypedDict, total=False):
+    """One event as a parser of structured exports builds it, before ``rows_to_events``:
+    ``time_raw`` (and ``embedded_raw``) are parsed there, ``pointer`` becomes the ``ref``."""
+
+    time_raw: str | None
+    embedded_raw: str | None
+    quality: TimeQuality | None
+    source: str
+    stream: str
+    kind: str
+    severity: Severity
+    actor: str | None
+    summary: str
+    message: str
+    labels: dict[str, Any]
+    pointer: str
+
+
 DEFAULTS: dict[str, Any] = {
     "severity": "info",
     "actor": None,

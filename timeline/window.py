@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from incident_timeline.collector.errors import WindowError
 from incident_timeline.timeline.clock import Clock, utc_now
+from incident_timeline.timeline.timefmt import human_duration, iso_z
 from incident_timeline.timeline.timestamps.engine import check_zone
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
@@ -46,23 +47,6 @@ class Window:
     def as_dict(self) -> dict[str, str]:
         """The window as RFC 3339 UTC strings (for the manifest)."""
         return {"since": iso_z(self.since), "until": iso_z(self.until)}
-
-
-def iso_z(value: datetime) -> str:
-    """RFC 3339 in UTC with ``Z``, microseconds only when present."""
-    text = value.astimezone(UTC).isoformat()
-    return text.replace("+00:00", "Z")
-
-
-def human_duration(delta: timedelta) -> str:
-    """``1 h 30 min``, ``3 min 14 s``, ``2 d 1 h``; whole seconds."""
-    total = int(delta.total_seconds())
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        if total >= size or (unit == "s" and not parts):
-            parts.append(f"{total // size} {unit}")
-            total %= size
-    return " ".join(parts[:2])
 
 
 def parse_duration(text: str) -> timedelta:

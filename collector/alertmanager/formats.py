@@ -20,6 +20,7 @@ from incident_timeline.collector.formats import (
     rows_to_events,
     text_parser,
 )
+from incident_timeline.timeline.schema import EventRow
 
 
 def parse_am_alerts(data: Any, ctx: Context) -> Parsed:
@@ -108,7 +109,7 @@ def parse_webhook_log(text: str, ctx: Context) -> Parsed:
     return Parsed(rows_to_events(rows, ctx), None, {"notifications": len(rows)})
 
 
-def _webhook_row(number: int, record: Any, ctx: Context) -> dict[str, Any]:
+def _webhook_row(number: int, record: Any, ctx: Context) -> EventRow:
     payload = record.get("payload") or record.get("body") if isinstance(record, dict) else None
     payload = payload or record
     if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):

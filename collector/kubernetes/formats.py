@@ -30,6 +30,7 @@ from incident_timeline.collector.lines import (
 from incident_timeline.timeline import schema
 from incident_timeline.timeline.columns import extract
 from incident_timeline.timeline.normalize import detect_severity
+from incident_timeline.timeline.schema import EventRow
 from incident_timeline.timeline.timestamps import (
     fill_inferred,
     parse_iso,
@@ -163,7 +164,7 @@ def parse_kubectl_events(data: Any, ctx: Context) -> Parsed:
     return Parsed(events, None, {"k8s_events": len(events)})
 
 
-def _event_row(i: int, item: dict[str, Any], ctx: Context) -> dict[str, Any]:
+def _event_row(i: int, item: dict[str, Any], ctx: Context) -> EventRow:
     meta = item.get("metadata") or {}
     obj = item.get("involvedObject") or item.get("regarding") or {}
     source = item.get("source") or {}

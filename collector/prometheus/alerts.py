@@ -25,7 +25,8 @@ from typing import Any
 import pandas as pd
 
 from incident_timeline.collector.prometheus.queryrange import fingerprint, parse_query_range
-from incident_timeline.timeline.window import iso_z
+from incident_timeline.timeline.metrics import DEFAULT_STEP_SECONDS
+from incident_timeline.timeline.timefmt import iso_z
 
 
 def evaluation_step(document: dict[str, Any]) -> float:
@@ -34,7 +35,7 @@ def evaluation_step(document: dict[str, Any]) -> float:
     for series in document["data"]["result"]:
         times = [float(p[0]) for p in series["values"]]
         step = min([step] + [b - a for a, b in itertools.pairwise(times) if b > a])
-    return step if step != float("inf") else 15.0
+    return step if step != float("inf") else float(DEFAULT_STEP_SECONDS)
 
 
 def alert_rows(

@@ -23,12 +23,16 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from incident_timeline.timeline.metrics import DEFAULT_STEP_SECONDS
+
 NICE_STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
-def choose_step(duration: timedelta, *, target_points: int = 1000, minimum: int = 15) -> int:
+def choose_step(
+    duration: timedelta, *, target_points: int = 1000, minimum: int = DEFAULT_STEP_SECONDS
+) -> int:
     """A round step in seconds giving at most about ``target_points`` points, never below
     ``minimum``: 90 min -> 15 s, 1 d -> 2 min, 30 d -> 1 h."""
     wanted = max(minimum, duration.total_seconds() / target_points)

@@ -37,14 +37,14 @@ from incident_timeline.collector.prometheus.fetch import (
 )
 from incident_timeline.collector.prometheus.queryrange import parse_query_range
 from incident_timeline.timeline.clock import Clock
-from incident_timeline.timeline.metrics import parse_threshold
+from incident_timeline.timeline.metrics import DEFAULT_STEP_SECONDS, parse_threshold
 from incident_timeline.timeline.window import Window, parse_duration
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SECRET_HEADER = re.compile(
     r"authorization|token|secret|password|api[-_]?key|cookie", re.IGNORECASE
 )
-RAW_SCRAPE_GUESS = 15  # seconds; raw requests span max_points_per_request scrapes at this rate
+RAW_SCRAPE_GUESS = DEFAULT_STEP_SECONDS  # raw requests span max_points_per_request scrapes
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

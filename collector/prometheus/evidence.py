@@ -17,7 +17,7 @@ import pandas as pd
 
 from incident_timeline.collector.prometheus.queryrange import series_key
 from incident_timeline.timeline.metrics import threshold_crossings
-from incident_timeline.timeline.window import human_duration, iso_z
+from incident_timeline.timeline.timefmt import human_duration, iso_z
 
 Rows = list[dict[str, Any]]
 OFFSET_LIMIT = 0.05  # seconds; beyond this a node's clock is worth a caveat

@@ -4,13 +4,14 @@ the stitched result into events and tidy samples whose ``ref`` points into those
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
 from incident_timeline.collector.bundle import SourceWriter
-from incident_timeline.collector.formats import Context, rows_to_events
+from incident_timeline.collector.formats import Context, row, rows_to_events
 from incident_timeline.collector.prometheus.api import PromAPIError, PrometheusAPI, Reply
 from incident_timeline.collector.prometheus.chunks import (
     Chunk,
@@ -100,24 +101,15 @@ def _fetch(
     return Fetched(stitch(chunks, since, until), None)
 
 
-def to_events(rows: list[dict[str, Any]], stitched: Stitched, stream: str) -> pd.DataFrame:
+def to_events(rows: Sequence[Mapping[str, Any]], stitched: Stitched, stream: str) -> pd.DataFrame:
     """Event rows (``time_raw``, ``kind``, ``summary``, ``pointer``, ``labels``, ...) of one
     stitched result as validated events of source ``prometheus``."""
     if not rows:
         return schema.empty_events()
-    full = []
-    for row in rows:
-        item: dict[str, Any] = {
-            "source": SOURCE,
-            "stream": stream,
-            "severity": "info",
-            "actor": None,
-        }
-        item.update(row)
-        item.setdefault("message", item["summary"])
-        full.append(item)
-    events = rows_to_events(full, Context(ref="", stream=stream))
-    events["ref"] = [stitched.ref(str(row["pointer"])) for row in rows]
+    ctx = Context(ref="", stream=stream)
+    full = [row(ctx, **{"source": SOURCE, **r}) for r in rows]
+    events = rows_to_events(full, ctx)
+    events["ref"] = [stitched.ref(str(r["pointer"])) for r in rows]
     return schema.validate(events)
 
 

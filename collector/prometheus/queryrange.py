@@ -17,6 +17,7 @@ from incident_timeline.timeline.metrics import (
     parse_threshold,
     threshold_crossings,
 )
+from incident_timeline.timeline.timefmt import iso_z
 
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
@@ -136,7 +137,7 @@ def _crossing_rows(samples: pd.DataFrame, threshold: str, label: str) -> list[di
         )
         rows.append(
             {
-                "time_raw": c.time.isoformat().replace("+00:00", "Z"),
+                "time_raw": iso_z(c.time),
                 "kind": "metric_threshold",
                 "severity": "warning" if c.state == "above" else "info",
                 "summary": f"{text}{' for ' + who if who else ''}",
@@ -169,7 +170,7 @@ def _alert_rows(alerts: pd.DataFrame, horizon: pd.Timestamp | None) -> list[dict
         who = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
         rows.append(
             {
-                "time_raw": t.time.isoformat().replace("+00:00", "Z"),
+                "time_raw": iso_z(t.time),
                 "kind": kind,
                 "severity": severity,
                 "summary": f"{labels.get('alertname', '?')} {t.state} ({who})",

@@ -8,10 +8,11 @@ from typing import Any
 
 import pandas as pd
 
-from incident_timeline.report.postmortem import SECTIONS, human_duration, postmortem
+from incident_timeline.report.postmortem import SECTIONS, postmortem
 from incident_timeline.timeline.keyevents import key_events
 from incident_timeline.timeline.merge import merge_events
 from incident_timeline.timeline.schema import empty_events, make_events
+from incident_timeline.timeline.timefmt import human_duration
 
 MANIFEST: dict[str, Any] = {
     "tool": {"name": "incident-timeline", "version": "0.1.0"},

@@ -25,6 +25,7 @@ from incident_timeline.timeline.trust.gaps import (
     ttl_findings,
 )
 from incident_timeline.timeline.trust.metricgaps import metric_gap_findings
+from incident_timeline.timeline.window import Window
 
 T0 = pd.Timestamp("2026-02-17 14:00:00", tz="UTC")
 
@@ -306,7 +307,7 @@ def test_future_and_event_ttl() -> None:
     )
     future, _ = future_findings(frame, s(150))
     assert (future.time, future.labels["events"]) == (s(200), "1")
-    window = (s(0), s(3600))
+    window = Window(s(0), s(3600))
     [ttl] = ttl_findings(frame, window, s(6000), live_events=True)
     assert (ttl.time, ttl.end) == (s(0), s(2400))
     assert "before 14:40:00 are likely missing" in ttl.summary

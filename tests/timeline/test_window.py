@@ -5,7 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from incident_timeline.collector.errors import WindowError
-from incident_timeline.timeline.window import human_duration, parse_time, resolve_window
+from incident_timeline.timeline.timefmt import human_duration
+from incident_timeline.timeline.window import parse_time, resolve_window
 
 NOW = datetime(2026, 2, 17, 16, 0, tzinfo=UTC)
 
@@ -76,4 +77,4 @@ def test_last_and_since_conflict() -> None:
 def test_human_duration() -> None:
     assert human_duration(timedelta(minutes=3, seconds=14)) == "3 min 14 s"
     assert human_duration(timedelta(seconds=0)) == "0 s"
-    assert human_duration(timedelta(days=2, hours=1, minutes=5)) == "2 d 1 h"
+    assert human_duration(timedelta(days=2, hours=1, minutes=5)) == "2 d 1 h 5 min"

@@ -60,7 +60,9 @@ ISO_PATTERN = (
     r"(?P<date>\d{4}-\d{2}-\d{2})[T ](?P<clock>\d{2}:\d{2}:\d{2})"
     r"(?:[.,](?P<frac>\d{1,9}))?(?P<zone>\s?(?:Z|UTC|[+-]\d{2}:?\d{2})(?![\d:]))?"
 )
-Window = Any  # (since, until) as datetimes/Timestamps, or an object with .since and .until
+# The incident window that gives year-less stamps their year: a timeline.window.Window, or
+# (since, until) as tz-aware datetimes/Timestamps; None when unknown.
+Window = Any
 Hit = tuple[np.ndarray, pa.Array, Parts]  # rows, the text a family matched, its parts
 Group = tuple[pa.Array, np.ndarray | None, list[detect.Step]]  # lines, their rows, the steps
 

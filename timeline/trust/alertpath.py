@@ -21,8 +21,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from incident_timeline.timeline.timefmt import hms, iso, signed
 from incident_timeline.timeline.trust.evidence import common_step, metric_names, parse_labels
-from incident_timeline.timeline.trust.findings import Finding, hms, iso, signed
+from incident_timeline.timeline.trust.findings import Finding
 
 HORIZON = pd.Timedelta(minutes=10)
 STAGE_NAMES: dict[str, str] = {

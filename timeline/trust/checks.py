@@ -44,8 +44,7 @@ from incident_timeline.timeline.trust.gaps import (
     ttl_findings,
 )
 from incident_timeline.timeline.trust.metricgaps import metric_gap_findings
-
-Window = tuple[pd.Timestamp, pd.Timestamp]
+from incident_timeline.timeline.window import Window
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ def manifest_times(manifest: Mapping[str, Any]) -> tuple[Window | None, pd.Times
     """The manifest's window (since, until) and collected_at as UTC timestamps (or None)."""
     window = manifest.get("window") or {}
     since, until = _ts(window.get("since")), _ts(window.get("until"))
-    span = (since, until) if since is not None and until is not None else None
+    span = Window(since, until) if since is not None and until is not None else None
     return span, _ts(manifest.get("collected_at"))
 
 
@@ -112,7 +111,7 @@ def check_integrity(
         *causality_findings(events, lives),
         *path_findings(paths),
         *silence_findings(events, options.gaps),
-        *pod_log_findings(events, lives, window[1] if window else None, options.gaps),
+        *pod_log_findings(events, lives, _ts(window.until) if window else None, options.gaps),
         *backwards_findings(events, options.gaps),
         *future_findings(events, collected_at, options.gaps),
         *ttl_findings(events, window, collected_at, live_events, options.gaps),

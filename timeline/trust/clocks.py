@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import numpy as np
 import pandas as pd
 
+from incident_timeline.timeline.timefmt import hms, seconds_text, signed
 from incident_timeline.timeline.trust.evidence import (
     PodLife,
     log_pods,
@@ -33,7 +34,7 @@ from incident_timeline.timeline.trust.evidence import (
     series_labels,
     stream_labels,
 )
-from incident_timeline.timeline.trust.findings import Correction, Finding, hms, seconds_text, signed
+from incident_timeline.timeline.trust.findings import Correction, Finding
 
 QUARTER_HOUR = 900.0
 # Zones people most often mean, listed first when several fit one offset.

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from incident_timeline.timeline.schema import empty_events, labels_json, make_events, validate
+from incident_timeline.timeline.timefmt import iso, iso_ns_column
 
 SOURCE = "integrity"
 KINDS: tuple[str, ...] = ("clock", "gap")
@@ -215,37 +216,6 @@ def parse_corrections(payload: Mapping[str, Any]) -> list[Correction]:
     return [Correction.from_dict(item) for item in items]
 
 
-def iso(stamp: pd.Timestamp) -> str:
-    """RFC 3339 UTC with milliseconds: ``2026-02-17T14:40:00.000Z``."""
-    return str(stamp.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f"))[:-3] + "Z"
-
-
-def hms(stamp: pd.Timestamp) -> str:
-    """``14:40:00``, or ``14:40:00.512`` when the instant has a fraction of a second."""
-    text = str(stamp.tz_convert("UTC").strftime("%H:%M:%S.%f"))[:-3]
-    return text.removesuffix(".000")
-
-
-def seconds_text(value: float) -> str:
-    """A duration for people: ``2.4 s``, ``6 min``, ``1 h 30 min``, ``5 h``."""
-    value = abs(value)
-    if value < 60:
-        return f"{value:.3f}".rstrip("0").rstrip(".") + " s"
-    total = round(value)
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours} h"] if hours else []
-    parts += [f"{minutes} min"] if minutes else []
-    parts += [f"{secs} s"] if secs and not hours else []
-    return " ".join(parts)
-
-
-def signed(value: float, digits: int = 3) -> str:
-    """``+2.400 s`` / ``−0.512 s`` (a real minus sign)."""
-    sign = "+" if value >= 0 else "−"
-    return f"{sign}{abs(value):.{digits}f} s"
-
-
 def _rows(original: pd.DataFrame, out: pd.DataFrame, corr: Correction) -> np.ndarray:
     mask = np.zeros(len(out), dtype=bool)
     if corr.streams:
@@ -273,17 +243,7 @@ def _with_originals(labels: str, originals: Mapping[str, str | None], ids: list[
 
 def _iso_ns_column(stamps: pd.Series) -> list[str | None]:
     """`iso_ns` of a whole column at once; None for NaT."""
-    utc = stamps.dt.tz_convert("UTC")
-    fraction = (utc.astype("int64") % 1_000_000_000).astype(str).str.zfill(9)
-    text = utc.dt.strftime("%Y-%m-%dT%H:%M:%S.") + fraction + "Z"
-    return [None if pd.isna(t) else str(t) for t in text.where(utc.notna(), None)]
-
-
-def iso_ns(stamp: pd.Timestamp) -> str:
-    """RFC 3339 UTC with nine fraction digits (what a corrected row keeps as its original)."""
-    stamp = stamp.tz_convert("UTC")
-    fraction = stamp.microsecond * 1000 + stamp.nanosecond
-    return str(stamp.strftime("%Y-%m-%dT%H:%M:%S.")) + f"{fraction:09d}Z"
+    return [None if pd.isna(t) else str(t) for t in iso_ns_column(stamps)]
 
 
 def _stamp(value: Any) -> pd.Timestamp | None:

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from incident_timeline.timeline.timefmt import hms, iso, seconds_text
 from incident_timeline.timeline.trust.evidence import PodLife, log_pods, ref_lines, workload
-from incident_timeline.timeline.trust.findings import Finding, hms, iso, seconds_text
+from incident_timeline.timeline.trust.findings import Finding
+from incident_timeline.timeline.window import Window
 
 
 @dataclass(frozen=True)
@@ -285,7 +287,7 @@ def future_findings(
 
 def ttl_findings(
     events: pd.DataFrame,
-    window: tuple[pd.Timestamp, pd.Timestamp] | None,
+    window: Window | None,
     collected_at: pd.Timestamp | None,
     live_events: bool,
     limits: GapLimits = GapLimits(),
@@ -294,7 +296,7 @@ def ttl_findings(
     if not live_events or window is None or collected_at is None:
         return []
     horizon = collected_at - pd.Timedelta(seconds=limits.event_ttl)
-    since, until = window
+    since, until = pd.Timestamp(window.since), pd.Timestamp(window.until)
     if since >= horizon:
         return []
     k8s = events.loc[

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from incident_timeline.timeline.timefmt import hms, iso, seconds_text
 from incident_timeline.timeline.trust.evidence import common_step, metric_names, series_labels
-from incident_timeline.timeline.trust.findings import Finding, hms, iso, seconds_text
+from incident_timeline.timeline.trust.findings import Finding
 
 SKIPPED = ("ALERTS", "ALERTS_FOR_STATE")
 GAP_STEPS = 1.5
