@@ -15,12 +15,15 @@ import types
 import typing
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from incident_timeline.collector import registry
 from incident_timeline.collector.errors import ConfigError
 from incident_timeline.timeline.timestamps.engine import check_zone
 from incident_timeline.timeline.window import parse_duration
+
+if TYPE_CHECKING:
+    from incident_timeline.collector.protocol import Collector
 
 T = TypeVar("T")
 SECRET_KEYS = (
@@ -61,7 +64,7 @@ class Config:
 
     path: Path
     incident: IncidentSettings
-    sources: dict[str, Any]
+    sources: dict[str, Collector]
     raw: dict[str, Any]
 
     @property

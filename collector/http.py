@@ -11,6 +11,7 @@ import dataclasses
 import email.utils
 import os
 import random
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -107,10 +108,8 @@ def make_client(
             or ""
         )
         auth = httpx.BasicAuth(endpoint.username, password)
-    verify: Any = not endpoint.insecure_skip_verify
+    verify: bool | ssl.SSLContext = not endpoint.insecure_skip_verify
     if endpoint.ca_file and verify:
-        import ssl
-
         verify = ssl.create_default_context(cafile=str(base_dir / endpoint.ca_file))
     return httpx.Client(
         base_url=endpoint.url.rstrip("/"),

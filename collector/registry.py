@@ -37,7 +37,7 @@ def load(name: str) -> type[Collector]:
         raise ConfigError(f"no collector named {name!r}; installed: {installed}")
     try:
         cls = _target(targets[name])
-    except (ImportError, AttributeError) as exc:
+    except Exception as exc:  # a plugin may fail at import in any way; say which one
         raise ConfigError(f"collector {name!r} ({targets[name]}) cannot be loaded: {exc}") from exc
     return cls  # type: ignore[return-value]
 
@@ -48,7 +48,7 @@ def formats() -> dict[str, Format]:
     for ep in sorted(entry_points(group=FORMAT_GROUP), key=lambda ep: ep.name):
         try:
             declared = _target(ep.value)
-        except (ImportError, AttributeError) as exc:
+        except Exception as exc:  # a plugin may fail at import in any way; say which one
             raise ConfigError(f"formats {ep.name!r} ({ep.value}) cannot be loaded: {exc}") from exc
         for fmt in declared:  # type: ignore[attr-defined]
             found.setdefault(fmt.name, fmt)

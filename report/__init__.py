@@ -1,0 +1,1 @@
+"""What people read: the ``incident`` command line, timeline renderings, the postmortem draft."""
