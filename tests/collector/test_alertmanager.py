@@ -12,12 +12,12 @@ import httpx
 import pandas as pd
 
 from incident_timeline.collector.alertmanager.collector import REMOVED, AlertmanagerCollector
-from incident_timeline.collector.bundle import read_events, read_manifest
+from incident_timeline.collector.bundle import read_manifest
 from incident_timeline.collector.config import load_config
 from incident_timeline.collector.http import RetryPolicy
 from incident_timeline.collector.prometheus.queryrange import fingerprint
 from incident_timeline.timeline.window import Window
-from tests.support import run_collector
+from tests.support import events_of, run_collector
 
 T0 = datetime(2026, 2, 17, 14, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(hours=1))
@@ -136,11 +136,6 @@ def am_collector(tmp_path: Path, handler: Any, extra: str = "") -> AlertmanagerC
 
 def run(tmp_path: Path, am: AlertmanagerCollector) -> tuple[Path, Any]:
     return run_collector(tmp_path, "alertmanager", am, WINDOW.since, WINDOW.until, NOW)
-
-
-def events_of(out: Path) -> pd.DataFrame:
-    [events] = read_events(out)
-    return events.sort_values(["time", "kind"], kind="stable").reset_index(drop=True)
 
 
 def test_alerts_and_silences_overlapping_the_window(tmp_path: Path) -> None:

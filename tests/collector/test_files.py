@@ -12,6 +12,7 @@ from incident_timeline.collector.errors import ExportFormatError
 from incident_timeline.collector.files.collector import detect_format, parse
 from incident_timeline.collector.formats import Context
 from tests.support import DATA
+from tests.support import utc as ts
 
 T0 = pd.Timestamp("2026-02-17T14:00:00Z")
 
@@ -20,10 +21,6 @@ def ctx(**kw: object) -> Context:
     base = {"ref": "raw/file/x", "stream": "x", "fallback_time": T0}
     base.update(kw)
     return Context(**base)  # type: ignore[arg-type]
-
-
-def ts(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text).tz_convert("UTC")
 
 
 def test_kubectl_timestamps_real_file_two_clocks() -> None:

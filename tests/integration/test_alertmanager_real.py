@@ -18,11 +18,7 @@ from click.testing import CliRunner
 from incident_timeline.collector.alertmanager.collector import REMOVED
 from incident_timeline.collector.prometheus.queryrange import fingerprint
 from incident_timeline.report.cli import cli
-from tests.integration import servers
 from tests.integration.servers import Live, LocalHTTP, Server, binary, wait_for
-
-alertmanager = servers.alertmanager  # session fixtures, used by name
-live_prometheus = servers.live_prometheus
 
 
 def iso(value: datetime) -> str:

@@ -14,10 +14,7 @@ from click.testing import CliRunner
 
 from incident_timeline.collector.bundle import read_manifest
 from incident_timeline.report.cli import cli
-from tests.integration import servers
 from tests.integration.servers import Server, at, binary, free_port
-
-backfilled_prometheus = servers.backfilled_prometheus  # a session fixture, used by name
 
 SINCE, UNTIL = "2026-03-04T14:00:00Z", "2026-03-04T15:00:00Z"
 QUERIES = """

@@ -13,10 +13,7 @@ import pytest
 from incident_timeline.report import render as render_module
 from incident_timeline.report.render import FORMATS, md_cell, render
 from incident_timeline.timeline.schema import COLUMNS, empty_events, make_events, validate
-
-
-def ts(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz="UTC")
+from tests.support import utc as ts
 
 
 def sample() -> pd.DataFrame:

@@ -15,10 +15,7 @@ from incident_timeline.timeline.timestamps.engine import (
 )
 from incident_timeline.timeline.timestamps.families import FAMILIES, QUICK, compiled, identify_regex
 from tests.support import DATA
-
-
-def ts(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text).tz_convert("UTC")
+from tests.support import utc as ts
 
 
 def window(since: str, until: str) -> tuple[pd.Timestamp, pd.Timestamp]:
