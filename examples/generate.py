@@ -876,7 +876,8 @@ def timex(
         labels = {"__name__": metric, "instance": f"{node}:9100", "job": "node", "node": node}
         synced = skew[node] == 0
         if metric == "node_timex_offset_seconds":
-            centre, wobble = (0.0003, 0.0001) if synced else (skew[node] / SEC, 0.002)
+            # adjtimex's offset is the correction still to slew in: a clock ahead reads < 0
+            centre, wobble = (0.0003, 0.0001) if synced else (-skew[node] / SEC, 0.002)
             values = [
                 (t, prom_float(round(centre + rng.uniform(-wobble, wobble), 6))) for t in steps()
             ]

@@ -54,7 +54,11 @@ def _crossings(
         sample = where.loc[(c.series, c.time)]
         labels = {k: v for k, v in json.loads(sample["labels"]).items() if k != "__name__"}
         above = c.state == "above"
-        text = texts[0 if above else 1].format(value=float(sample["value"]), who=_who(labels))
+        value = float(sample["value"])
+        side = "behind" if value > 0 else "ahead"  # only clock_offset's texts use it
+        text = texts[0 if above else 1].format(
+            value=value, size=abs(value), side=side, who=_who(labels)
+        )
         rows.append(
             {
                 "time_raw": iso_z(c.time.to_pydatetime()),
@@ -69,17 +73,25 @@ def _crossings(
 
 
 def clock_offset(samples: pd.DataFrame) -> Rows:
-    """A node's clock offset from NTP beyond ±50 ms, and back."""
-    return _crossings(
+    """``node_timex_offset_seconds`` beyond the limit, and back.
+
+    The value is adjtimex(2)'s ``offset``: the phase correction the kernel is still slewing in
+    (Linux ``kernel/time/ntp.c``, ``second_overflow``: a positive offset lengthens each tick).
+    **Positive means the node's clock is behind** its NTP reference; the texts say so.
+    """
+    rows = _crossings(
         samples,
         ">",
         OFFSET_LIMIT,
         (
-            "clock offset {value:+.3g} s, beyond ±0.05 s, on {who}",
-            "clock offset back within ±0.05 s ({value:+.3g} s) on {who}",
+            "clock {side} by {size:.3g} s (node_timex_offset_seconds {value:+.3g} s, "
+            "beyond ±0.05 s) on {who}",
+            "clock offset back within ±0.05 s (node_timex_offset_seconds {value:+.3g} s) "
+            "on {who}",
         ),
         magnitude=True,
     )
+    return rows
 
 
 def clock_sync(samples: pd.DataFrame) -> Rows:

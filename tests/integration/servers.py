@@ -313,7 +313,8 @@ def incident_series() -> list[tuple[str, dict[str, str], list[Sample]]]:
         ("ALERTS", {**alert, "alertstate": "firing"}, during("14:12", "14:20", 1, None)),
         ("ALERTS_FOR_STATE", alert, during("14:11", "14:20", at("14:11"), None)),
         ("node_timex_offset_seconds", {**node, "instance": "node-a:9100"}, constant(0.0003)),
-        ("node_timex_offset_seconds", {**node, "instance": "node-b:9100"}, constant(2.4)),
+        # node-b runs ahead: the kernel's pending correction is negative, clamped to 0.5 s
+        ("node_timex_offset_seconds", {**node, "instance": "node-b:9100"}, constant(-0.5)),
         ("node_timex_sync_status", {**node, "instance": "node-a:9100"}, constant(1)),
         ("node_timex_sync_status", {**node, "instance": "node-b:9100"}, constant(0)),
         ("node_timex_maxerror_seconds", {**node, "instance": "node-a:9100"}, constant(0.05)),

@@ -101,7 +101,7 @@ def test_correct_one_then_timeline_and_report_use_it(bundle: Path) -> None:
     assert "Times of 5917 events were corrected for clock problems" in text
     assert "### Clock corrections applied" in text
     assert (
-        "- `node_clock:node-b`: node-b's clock was +2.400 s off; `time` and "
+        "- `node_clock:node-b`: node-b's clock was 2.4 s ahead; `time` and "
         "`embedded_time` shifted by -2.400 s on 5917 rows"
     ) in text
     assert "### Evidence caveats (clock and gap findings)" in text

@@ -129,7 +129,9 @@ def test_zones_that_fit_depend_on_the_date() -> None:
 
 
 def test_node_clock_run_bounds_and_what_it_touches() -> None:
-    off = [(t, "node-b", 0.0004 if t < 60 or t > 150 else -1.2) for t in range(0, 241, 15)]
+    # node_timex_offset_seconds +0.3: the kernel still has to advance the clock by 0.3 s
+    # (kernel/time/ntp.c second_overflow), so node-b is behind and is corrected forward.
+    off = [(t, "node-b", 0.0004 if t < 60 or t > 150 else 0.3) for t in range(0, 241, 15)]
     off += [(t, "node-a", 0.0002) for t in range(0, 241, 15)]
     metrics = {"timex": samples("node_timex_offset_seconds", off)}
     events = pd.concat(
@@ -149,10 +151,13 @@ def test_node_clock_run_bounds_and_what_it_touches() -> None:
     [finding] = node_clock_findings(events, metrics, pod_lives(events))
     assert finding.id == "node_clock:node-b"
     assert (finding.time, finding.end) == (s(60), s(150))
-    assert finding.labels["offset_seconds"] == "-1.200"
-    assert "node-b clock 1.2 s behind" in finding.summary
+    assert (finding.labels["offset_seconds"], finding.labels["timex_offset_seconds"]) == (
+        "-0.300",
+        "0.300",
+    )
+    assert "node-b clock 0.3 s behind" in finding.summary
     corr = finding.correction
-    assert corr is not None and corr.shift_ns == 1_200_000_000
+    assert corr is not None and corr.shift_ns == 300_000_000  # forward
     assert (corr.since, corr.until) == (s(60), s(150))  # known only while measured
     assert corr.streams == ("ns/api-6d8f7b9c5d-ms2ds/app",)
     assert corr.refs == ("raw/k/events.json#/items/12",)

@@ -9,7 +9,13 @@
 - **Node clocks**: ``node_timex_offset_seconds`` (with ``node_timex_sync_status`` and
   ``node_timex_maxerror_seconds`` when present) per node; runs of samples off by more than
   `Thresholds.node_offset` are reported with the streams that carry that node's clock (the logs
-  of pods scheduled there and its kubelet's events), and shifting them back is offered.
+  of pods scheduled there and its kubelet's events), and shifting them is offered.
+
+  The sign (`TIMEX_SIGN`): node_exporter's timex collector reports adjtimex(2)'s ``offset``,
+  the phase correction the kernel is still slewing in. In Linux ``kernel/time/ntp.c``
+  (``second_overflow``) a positive ``time_offset`` is added to each tick, so the clock is
+  advanced: **a positive offset means the node's clock is behind** its reference (ntpd passes
+  reference − local to ``ADJ_OFFSET``). A node reported behind is corrected forward.
 - **Causality**: a kubelet event about a pod stamped before the scheduler assigned the pod.
 
 Every function takes frames and returns `Finding` lists; nothing here does I/O.
@@ -37,6 +43,9 @@ from incident_timeline.timeline.trust.evidence import (
 from incident_timeline.timeline.trust.findings import Correction, Finding
 
 QUARTER_HOUR = 900.0
+# node_timex_offset_seconds > 0: the node's clock is behind; its clock reads
+# TIMEX_SIGN * offset relative to the reference (negative: behind). See the module docstring.
+TIMEX_SIGN = -1.0
 # Zones people most often mean, listed first when several fit one offset.
 COMMON_ZONES: tuple[str, ...] = (
     "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
@@ -314,9 +323,13 @@ def _node_finding(
     streams = [s for pod, ss in log_pods(events).items() if pod in pods for s in ss]
     kubelet = _kubelet_refs(events, node)
     extra, labels = _sync_notes(timex, node, start, end)
+    # the offset is the correction the kernel still has to slew in: positive = behind
+    ahead_by = TIMEX_SIGN * median
+    ahead = "ahead" if ahead_by > 0 else "behind"
     labels |= {
         "node": node,
-        "offset_seconds": f"{median:.3f}",
+        "offset_seconds": f"{ahead_by:.3f}",  # the node's clock minus the reference's
+        "timex_offset_seconds": f"{median:.3f}",
         "max_offset_seconds": f"{peak:.3f}",
         "start": hms(start),
         "end": hms(end),
@@ -324,7 +337,6 @@ def _node_finding(
         "pods": str(len(pods)),
         "kubelet_events": str(len(kubelet)),
     }
-    ahead = "ahead" if median > 0 else "behind"
     logged = len({s.rsplit("/", 1)[0] for s in streams})
     carried = (
         f"{len(streams)} log streams of {logged} pods and {len(kubelet)} kubelet "
@@ -339,12 +351,12 @@ def _node_finding(
         f"largest {peak:.3f} s) from {start:%Y-%m-%d %H:%M:%S} to {end:%H:%M:%S} UTC"
         f"{extra}. Pods on {node}: {', '.join(p.split('/', 1)[1] for p in pods) or 'none known'}."
         f" Their log lines (runtime and app stamps) and the kubelet's events are "
-        f"{seconds_text(median)} {ahead}. Correction: shift them by {signed(-median)}."
+        f"{seconds_text(median)} {ahead}. Correction: shift them by {signed(-ahead_by)}."
     )
     correction = Correction(
         id=f"node_clock:{node}",
-        description=f"{node}'s clock was {signed(median)} off",
-        shift_ns=round(-median * 1e3) * 1_000_000,
+        description=f"{node}'s clock was {seconds_text(median)} {ahead}",
+        shift_ns=round(-ahead_by * 1e3) * 1_000_000,
         columns=("time", "embedded_time"),
         streams=tuple(sorted(streams)),
         refs=tuple(kubelet),
