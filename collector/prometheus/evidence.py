@@ -86,8 +86,7 @@ def clock_offset(samples: pd.DataFrame) -> Rows:
         (
             "clock {side} by {size:.3g} s (node_timex_offset_seconds {value:+.3g} s, "
             "beyond ±0.05 s) on {who}",
-            "clock offset back within ±0.05 s (node_timex_offset_seconds {value:+.3g} s) "
-            "on {who}",
+            "clock offset back within ±0.05 s (node_timex_offset_seconds {value:+.3g} s) on {who}",
         ),
         magnitude=True,
     )
