@@ -18,11 +18,11 @@ import pandas as pd
 from incident_timeline.collector.prometheus.queryrange import series_key
 from incident_timeline.timeline.metrics import threshold_crossings
 from incident_timeline.timeline.timefmt import human_duration, iso_z
+from incident_timeline.timeline.trust.metricgaps import sample_gaps
 
 Rows = list[dict[str, Any]]
 OFFSET_LIMIT = 0.05  # seconds; beyond this a node's clock is worth a caveat
 MAXERROR_LIMIT = 1.0  # seconds; the kernel's own bound on its error
-MIN_GAP_SECONDS = 30.0  # shorter holes in raw samples are jitter, not gaps
 BAD_PHASES = ("Failed", "Unknown")
 
 
@@ -178,20 +178,15 @@ def phases(samples: pd.DataFrame) -> Rows:
 
 
 def gaps(samples: pd.DataFrame) -> Rows:
-    """Holes in raw samples: consecutive samples further apart than 2.5 times the series'
-    usual interval (its median) and at least 30 s, with their exact bounds."""
-    rows = []
-    data = samples.sort_values(["series", "time"], kind="stable")
-    for _, group in data.groupby("series", sort=True):
-        diffs = group["time"].diff().dt.total_seconds()
-        usual = diffs.median()
-        if pd.isna(usual):
-            continue
-        limit = max(2.5 * usual, MIN_GAP_SECONDS)
-        for position in [i for i, d in enumerate(diffs) if d > limit]:
-            before, after = group.iloc[position - 1], group.iloc[position]
-            rows.append(_gap_row(before, after))
-    return rows
+    """Holes in raw samples, with their exact bounds, by the one gap rule the timeline's
+    checks use (`timeline.trust.metricgaps.sample_gaps`: a spacing over 1.5 times the
+    series' own scrape interval)."""
+    data = samples.reset_index(drop=True)
+    holes = sample_gaps(data)
+    return [
+        _gap_row(data.iloc[int(b)], data.iloc[int(a)])
+        for b, a in zip(holes["before"], holes["after"], strict=True)
+    ]
 
 
 def _gap_row(before: pd.Series, after: pd.Series) -> dict[str, Any]:

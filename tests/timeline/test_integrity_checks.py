@@ -24,7 +24,7 @@ from incident_timeline.timeline.trust.gaps import (
     silence_findings,
     ttl_findings,
 )
-from incident_timeline.timeline.trust.metricgaps import metric_gap_findings
+from incident_timeline.timeline.trust.metricgaps import metric_gap_findings, sample_gaps
 from incident_timeline.timeline.window import Window
 
 T0 = pd.Timestamp("2026-02-17 14:00:00", tz="UTC")
@@ -352,3 +352,17 @@ def test_select_corrections_by_id_or_all() -> None:
         "no suggested correction node_clock:x; on offer: app_clock:a, app_clock:b"
     )
     assert select_corrections(Integrity((), ()), ["all"]) == []
+
+
+def test_one_gap_rule_per_series_interval() -> None:
+    # a 15 s target missing one scrape, beside a healthy 30 s target in the same frame
+    fast = [(t, "a", 1.0) for t in range(0, 300, 15) if t != 150]
+    slow = [(t, "b", 1.0) for t in range(0, 300, 30)]
+    frame = samples("up", fast + slow)
+    holes = sample_gaps(frame)
+    assert [
+        (frame.at[b, "series"], frame.at[b, "time"], frame.at[a, "time"], step)
+        for b, a, step in holes.itertuples(index=False)
+    ] == [('up{pod="a"}', s(135), s(165), pd.Timedelta(seconds=15))]
+    [finding] = metric_gap_findings({"up": frame})
+    assert (finding.time, finding.end, finding.labels["missing_steps"]) == (s(150), s(165), "1")

@@ -1,10 +1,20 @@
 """Gap checks on metric samples: missing steps inside a series, and ``up == 0``.
 
 Samples are the bundle's tidy ``metrics/<name>.parquet`` frames (``time, series, labels,
-value, pointer``). A series' step is the most common spacing in its file. Inside a series (not
-before its first or after its last sample: pods come and go), a spacing over 1.5 steps means
-missing steps; series missing the very same steps are reported together. ``ALERTS`` and
-``ALERTS_FOR_STATE`` are skipped: they have no samples while an alert is inactive, by design.
+value, pointer``). Inside a series (not before its first or after its last sample: pods come
+and go), a spacing over `GAP_STEPS` steps means missing steps; series missing the very same
+steps are reported together. ``ALERTS`` and ``ALERTS_FOR_STATE`` are skipped: they have no
+samples while an alert is inactive, by design.
+
+The gap rule is one rule (`sample_gaps`), also used by the Prometheus collector on raw
+samples: a series' step is its most common spacing (the query's step for a range query, the
+scrape interval for raw samples; the frame's most common spacing for a series too short to
+have one), and a spacing over 1.5 steps is a gap. Why 1.5: Prometheus scrapes each target on a
+fixed schedule (``scrape/scrape.go``: a ticker at the interval, phase set by a hash of the
+target) and snaps a sample's timestamp to that schedule when it is within
+``--scrape.timestamp-tolerance`` (2 ms), so a healthy series is spaced at its interval to the
+millisecond, and one missed scrape doubles the spacing; 1.5 steps is half-way, tolerant of
+jitter up to half an interval. A range query's steps are exact by construction.
 """
 
 from __future__ import annotations
@@ -19,7 +29,46 @@ from incident_timeline.timeline.trust.evidence import common_step, metric_names,
 from incident_timeline.timeline.trust.findings import Finding
 
 SKIPPED = ("ALERTS", "ALERTS_FOR_STATE")
-GAP_STEPS = 1.5
+GAP_STEPS = 1.5  # a spacing over this many steps is a gap (why: the module docstring)
+MIN_OWN_STEPS = 3  # spacings a series needs before its own most common one is its step
+
+
+def series_steps(ordered: pd.DataFrame) -> pd.Series:
+    """Each sample's series step (see the module docstring), for samples sorted by series
+    and time; NaT where no step is known."""
+    diffs = ordered["time"].groupby(ordered["series"]).diff()
+    positive = diffs[diffs > pd.Timedelta(0)].dt.round("1ms")
+    frame_step = common_step(ordered)
+    if positive.empty or frame_step is None:
+        return pd.Series(pd.NaT, index=ordered.index, dtype="timedelta64[ns]")
+    counts = (
+        pd.DataFrame({"series": ordered.loc[positive.index, "series"], "step": positive})
+        .value_counts()
+        .rename("n")
+        .reset_index()
+        .sort_values(["series", "n", "step"], ascending=[True, False, True], kind="stable")
+    )
+    best = counts.drop_duplicates("series").set_index("series")
+    own = best.loc[best["n"] >= MIN_OWN_STEPS, "step"]
+    steps = ordered["series"].map(own).astype("timedelta64[ns]")
+    return steps.fillna(frame_step)
+
+
+def sample_gaps(samples: pd.DataFrame) -> pd.DataFrame:
+    """The one gap rule: for ``samples`` (any order), a row per hole with the positions in
+    ``samples`` of the sample ``before`` and ``after`` it and the series' ``step``."""
+    ordered = samples.sort_values(["series", "time"], kind="stable")
+    steps = series_steps(ordered)
+    spacing = ordered["time"].groupby(ordered["series"]).diff()
+    hits = np.flatnonzero((spacing > steps * GAP_STEPS).to_numpy(dtype=bool, na_value=False))
+    positions = samples.index.get_indexer(ordered.index)
+    return pd.DataFrame(
+        {
+            "before": positions[hits - 1],
+            "after": positions[hits],
+            "step": steps.iloc[hits].to_numpy(),
+        }
+    )
 
 
 def metric_gap_findings(metrics: Mapping[str, pd.DataFrame]) -> list[Finding]:
@@ -35,30 +84,32 @@ def metric_gap_findings(metrics: Mapping[str, pd.DataFrame]) -> list[Finding]:
         if step is None:
             continue
         part = part.sort_values(["series", "time"], kind="stable").reset_index(drop=True)
-        findings += _missing_steps(name, part, step)
+        findings += _missing_steps(name, part)
         up = part.loc[(part["metric"] == "up").to_numpy(dtype=bool)]
         findings += _down_runs(name, up.reset_index(drop=True), step)
     return findings
 
 
-def _missing_steps(name: str, part: pd.DataFrame, step: pd.Timedelta) -> list[Finding]:
-    gap = part["time"].groupby(part["series"]).diff()
-    hits = np.flatnonzero((gap > step * GAP_STEPS).to_numpy(dtype=bool, na_value=False))
-    if not len(hits):
+def _missing_steps(name: str, part: pd.DataFrame) -> list[Finding]:
+    holes = sample_gaps(part)
+    if holes.empty:
         return []
+    before, after = part.iloc[holes["before"]], part.iloc[holes["after"]]
+    steps = pd.to_timedelta(holes["step"].to_numpy())
     rows = pd.DataFrame(
         {
-            "series": part["series"].iloc[hits].to_numpy(),
-            "start": (part["time"].iloc[hits - 1] + step).to_numpy(),
-            "end": part["time"].iloc[hits].to_numpy(),
-            "ref": _refs(name, part.iloc[hits - 1]),
-            "metric": part["metric"].iloc[hits].to_numpy(),
+            "series": after["series"].to_numpy(),
+            "start": (before["time"].reset_index(drop=True) + steps).to_numpy(),
+            "end": after["time"].to_numpy(),
+            "ref": _refs(name, before),
+            "metric": after["metric"].to_numpy(),
+            "step": steps,
         }
     )
     labels = series_labels(part)
     findings = []
-    for (start, end), group in rows.groupby(["start", "end"], sort=True):
-        start, end = pd.Timestamp(start), pd.Timestamp(end)
+    for (start, end, step), group in rows.groupby(["start", "end", "step"], sort=True):
+        start, end, step = pd.Timestamp(start), pd.Timestamp(end), pd.Timedelta(step)
         missing = round((end - start) / step)
         findings.append(_gap_finding(name, group, labels, start, end, missing, step))
     return findings
