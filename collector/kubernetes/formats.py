@@ -208,6 +208,9 @@ def _event_row(i: int, item: dict[str, Any], ctx: Context) -> EventRow:
             "name": name,
             "reason": reason,
             "node": source.get("host"),
+            # the API server's stamp beside the reporter's (``time``): a second clock per
+            # event, which timeline.trust.eventclock compares per node
+            "created": meta.get("creationTimestamp"),
             "count": count,
             "type": item.get("type"),
         },

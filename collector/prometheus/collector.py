@@ -15,11 +15,14 @@ is ``partial``; an unreachable server fails the source (the bundle is still writ
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.config import build
@@ -28,7 +31,15 @@ from incident_timeline.collector.http import Endpoint, HttpCollector, make_clien
 from incident_timeline.collector.prometheus.alerts import alert_rows, alerting_rules, rule_problems
 from incident_timeline.collector.prometheus.api import PromAPIError, PrometheusAPI
 from incident_timeline.collector.prometheus.chunks import choose_step
-from incident_timeline.collector.prometheus.evidence import BUILTIN_NAMES, BUILTINS, Evidence, gaps
+from incident_timeline.collector.prometheus.evidence import (
+    BUILTIN_NAMES,
+    BUILTINS,
+    NODE_TIME,
+    SCRAPE_DURATION,
+    Evidence,
+    clock_direct,
+    gaps,
+)
 from incident_timeline.collector.prometheus.fetch import (
     fetch_range,
     fetch_raw,
@@ -213,6 +224,8 @@ class _Run:
                 self.builtin(evidence)
         if names is None or "ALERTS" in names:
             self.alerts(names, rules, active)
+        if names is None or NODE_TIME in names:
+            self.node_clocks()
         selector = self.settings.gap_selector
         if selector and (names is None or selector.split("{")[0] in names):
             self.gap_scan(selector)
@@ -333,6 +346,28 @@ class _Run:
         )
         self.out.add_events(to_events(rows, fetched.stitched, "ALERTS"))
         self.counts["alert_events"] += len(rows)
+
+    def node_clocks(self) -> None:
+        """Raw ``node_time_seconds`` and the same targets' ``scrape_duration_seconds``: the
+        direct measure of each node's clock against Prometheus' (timeline.trust.nodeclock)."""
+        fetched = self.raw(NODE_TIME, f"samples/{NODE_TIME}")
+        if fetched.empty:
+            return
+        result = parse_query_range(fetched.stitched.document, None, NODE_TIME)
+        self.out.write_metrics(NODE_TIME, samples_frame(result.samples, fetched.stitched))
+        rows = clock_direct(result.samples)
+        self.out.add_events(to_events(rows, fetched.stitched, NODE_TIME))
+        frames = []
+        jobs = sorted({json.loads(x).get("job", "") for x in result.samples["labels"]})
+        for index, job in enumerate(jobs):  # the same targets' scrape latency bounds
+            quoted = job.replace("\\", "\\\\").replace('"', '\\"')
+            selector = f'{SCRAPE_DURATION}{{job="{quoted}"}}'
+            durations = self.raw(selector, f"samples/{SCRAPE_DURATION}/{index:02d}")
+            if not durations.empty:
+                parsed = parse_query_range(durations.stitched.document, None, SCRAPE_DURATION)
+                frames.append(samples_frame(parsed.samples, durations.stitched))
+        if frames:
+            self.out.write_metrics(SCRAPE_DURATION, pd.concat(frames, ignore_index=True))
 
     def gap_scan(self, selector: str) -> None:
         """Holes in the raw samples of ``selector`` (``up`` by default), exact bounds."""

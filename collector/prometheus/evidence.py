@@ -19,9 +19,10 @@ from incident_timeline.collector.prometheus.queryrange import series_key
 from incident_timeline.timeline.metrics import threshold_crossings
 from incident_timeline.timeline.timefmt import human_duration, iso_z
 from incident_timeline.timeline.trust.metricgaps import sample_gaps
+from incident_timeline.timeline.trust.nodeclock import NODE_OFFSET_SECONDS, TIMEX_SIGN
 
 Rows = list[dict[str, Any]]
-OFFSET_LIMIT = 0.05  # seconds; beyond this a node's clock is worth a caveat
+OFFSET_LIMIT = NODE_OFFSET_SECONDS  # the one node-clock threshold (reason: where it is defined)
 MAXERROR_LIMIT = 1.0  # seconds; the kernel's own bound on its error
 BAD_PHASES = ("Failed", "Unknown")
 
@@ -44,9 +45,16 @@ def _who(labels: dict[str, str]) -> str:
 
 
 def _crossings(
-    samples: pd.DataFrame, op: str, limit: float, texts: tuple[str, str], *, magnitude: bool = False
+    samples: pd.DataFrame,
+    op: str,
+    limit: float,
+    texts: tuple[str, str],
+    *,
+    magnitude: bool = False,
+    ahead_sign: float = TIMEX_SIGN,
 ) -> Rows:
-    """Clock findings at each crossing of ``value op limit`` (of ``|value|`` if magnitude)."""
+    """Clock findings at each crossing of ``value op limit`` (of ``|value|`` if magnitude);
+    ``ahead_sign`` × value > 0 means the node's clock is ahead (texts' ``{side}``)."""
     data = samples.assign(value=samples["value"].abs()) if magnitude else samples
     where = samples.set_index(["series", "time"])
     rows = []
@@ -55,9 +63,9 @@ def _crossings(
         labels = {k: v for k, v in json.loads(sample["labels"]).items() if k != "__name__"}
         above = c.state == "above"
         value = float(sample["value"])
-        side = "behind" if value > 0 else "ahead"  # only clock_offset's texts use it
+        side = "ahead" if ahead_sign * value > 0 else "behind"  # for the offset texts
         text = texts[0 if above else 1].format(
-            value=value, size=abs(value), side=side, who=_who(labels)
+            value=value, size=abs(value), side=side, who=_who(labels), limit=OFFSET_LIMIT
         )
         rows.append(
             {
@@ -85,12 +93,38 @@ def clock_offset(samples: pd.DataFrame) -> Rows:
         OFFSET_LIMIT,
         (
             "clock {side} by {size:.3g} s (node_timex_offset_seconds {value:+.3g} s, "
-            "beyond ±0.05 s) on {who}",
-            "clock offset back within ±0.05 s (node_timex_offset_seconds {value:+.3g} s) on {who}",
+            "beyond ±{limit:g} s) on {who}",
+            "clock offset back within ±{limit:g} s "
+            "(node_timex_offset_seconds {value:+.3g} s) on {who}",
         ),
         magnitude=True,
     )
     return rows
+
+
+def direct_offsets(samples: pd.DataFrame) -> pd.DataFrame:
+    """Raw ``node_time_seconds`` samples as offsets: value − scrape time (seconds; positive:
+    the node's clock is ahead of Prometheus'). See `timeline.trust.nodeclock`."""
+    seconds = samples["time"].astype("int64").to_numpy() / 1e9
+    return samples.assign(value=samples["value"] - seconds)
+
+
+def clock_direct(samples: pd.DataFrame) -> Rows:
+    """A node's clock off Prometheus' by the limit or more, and back, from raw
+    ``node_time_seconds`` samples (scrape latency included: milliseconds)."""
+    return _crossings(
+        direct_offsets(samples),
+        ">=",
+        OFFSET_LIMIT,
+        (
+            "clock {side} of Prometheus by {size:.3g} s (node_time_seconds − scrape time "
+            "{value:+.3g} s, beyond ±{limit:g} s) on {who}",
+            "clock back within ±{limit:g} s of Prometheus (node_time_seconds − scrape time "
+            "{value:+.3g} s) on {who}",
+        ),
+        magnitude=True,
+        ahead_sign=1.0,
+    )
 
 
 def clock_sync(samples: pd.DataFrame) -> Rows:
@@ -222,4 +256,9 @@ BUILTINS: tuple[Evidence, ...] = (
     ),
     Evidence("kube_pod_status_phase", "kube_pod_status_phase == 1", finder=phases),
 )
-BUILTIN_NAMES = frozenset({b.name for b in BUILTINS} | {"ALERTS", "ALERTS_FOR_STATE"})
+# Read as raw samples (exact scrape times), not as range queries: see `timeline.trust.nodeclock`.
+NODE_TIME = "node_time_seconds"
+SCRAPE_DURATION = "scrape_duration_seconds"
+BUILTIN_NAMES = frozenset(
+    {b.name for b in BUILTINS} | {"ALERTS", "ALERTS_FOR_STATE", NODE_TIME, SCRAPE_DURATION}
+)

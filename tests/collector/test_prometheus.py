@@ -57,6 +57,7 @@ class FakePrometheus:
     def __init__(self, series: dict[str, list[Series]], *, scrape: int = 15) -> None:
         self.series = series
         self.scrape = scrape
+        self.phase = 0.0  # raw samples' offset within the scrape interval (a target's phase)
         self.requests: list[httpx.Request] = []
         self.rules: dict[str, Any] = {"groups": []}
         self.alerts: list[dict[str, Any]] = []
@@ -68,8 +69,9 @@ class FakePrometheus:
         if path == "/api/v1/query_range":
             return self._range(q["query"], int(q["start"]), int(q["end"]), int(q["step"]))
         if path == "/api/v1/query":
-            name, millis = re.fullmatch(r"(\w+)\[(\d+)ms\]", q["query"]).groups()  # type: ignore[union-attr]
-            return self._raw(name, float(q["time"]), int(millis) / 1000)
+            found = re.fullmatch(r"(\w+)(?:\{(\w+)=\"([^\"]*)\"\})?\[(\d+)ms\]", q["query"])
+            name, key, value, millis = found.groups()  # type: ignore[union-attr]
+            return self._raw(name, float(q["time"]), int(millis) / 1000, key, value)
         if path == "/api/v1/label/__name__/values":
             return self._ok(sorted(self.series))
         if path == "/api/v1/rules":
@@ -98,14 +100,24 @@ class FakePrometheus:
         grid = range(start, end + 1, step)
         return self._matrix(query, grid, **({"warnings": self.warnings} if self.warnings else {}))
 
-    def _raw(self, name: str, time: float, span: float) -> httpx.Response:
+    def _raw(
+        self, name: str, time: float, span: float, key: str | None = None, value: str = ""
+    ) -> httpx.Response:
         first = -(-(time - span) // self.scrape) * self.scrape
-        grid = [t for t in range(int(first), int(time) + 1, self.scrape) if t >= time - span]
-        return self._matrix(name, grid)
+        grid = [
+            t + self.phase
+            for t in range(int(first), int(time) + 1, self.scrape)
+            if time - span <= t + self.phase <= time
+        ]
+        return self._matrix(name, grid, match=(key, value) if key else None)
 
-    def _matrix(self, name: str, grid: Any, **extra: Any) -> httpx.Response:
+    def _matrix(
+        self, name: str, grid: Any, match: tuple[str, str] | None = None, **extra: Any
+    ) -> httpx.Response:
         result: list[dict[str, Any]] = []
         for labels, fn in self.series.get(name, []):
+            if match is not None and labels.get(match[0]) != match[1]:
+                continue
             values = [[t, f"{v:.15g}"] for t in grid if (v := fn(t)) is not None]
             if values:
                 result.append({"metric": {"__name__": name, **labels}, "values": values})
@@ -417,7 +429,7 @@ def test_builtin_evidence_clock_restarts_phases_up_and_gaps(tmp_path: Path) -> N
             "14:00:00",
             "clock",
             (
-                "clock ahead by 2.4 s (node_timex_offset_seconds -2.4 s, beyond ±0.05 s) on "
+                "clock ahead by 2.4 s (node_timex_offset_seconds -2.4 s, beyond ±0.1 s) on "
                 "instance=node-b:9100, job=node"
             ),
         ),
@@ -446,7 +458,7 @@ def test_builtin_evidence_clock_restarts_phases_up_and_gaps(tmp_path: Path) -> N
             "14:30:00",
             "clock",
             (
-                "clock offset back within ±0.05 s (node_timex_offset_seconds +0.0003 s) on "
+                "clock offset back within ±0.1 s (node_timex_offset_seconds +0.0003 s) on "
                 "instance=node-b:9100, job=node"
             ),
         ),
@@ -635,3 +647,56 @@ def test_example_config_documents_every_prometheus_and_alertmanager_key(tmp_path
     assert prom.settings.queries[0].threshold == "> 0.05"
     assert prom.settings.headers == {"X-Scope-OrgID": "tenant-1"}
     assert am.settings.webhook_log == "exports/alertmanager-webhook.jsonl"
+
+
+def test_node_time_seconds_is_read_raw_with_its_scrape_latency(tmp_path: Path) -> None:
+    from incident_timeline.report.trust import load
+
+    def node(name: str) -> dict[str, str]:
+        return {"instance": f"{name}:9100", "job": "node", "node": name}
+
+    fake = FakePrometheus(
+        {
+            # node-b's clock 2.4 s ahead; node_exporter reads it 3 ms into a 6 ms scrape
+            "node_time_seconds": [
+                (node("node-b"), lambda t: t + 2.403),
+                (node("node-a"), lambda t: t + 0.001),
+            ],
+            "scrape_duration_seconds": [
+                (node("node-b"), lambda t: 0.006),
+                (node("node-a"), lambda t: 0.002),
+                ({"instance": "a:8080", "job": "app"}, lambda t: 0.5),
+            ],
+        }
+    )
+    fake.phase = 0.25  # scrape times carry the target's phase: not whole seconds
+    out, outcome = run(tmp_path, collector(tmp_path, fake, ""))
+    assert outcome.status == "ok"
+    asked = [r.url.params["query"] for r in fake.requests if r.url.path == "/api/v1/query"]
+    assert asked == [
+        "node_time_seconds[3600001ms]",
+        'scrape_duration_seconds{job="node"}[3600001ms]',
+    ]
+    events = events_of(out)
+    clock = events[events["kind"] == "clock"]
+    assert list(clock["summary"]) == [
+        "clock ahead of Prometheus by 2.4 s (node_time_seconds − scrape time +2.4 s, "
+        "beyond ±0.1 s) on instance=node-b:9100, job=node, node=node-b"
+    ]
+    _, assembled = load(out)
+    [finding] = [f for f in assembled.integrity.findings if f.check == "node_clock"]
+    assert finding.id == "node_clock:node-b"
+    assert {k: finding.labels[k] for k in ("offset_seconds", "low_seconds", "high_seconds")} == {
+        "offset_seconds": "2.400",
+        "low_seconds": "2.397",
+        "high_seconds": "2.403",
+    }
+    assert (finding.labels["samples"], finding.labels["measure"]) == (
+        "240",
+        "node_time_seconds − scrape time",
+    )
+    assert finding.summary.startswith(
+        "node-b clock 2.4 s ahead of Prometheus (14:00:00.250–14:59:45.250; node_time_seconds "
+        "− scrape time, median of 240 scrapes, spread 0 ms)"
+    )
+    assert finding.correction is not None and finding.correction.shift_ns == -2_400_000_000

@@ -13,7 +13,6 @@ from incident_timeline.timeline.trust.checks import Integrity, check_integrity, 
 from incident_timeline.timeline.trust.clocks import (
     app_clock_findings,
     causality_findings,
-    node_clock_findings,
     zones_for_offset,
 )
 from incident_timeline.timeline.trust.evidence import pod_lives, workload
@@ -25,6 +24,7 @@ from incident_timeline.timeline.trust.gaps import (
     ttl_findings,
 )
 from incident_timeline.timeline.trust.metricgaps import metric_gap_findings, sample_gaps
+from incident_timeline.timeline.trust.nodefindings import node_clock_findings
 from incident_timeline.timeline.window import Window
 
 T0 = pd.Timestamp("2026-02-17 14:00:00", tz="UTC")

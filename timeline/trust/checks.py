@@ -26,7 +26,6 @@ from incident_timeline.timeline.trust.clocks import (
     app_clock_findings,
     causality_findings,
     findings_sorted,
-    node_clock_findings,
 )
 from incident_timeline.timeline.trust.evidence import pod_lives
 from incident_timeline.timeline.trust.findings import (
@@ -44,6 +43,7 @@ from incident_timeline.timeline.trust.gaps import (
     ttl_findings,
 )
 from incident_timeline.timeline.trust.metricgaps import metric_gap_findings
+from incident_timeline.timeline.trust.nodefindings import node_clock_findings
 from incident_timeline.timeline.window import Window
 
 
@@ -107,7 +107,7 @@ def check_integrity(
     paths = alert_paths(events, metrics)
     findings = [
         *app_clock_findings(events, options.clocks),
-        *node_clock_findings(events, metrics, lives, options.clocks),
+        *node_clock_findings(events, metrics, lives, options.clocks.node_offset),
         *causality_findings(events, lives),
         *path_findings(paths),
         *silence_findings(events, options.gaps),

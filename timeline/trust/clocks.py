@@ -6,16 +6,8 @@
   fit are named, and reading its stamps in that offset is offered as a correction); a steady
   offset of seconds is a skewed app clock (corrected) or, when the offset is negative and
   spread out, buffered logging (reported, not corrected).
-- **Node clocks**: ``node_timex_offset_seconds`` (with ``node_timex_sync_status`` and
-  ``node_timex_maxerror_seconds`` when present) per node; runs of samples off by more than
-  `Thresholds.node_offset` are reported with the streams that carry that node's clock (the logs
-  of pods scheduled there and its kubelet's events), and shifting them is offered.
-
-  The sign (`TIMEX_SIGN`): node_exporter's timex collector reports adjtimex(2)'s ``offset``,
-  the phase correction the kernel is still slewing in. In Linux ``kernel/time/ntp.c``
-  (``second_overflow``) a positive ``time_offset`` is added to each tick, so the clock is
-  advanced: **a positive offset means the node's clock is behind** its reference (ntpd passes
-  reference − local to ``ADJ_OFFSET``). A node reported behind is corrected forward.
+- **Node clocks**: in `timeline.trust.nodeclock` (the measures, and the kernel's sign) and
+  `timeline.trust.nodefindings` (the findings).
 - **Causality**: a kubelet event about a pod stamped before the scheduler assigned the pod.
 
 Every function takes frames and returns `Finding` lists; nothing here does I/O.
@@ -28,24 +20,17 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
-import numpy as np
 import pandas as pd
 
-from incident_timeline.timeline.timefmt import hms, seconds_text, signed
+from incident_timeline.timeline.timefmt import seconds_text, signed
 from incident_timeline.timeline.trust.evidence import (
     PodLife,
-    log_pods,
-    metric_names,
-    pods_on,
-    series_labels,
     stream_labels,
 )
 from incident_timeline.timeline.trust.findings import Correction, Finding
+from incident_timeline.timeline.trust.nodeclock import NODE_OFFSET_SECONDS
 
 QUARTER_HOUR = 900.0
-# node_timex_offset_seconds > 0: the node's clock is behind; its clock reads
-# TIMEX_SIGN * offset relative to the reference (negative: behind). See the module docstring.
-TIMEX_SIGN = -1.0
 # Zones people most often mean, listed first when several fit one offset.
 COMMON_ZONES: tuple[str, ...] = (
     "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
@@ -72,16 +57,14 @@ class Thresholds:
     - ``zone_tolerance`` 5 s: a zone offset plus a few seconds of skew or buffering still reads
       as a zone (the brief's "± a few seconds").
     - ``min_clock_lines`` 5: a median of fewer lines is not an offset.
-    - ``node_offset`` 0.1 s: NTP keeps nodes within milliseconds; 100 ms reorders log lines of
-      two nodes at the millisecond precision they are printed with.
-    - ``min_node_samples`` 2: one odd sample is noise, two in a row are a state.
+    - ``node_offset``: `NODE_OFFSET_SECONDS` (0.1 s), the one node-clock threshold, shared
+      with the collector; its reason is given where it is defined.
     """
 
     app_skew: float = 1.0
     zone_tolerance: float = 5.0
     min_clock_lines: int = 5
-    node_offset: float = 0.1
-    min_node_samples: int = 2
+    node_offset: float = NODE_OFFSET_SECONDS
 
 
 def app_clock_findings(events: pd.DataFrame, limits: Thresholds = Thresholds()) -> list[Finding]:
@@ -242,166 +225,6 @@ def utc_offset_text(offset_seconds: int) -> str:
     sign = "+" if offset_seconds >= 0 else "−"
     hours, minutes = divmod(abs(offset_seconds) // 60, 60)
     return f"UTC{sign}{hours:02d}:{minutes:02d}"
-
-
-def node_clock_findings(
-    events: pd.DataFrame,
-    metrics: Mapping[str, pd.DataFrame],
-    lives: Mapping[str, PodLife],
-    limits: Thresholds = Thresholds(),
-) -> list[Finding]:
-    """Nodes whose ``node_timex_offset_seconds`` is off by more than ``limits.node_offset``."""
-    timex = _timex(metrics)
-    offsets = timex.get("node_timex_offset_seconds")
-    if offsets is None or offsets.empty:
-        return []
-    findings = []
-    for node, samples in offsets.groupby("node", sort=True):
-        samples = samples.sort_values("time", kind="stable").reset_index(drop=True)
-        bad = (samples["value"].abs() >= limits.node_offset).to_numpy(dtype=bool)
-        for start, stop in _runs(bad):
-            if stop - start < limits.min_node_samples:
-                continue
-            run = samples.iloc[start:stop]
-            open_start, open_end = start == 0, stop == len(samples)
-            findings.append(
-                _node_finding(str(node), run, timex, events, lives, (open_start, open_end))
-            )
-    return findings
-
-
-def _timex(metrics: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """node_timex_* samples by metric name, with a ``node`` column and the sample's ref."""
-    out: dict[str, list[pd.DataFrame]] = {}
-    for name, samples in sorted(metrics.items()):
-        if samples.empty:
-            continue
-        names = metric_names(samples, name.removesuffix(".json"))
-        for metric in (
-            "node_timex_offset_seconds",
-            "node_timex_sync_status",
-            "node_timex_maxerror_seconds",
-        ):
-            part = samples.loc[(names == metric).to_numpy(dtype=bool)].copy()
-            if part.empty:
-                continue
-            labels = series_labels(part)
-            part["node"] = part["series"].map({s: _node_of(lab) for s, lab in labels.items()})
-            pointer = part["pointer"] if "pointer" in part else pd.Series("", index=part.index)
-            part["ref"] = f"metrics/{name}.parquet#" + pointer.fillna("").astype(str)
-            out.setdefault(metric, []).append(part)
-    return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
-
-
-def _node_of(labels: Mapping[str, str]) -> str:
-    for key in ("node", "nodename", "kubernetes_node", "hostname"):
-        if labels.get(key):
-            return labels[key]
-    return labels.get("instance", "?").rsplit(":", 1)[0]
-
-
-def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
-    """[start, stop) index ranges where ``flags`` is true."""
-    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
-    return list(
-        zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True)
-    )
-
-
-def _node_finding(
-    node: str,
-    run: pd.DataFrame,
-    timex: Mapping[str, pd.DataFrame],
-    events: pd.DataFrame,
-    lives: Mapping[str, PodLife],
-    open_ends: tuple[bool, bool],
-) -> Finding:
-    start, end = run["time"].iloc[0], run["time"].iloc[-1]
-    median = float(run["value"].median())
-    peak = float(run["value"].abs().max())
-    pods = pods_on(lives, node)
-    streams = [s for pod, ss in log_pods(events).items() if pod in pods for s in ss]
-    kubelet = _kubelet_refs(events, node)
-    extra, labels = _sync_notes(timex, node, start, end)
-    # the offset is the correction the kernel still has to slew in: positive = behind
-    ahead_by = TIMEX_SIGN * median
-    ahead = "ahead" if ahead_by > 0 else "behind"
-    labels |= {
-        "node": node,
-        "offset_seconds": f"{ahead_by:.3f}",  # the node's clock minus the reference's
-        "timex_offset_seconds": f"{median:.3f}",
-        "max_offset_seconds": f"{peak:.3f}",
-        "start": hms(start),
-        "end": hms(end),
-        "streams": str(len(streams)),
-        "pods": str(len(pods)),
-        "kubelet_events": str(len(kubelet)),
-    }
-    logged = len({s.rsplit("/", 1)[0] for s in streams})
-    carried = (
-        f"{len(streams)} log streams of {logged} pods and {len(kubelet)} kubelet "
-        f"events carry its time"
-    )
-    summary = (
-        f"{node} clock {seconds_text(median)} {ahead} ({hms(start)}–{hms(end)}, "
-        f"node_timex_offset_seconds{extra}); {carried}"
-    )
-    detail = (
-        f"node_exporter on {node} reports a clock offset of {median:+.3f} s (median; "
-        f"largest {peak:.3f} s) from {start:%Y-%m-%d %H:%M:%S} to {end:%H:%M:%S} UTC"
-        f"{extra}. Pods on {node}: {', '.join(p.split('/', 1)[1] for p in pods) or 'none known'}."
-        f" Their log lines (runtime and app stamps) and the kubelet's events are "
-        f"{seconds_text(median)} {ahead}. Correction: shift them by {signed(-ahead_by)}."
-    )
-    correction = Correction(
-        id=f"node_clock:{node}",
-        description=f"{node}'s clock was {seconds_text(median)} {ahead}",
-        shift_ns=round(-ahead_by * 1e3) * 1_000_000,
-        columns=("time", "embedded_time"),
-        streams=tuple(sorted(streams)),
-        refs=tuple(kubelet),
-        since=None if open_ends[0] else start,
-        until=None if open_ends[1] else end,
-    )
-    return Finding(
-        id=f"node_clock:{node}",
-        kind="clock",
-        check="node_clock",
-        time=start,
-        end=end,
-        subject=f"node/{node}",
-        summary=summary,
-        detail=detail,
-        ref=str(run["ref"].iloc[0]),
-        labels=labels,
-        correction=correction,
-    )
-
-
-def _sync_notes(
-    timex: Mapping[str, pd.DataFrame], node: str, start: pd.Timestamp, end: pd.Timestamp
-) -> tuple[str, dict[str, str]]:
-    text, labels = "", {}
-    for metric, key in (
-        ("node_timex_sync_status", "sync_status"),
-        ("node_timex_maxerror_seconds", "maxerror_seconds"),
-    ):
-        frame = timex.get(metric)
-        if frame is None:
-            continue
-        part = frame[(frame["node"] == node) & frame["time"].between(start, end)]
-        if part.empty:
-            continue
-        value = part["value"].min() if key == "sync_status" else part["value"].max()
-        labels[key] = f"{value:g}"
-        text += f", {key} {value:g}" + (" s" if key == "maxerror_seconds" else "")
-    return text, labels
-
-
-def _kubelet_refs(events: pd.DataFrame, node: str) -> list[str]:
-    k8s = events.loc[(events["kind"] == "k8s_event").to_numpy(dtype=bool)]
-    mask = k8s["labels"].str.contains(f'"node": "{node}"', regex=False).to_numpy(dtype=bool)
-    return sorted(k8s.loc[mask, "ref"].astype(str))
 
 
 def causality_findings(events: pd.DataFrame, lives: Mapping[str, PodLife]) -> list[Finding]:
