@@ -876,8 +876,10 @@ def timex(
         labels = {"__name__": metric, "instance": f"{node}:9100", "job": "node", "node": node}
         synced = skew[node] == 0
         if metric == "node_timex_offset_seconds":
-            # adjtimex's offset is the correction still to slew in: a clock ahead reads < 0
-            centre, wobble = (0.0003, 0.0001) if synced else (-skew[node] / SEC, 0.002)
+            # adjtimex's offset is the correction the kernel is still slewing in (positive: the
+            # clock is behind). An unsynchronised node has none pending: near 0, whatever its
+            # clock does; the skew shows as sync_status 0 and a large maxerror.
+            centre, wobble = (0.0003, 0.0001) if synced else (0.0, 0.00002)
             values = [
                 (t, prom_float(round(centre + rng.uniform(-wobble, wobble), 6))) for t in steps()
             ]
@@ -889,6 +891,29 @@ def timex(
             values = [(t, value[metric][0 if synced else 1]) for t in steps()]
         series.append((labels, values))
     return series
+
+
+SCRAPE_PHASE = {"node-a": 3_217 * MS, "node-b": 9_604 * MS}  # each target's offset in 15 s
+
+
+def node_scrapes(
+    rng: random.Random, skew: dict[str, int]
+) -> tuple[list[tuple[dict[str, str], list[tuple[int, str]]]], ...]:
+    """Raw samples of node_time_seconds (the node's wall clock as node_exporter reads it,
+    during the scrape) and of scrape_duration_seconds, at Prometheus' scrape times (its clock),
+    as `query?query=node_time_seconds[90m]&time=15:30:00Z` returns them."""
+    clock, duration = [], []
+    for node in ("node-a", "node-b"):
+        target = {"instance": f"{node}:9100", "job": "node", "node": node}
+        times, values, took = range(SINCE + SCRAPE_PHASE[node], UNTIL, STEP), [], []
+        for t in times:
+            spent = rng.randrange(4 * MS, 12 * MS)  # node_exporter answers in milliseconds
+            read = t + spent // 2 + rng.randrange(-spent // 8, spent // 8)  # mid-scrape
+            values.append((t, prom_float(round((read + skew[node]) / SEC, 6))))
+            took.append((t, prom_float(round(spent / SEC, 6))))
+        clock.append(({"__name__": "node_time_seconds", **target}, values))
+        duration.append(({"__name__": "scrape_duration_seconds", **target}, took))
+    return clock, duration
 
 
 def up_series(
@@ -1136,6 +1161,9 @@ def build(rng: random.Random, traps: Traps = PLANTED) -> dict[str, str]:
         "exports/pagerduty/log_entries.json": pretty(pd_log_entries(rng)),
         "exports/pagerduty/notes.json": pretty(pd_notes(rng)),
     }
+    clock, duration = node_scrapes(rng, traps.skew)
+    files["exports/prometheus/node_time_seconds.json"] = matrix(clock)
+    files["exports/prometheus/scrape_duration_seconds.json"] = matrix(duration)
     for metric in ("offset_seconds", "sync_status", "maxerror_seconds"):
         name = f"node_timex_{metric}"
         files[f"exports/prometheus/{name}.json"] = matrix(timex(rng, name, traps.skew))
@@ -1360,6 +1388,13 @@ def trap_facts(pods: dict[str, Pod], files: dict[str, str]) -> dict[str, Any]:
             "node": "node-b",
             "offset_seconds": SKEW["node-b"] / SEC,
             "node_a_offset_seconds": 0.0,
+            "evidence": {
+                "direct": "exports/prometheus/node_time_seconds.json (node-b value − sample "
+                "time ≈ +2.4 s; scrape_duration_seconds.json bounds the latency)",
+                "kernel": "node_timex_offset_seconds ≈ 0 (nothing pending), "
+                "node_timex_sync_status 0, node_timex_maxerror_seconds 16",
+                "events": "node-b kubelet events: firstTimestamp ≈ creationTimestamp + 2 s",
+            },
             "affects": [
                 "kubectl runtime timestamps of node-b pods",
                 "app time= and pgbouncer times of node-b pods",

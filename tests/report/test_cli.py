@@ -75,9 +75,9 @@ def test_demo_manifest(demo: tuple[Path, str]) -> None:
     manifest = json.loads((demo[0] / "manifest.json").read_text())
     assert manifest["window"] == {"since": "2026-02-17T14:00:00Z", "until": "2026-02-17T15:30:00Z"}
     source = manifest["sources"]["file"]
-    assert (source["status"], source["error"], source["counts"]["files"]) == ("ok", None, 15)
+    assert (source["status"], source["error"], source["counts"]["files"]) == ("ok", None, 17)
     assert source["counts"]["k8s_events"] == TRUTH["counts"]["events"]
-    assert len([f for f in manifest["files"] if f.startswith("raw/file/")]) == 15
+    assert len([f for f in manifest["files"] if f.startswith("raw/file/")]) == 17
 
 
 def test_key_timeline_in_markdown(demo: tuple[Path, str]) -> None:

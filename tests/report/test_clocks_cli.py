@@ -43,7 +43,13 @@ def test_text_report_names_each_trap_and_offers_corrections(collected: Path) -> 
         "2 clock, 9 gap · 2 correction(s) on offer"
     )
     text = result.output
-    assert "CLOCK  node_clock:node-b\n  14:00:00–15:30:00  node-b clock 2.4 s ahead" in text
+    assert (
+        "CLOCK  node_clock:node-b\n  14:00:09.604–15:29:54.604  node-b clock 2.4 s ahead of "
+        "Prometheus (14:00:09.604–15:29:54.604; node_time_seconds − scrape time, median of 360 "
+        "scrapes, spread 2 ms); agree: node_timex_sync_status 0 (not synchronised), maxerror "
+        "16 s ≥ the offset, kubelet events +2.0 s (median of 44, against 35 events of other "
+        "nodes); silent: node_timex_offset_seconds +0.000 s"
+    ) in text
     assert (
         f"  correction: shift time and embedded_time by −2.4 s on 8 stream(s), 44 event(s) "
         f"(offered: incident clocks {collected} --correct node_clock:node-b)"
@@ -70,8 +76,8 @@ def test_json_report(collected: Path) -> None:
     node = next(f for f in doc["findings"] if f["id"] == "node_clock:node-b")
     assert (node["kind"], node["time"], node["end"]) == (
         "clock",
-        "2026-02-17T14:00:00.000Z",
-        "2026-02-17T15:30:00.000Z",
+        "2026-02-17T14:00:09.604Z",
+        "2026-02-17T15:29:54.604Z",
     )
     assert node["correction"]["shift_seconds"] == -2.4
     assert doc["alert_paths"][0]["lags_seconds"] == [0.512, 0.688, 1.8]

@@ -8,7 +8,10 @@ reporting component, for kubelet events the kubelet, on its node's clock
 plus the node's skew against the API server. The delay is common to every node (the same
 recorder, the same API server), so per node the median of ``reported − created`` over its
 kubelet events, minus the same median over the other nodes' kubelet events, estimates that
-node's skew without node_exporter. Both stamps are whole seconds (``metav1.Time`` serialises
+node's skew without node_exporter. When the other nodes' median is itself off by more than
+the stamps' precision (with two nodes, one skewed node makes the other look skewed the other
+way), the API server's clock alone is the reference: the delay is normally well under a
+second (the recorder sends at once). Both stamps are whole seconds (``metav1.Time`` serialises
 RFC 3339 seconds; ``eventTime`` is microseconds), so the estimate is good to about a second.
 
 The events format keeps ``creationTimestamp`` in the row's labels as ``created``; ``time`` is
@@ -76,6 +79,8 @@ def event_skews(events: pd.DataFrame) -> dict[str, EventSkew]:
         mine = frame.loc[frame["node"] == node]
         others = frame.loc[frame["node"] != node, "difference"]
         baseline = float(others.median()) if len(others) else 0.0
+        if abs(baseline) > STAMP_PRECISION:  # the others are off themselves: use the API server
+            baseline, others = 0.0, others.iloc[:0]
         diffs = mine["difference"]
         out[str(node)] = EventSkew(
             node=str(node),

@@ -266,16 +266,24 @@ def runs(flags: np.ndarray) -> list[tuple[int, int]]:
     )
 
 
-def timex_support(
-    reading: Reading, timex: pd.DataFrame
-) -> tuple[list[str], list[str], dict[str, str]]:
-    """What node_timex_* say during ``reading``: (agreeing, disagreeing) texts and labels;
-    the kernel's offset is compared unless it is the reading itself."""
-    agree: list[str] = []
-    disagree: list[str] = []
-    labels: dict[str, str] = {}
+@dataclass
+class Support:
+    """What other measures say about a reading: agreeing, silent (cannot show it) and
+    disagreeing texts, and labels with their numbers."""
+
+    agree: list[str]
+    silent: list[str]
+    disagree: list[str]
+    labels: dict[str, str]
+
+
+def timex_support(reading: Reading, timex: pd.DataFrame) -> Support:
+    """What node_timex_* say during ``reading``; the kernel's offset is compared unless it
+    is the reading itself."""
+    support = Support([], [], [], {})
+    agree, disagree, labels = support.agree, support.disagree, support.labels
     if timex.empty:
-        return agree, disagree, labels
+        return support
     here = timex.loc[
         (timex["node"] == reading.node).to_numpy(dtype=bool)
         & timex["time"].between(reading.start, reading.end).to_numpy(dtype=bool)
@@ -287,7 +295,7 @@ def timex_support(
         labels["timex_offset_seconds"] = f"{raw:.3f}"
         if reading.measure != TIMEX[0]:
             text, verdict = _timex_verdict(reading.offset, TIMEX_SIGN * raw)
-            (disagree if verdict is False else agree).append(text)
+            {True: agree, None: support.silent, False: disagree}[verdict].append(text)
     sync = here.loc[here["metric"] == TIMEX[1], "value"]
     maxerror = here.loc[here["metric"] == TIMEX[2], "value"]
     if len(sync):
@@ -302,7 +310,7 @@ def timex_support(
         disagree.append(
             f"the kernel claims sync within maxerror {maxerror.max():g} s (sync_status 1)"
         )
-    return agree, disagree, labels
+    return support
 
 
 def _timex_verdict(direct: float, kernel: float) -> tuple[str, bool | None]:
@@ -313,7 +321,7 @@ def _timex_verdict(direct: float, kernel: float) -> tuple[str, bool | None]:
     if abs(direct) > TIMEX_CLAMP and kernel * direct > 0 and abs(kernel) >= 0.9 * TIMEX_CLAMP:
         return f"{said} (clamped at ±0.5 s, same direction)", True
     if abs(kernel) < NODE_OFFSET_SECONDS:
-        return f"{said} (silent: clamped, stepped or not used, as with chrony)", None
+        return f"{said} (the kernel's loop is clamped, stepped or unused, as with chrony)", None
     return f"{said} (disagrees: {seconds_text(kernel)} {_side(kernel)})", False
 
 

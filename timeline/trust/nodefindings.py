@@ -93,7 +93,8 @@ def _finding(
     lives: Mapping[str, PodLife],
 ) -> Finding:
     node, off = reading.node, reading.offset
-    agree, disagree, labels = timex_support(reading, timex)
+    support = timex_support(reading, timex)
+    agree, disagree, labels = support.agree, support.disagree, support.labels
     if skew is not None and reading.measure != "kubelet events":
         (agree if abs(skew.offset - off) <= STAMP_PRECISION else disagree).append(describe(skew))
         labels |= {"event_offset_seconds": f"{skew.offset:.1f}", "event_count": str(skew.events)}
@@ -103,8 +104,10 @@ def _finding(
     side = "ahead of" if off > 0 else "behind"
     reference = REFERENCE.get(reading.measure, "Prometheus")
     how = _how(reading)
-    said = (f"; agree: {', '.join(agree)}" if agree else "") + (
-        f"; disagree: {', '.join(disagree)}" if disagree else ""
+    said = "".join(
+        f"; {name}: {', '.join(texts)}"
+        for name, texts in (("agree", agree), ("silent", support.silent), ("disagree", disagree))
+        if texts
     )
     summary = (
         f"{node} clock {seconds_text(off)} {side} {reference} "
