@@ -105,7 +105,7 @@ def clock_offset(samples: pd.DataFrame) -> Rows:
 def direct_offsets(samples: pd.DataFrame) -> pd.DataFrame:
     """Raw ``node_time_seconds`` samples as offsets: value − scrape time (seconds; positive:
     the node's clock is ahead of Prometheus'). See `timeline.trust.nodeclock`."""
-    seconds = samples["time"].astype("int64").to_numpy() / 1e9
+    seconds = samples["time"].dt.as_unit("ns").astype("int64").to_numpy() / 1e9
     return samples.assign(value=samples["value"] - seconds)
 
 

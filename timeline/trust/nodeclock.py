@@ -140,7 +140,7 @@ def direct_readings(
 def _with_latency(clock: pd.DataFrame, durations: pd.DataFrame) -> pd.DataFrame:
     """Add ``reading`` (value − scrape time) and ``latency`` (that scrape's duration, NaN if
     unknown): the same scrape stamps both series with one timestamp."""
-    seconds = clock["time"].astype("int64") / 1e9
+    seconds = clock["time"].dt.as_unit("ns").astype("int64") / 1e9
     clock = clock.assign(reading=clock["value"] - seconds.to_numpy())
     if durations.empty:
         return clock.assign(latency=np.nan)
@@ -151,7 +151,7 @@ def _with_latency(clock: pd.DataFrame, durations: pd.DataFrame) -> pd.DataFrame:
 
 def _step_times(times: pd.Series) -> bool:
     """Whether stamps are a range query's steps (all whole seconds) rather than scrapes."""
-    ns = times.astype("int64").to_numpy()
+    ns = times.dt.as_unit("ns").astype("int64").to_numpy()
     return len(ns) >= 3 and bool((ns % 1_000_000_000 == 0).all())
 
 
