@@ -261,6 +261,32 @@ def local_http(workdir: Path) -> LocalHTTP:
     return LocalHTTP(f"http://127.0.0.1:{port}", values, workdir / "webhook.jsonl", server)
 
 
+def shifted_clock_exporter(workdir: Path, shift: float) -> LocalHTTP:
+    """A `LocalHTTP` exporter whose ``node_time_seconds`` is this machine's wall clock plus
+    ``shift`` seconds, read at each scrape as node_exporter's time collector does (tests
+    must never change the machine's own clock)."""
+    exporter = local_http(workdir)
+    exporter._server.metrics_text = lambda: (  # type: ignore[attr-defined]
+        f"# TYPE node_time_seconds gauge\nnode_time_seconds {time.time() + shift!r}\n"
+    )
+    return exporter
+
+
+def start_time_node_exporter(workdir: Path) -> Server:
+    """A real node_exporter with only its clock collectors (time, timex): scrapes take
+    milliseconds, so node_time_seconds − scrape time is this machine's own clock agreement."""
+    exe = binary("prometheus-node-exporter")
+    port = free_port()
+    argv = [
+        exe,
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--collector.disable-defaults",
+        "--collector.time",
+        "--collector.timex",
+    ]
+    return start("node_exporter", argv, port, workdir, ready="/metrics")
+
+
 def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
     """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout."""
     deadline = time.monotonic() + timeout
