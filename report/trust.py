@@ -97,6 +97,8 @@ def clocks_text(
     if integrity.paths:
         lines += ["", "Alert paths (Prometheus → Alertmanager → webhook → PagerDuty):"]
         lines += [f"  {path.text()}" for path in integrity.paths]
+        lines += ["", "Alert hops (each a latency: a negative one means two clocks disagree):"]
+        lines += [f"  {hop.text()}" for hop in integrity.hops()]
     todo = [f for f in offered if f.correction and not applied.get(f.correction.id)]
     if todo:
         lines += [

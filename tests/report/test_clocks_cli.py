@@ -65,6 +65,10 @@ def test_text_report_names_each_trap_and_offers_corrections(collected: Path) -> 
         "(+0.512 s) → webhook received 14:13:31.200 (+0.688 s) → PagerDuty trigger "
         "14:13:33 (+1.800 s); total +3.000 s"
     ) in lines
+    assert (
+        "  webhook received → PagerDuty trigger: 1 alert, median +1.800 s, spread 0.000 s "
+        "(min +1.800 s, max +1.800 s)"
+    ) in lines
     assert lines[-1].startswith(f"Accept: incident clocks {collected} --correct (all)")
 
 
@@ -81,6 +85,11 @@ def test_json_report(collected: Path) -> None:
     )
     assert node["correction"]["shift_seconds"] == -2.4
     assert doc["alert_paths"][0]["lags_seconds"] == [0.512, 0.688, 1.8]
+    assert [(h["cause"], h["effect"], h["count"], h["negative"]) for h in doc["alert_hops"]] == [
+        ("prometheus", "alertmanager", 1, 0),
+        ("alertmanager", "webhook", 1, 0),
+        ("webhook", "pagerduty", 1, 0),
+    ]
 
 
 def test_correct_one_then_timeline_and_report_use_it(bundle: Path) -> None:

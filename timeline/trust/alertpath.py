@@ -65,7 +65,8 @@ class AlertPath:
         first = self.stages[0]
         parts = [f"{STAGE_NAMES[first.name]} {hms(first.time)}"]
         for _, stage, lag in self.lags():
-            parts.append(f"{STAGE_NAMES[stage.name]} {hms(stage.time)} ({signed(lag)})")
+            mark = ", negative" if lag < 0 else ""  # an effect before its cause
+            parts.append(f"{STAGE_NAMES[stage.name]} {hms(stage.time)} ({signed(lag)}{mark})")
         total = (self.stages[-1].time - first.time).total_seconds()
         return f"{self.alertname}: " + " → ".join(parts) + f"; total {signed(total)}"
 

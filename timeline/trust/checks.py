@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from incident_timeline.timeline.merge import deduplicate, merge_events
+from incident_timeline.timeline.trust.alerthops import Hop, alert_hops
 from incident_timeline.timeline.trust.alertpath import AlertPath, alert_paths, path_findings
 from incident_timeline.timeline.trust.clocks import (
     Thresholds,
@@ -66,11 +67,16 @@ class Integrity:
         """Every correction the findings suggest, in finding order."""
         return [f.correction for f in self.findings if f.correction is not None]
 
+    def hops(self) -> list[Hop]:
+        """The alert paths' hops with their lags: clock evidence between the systems."""
+        return alert_hops(self.paths)
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: ``findings`` and ``alert_paths``."""
+        """A JSON-ready dict: ``findings``, ``alert_paths`` and ``alert_hops``."""
         return {
             "findings": [f.to_dict() for f in self.findings],
             "alert_paths": [p.to_dict() for p in self.paths],
+            "alert_hops": [h.to_dict() for h in self.hops()],
         }
 
 
