@@ -345,6 +345,15 @@ def incident_series() -> list[tuple[str, dict[str, str], list[Sample]]]:
         ("node_timex_sync_status", {**node, "instance": "node-b:9100"}, constant(0)),
         ("node_timex_maxerror_seconds", {**node, "instance": "node-a:9100"}, constant(0.05)),
         ("node_timex_maxerror_seconds", {**node, "instance": "node-b:9100"}, constant(16)),
+        # raw scrapes (phase 0.604 s): node_exporter reads the clock 3 ms into a 6 ms scrape
+        *[
+            (metric, {**node, "instance": f"{name}:9100"}, scrapes)
+            for name, ahead in (("node-a", 0.0), ("node-b", 2.4))
+            for metric, scrapes in (
+                ("node_time_seconds", [(t + 0.604, t + 0.607 + ahead) for t in grid]),
+                ("scrape_duration_seconds", [(t + 0.604, 0.006) for t in grid]),
+            )
+        ],
         (
             "up",
             {"instance": "a:8080", "job": "app"},

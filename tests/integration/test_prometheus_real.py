@@ -41,6 +41,12 @@ EXPECTED = [
         "clock",
         ("clock not NTP-synchronised (node_timex_sync_status 0) on instance=node-b:9100, job=node"),
     ),
+    (
+        "14:00:00",
+        "clock",
+        "clock ahead of Prometheus by 2.4 s (node_time_seconds − scrape time +2.4 s, "
+        "beyond ±0.1 s) on instance=node-b:9100, job=node",
+    ),
     ("14:01:00", "k8s_event", "pod checkout/p1 phase Pending → Running"),
     ("14:05:00", "metric_threshold", "up < 1 (0) for instance=b:8080, job=app"),
     ("14:07:00", "metric_threshold", "up back to 1, no longer < 1 for instance=b:8080, job=app"),
@@ -226,3 +232,28 @@ def test_a_missing_server_skips_naming_the_package_but_fails_under_ci(
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="CI=true: a missing server is a failure"):
         binary("promtool")
+
+
+def test_node_clocks_from_raw_samples_of_a_real_server(
+    backfilled_prometheus: Server, bundle: tuple[Any, Path], tmp_path: Path
+) -> None:
+    from incident_timeline.report.trust import load
+
+    _, out = bundle
+    _, assembled = load(out)
+    [node] = [f for f in assembled.integrity.findings if f.check == "node_clock"]
+    assert node.id == "node_clock:node-b"
+    assert (node.labels["offset_seconds"], node.labels["samples"]) == ("2.400", "240")
+    assert (node.labels["low_seconds"], node.labels["high_seconds"]) == ("2.397", "2.403")
+    assert "agree: node_timex_offset_seconds -0.500 s (clamped at ±0.5 s, same direction)" in (
+        node.summary
+    )
+    # raw samples fetched in chunks read the same
+    _, chunked = collect(
+        tmp_path, backfilled_prometheus.url, "max_points_per_request = 50\n", "chunked"
+    )
+    assert len(list((chunked / "raw/prometheus/samples/node_time_seconds").iterdir())) == 5
+    for name in ("node_time_seconds", "scrape_duration_seconds"):
+        small = pd.read_parquet(chunked / f"metrics/{name}.parquet").drop(columns="ref")
+        whole = pd.read_parquet(out / f"metrics/{name}.parquet").drop(columns="ref")
+        pd.testing.assert_frame_equal(small, whole)
