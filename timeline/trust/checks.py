@@ -6,8 +6,10 @@
 Alertmanager and PagerDuty. `assemble` is what ``incident timeline`` and ``incident report``
 use: merge, de-duplicate, find, apply the accepted corrections, and add the findings as events.
 
-The checks and their thresholds are documented in `timeline.clocks`, `timeline.gaps`,
-`timeline.metricgaps` and `timeline.alertpath`. Everything is a pure function of its inputs:
+The checks and their thresholds are documented in `timeline.trust.clocks` (app clocks,
+causality), `timeline.trust.nodeclock` and `timeline.trust.nodefindings` (node clocks, with
+`timeline.trust.eventclock` for the kubelet's), `timeline.trust.gaps`,
+`timeline.trust.metricgaps`, `timeline.trust.alertpath` and `timeline.trust.alerthops`. Everything is a pure function of its inputs:
 the same bundle gives the same findings, in the same order, every time.
 """
 
