@@ -9,8 +9,9 @@ use: merge, de-duplicate, find, apply the accepted corrections, and add the find
 The checks and their thresholds are documented in `timeline.trust.clocks` (app clocks,
 causality), `timeline.trust.nodeclock` and `timeline.trust.nodefindings` (node clocks, with
 `timeline.trust.eventclock` for the kubelet's), `timeline.trust.gaps`,
-`timeline.trust.metricgaps`, `timeline.trust.alertpath` and `timeline.trust.alerthops`. Everything is a pure function of its inputs:
-the same bundle gives the same findings, in the same order, every time.
+`timeline.trust.metricgaps`, `timeline.trust.alertpath` and `timeline.trust.alerthops`.
+Everything is a pure function of its inputs: the same bundle gives the same findings, in the
+same order, every time.
 """
 
 from __future__ import annotations
