@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from incident_timeline.timeline.timefmt import seconds_text
 from incident_timeline.timeline.trust.evidence import (
     PodLife,
     log_pods,
@@ -43,7 +44,7 @@ from incident_timeline.timeline.trust.evidence import (
     pods_on,
     series_labels,
 )
-from incident_timeline.timeline.trust.findings import Correction, seconds_text
+from incident_timeline.timeline.trust.findings import Correction
 
 # One threshold for a node clock, at collection and in the checks. NTP keeps nodes within
 # milliseconds; 100 ms reorders the log lines of two nodes at the millisecond precision they
