@@ -127,11 +127,17 @@ def test_this_machine_agrees_with_prometheus_and_the_skewed_node_is_named(
     integrity, metrics, _ = findings_of(tmp_path, scraped)
     clock = metrics["node_time_seconds"]
     mine = clock[clock["labels"].str.contains('"node": "this-machine"')]
+    durations = metrics["scrape_duration_seconds"]
+    took = mine[["time"]].merge(
+        durations[durations["labels"].str.contains('"job": "node"')][["time", "value"]],
+        on="time",
+    )["value"]
     direct = mine["value"] - mine["time"].dt.as_unit("ns").astype("int64") / 1e9
-    assert len(direct) >= SCRAPES
-    # a scrape of the time collector alone takes milliseconds: the clocks agree to a few ms
-    assert direct.abs().max() < 0.02, direct.describe()
-    assert "scrape_duration_seconds" in metrics
+    assert len(direct) >= SCRAPES and len(took) == len(direct)
+    # node_exporter reads the clock during the scrape: each reading lies within that scrape's
+    # duration of Prometheus' stamp (a few ms; more when the machine is loaded), never before
+    assert ((direct.to_numpy() >= -0.005) & (direct.to_numpy() <= took.to_numpy() + 0.005)).all()
+    assert direct.median() < 0.02, direct.describe()
 
     node_findings = [f for f in integrity.findings if f.check.startswith("node_clock")]
     assert [f.id for f in node_findings] == ["node_clock:node-x"]  # this machine: no skew

@@ -119,3 +119,18 @@ def test_the_kernel_disagreeing_with_the_direct_measure_is_reported_not_correcte
         "n1: node_timex_offset_seconds says its clock is 0.3 s behind (20 samples), but "
         "node_time_seconds − scrape time shows no skew: the measures disagree"
     )
+
+
+def test_slow_scrapes_are_not_a_skewed_clock() -> None:
+    # node_exporter read the clock 0.39 s into 0.4 s scrapes: the offset lies in [-0.01, 0.39]
+    base = T0.value / 1e9
+    times = [4.25 + 15 * k for k in range(10)]
+    clock = samples("node_time_seconds", [(t, base + t + 0.39) for t in times])
+    took = samples("scrape_duration_seconds", [(t, 0.4) for t in times])
+    metrics = {"node_time_seconds": clock, "scrape_duration_seconds": took}
+    assert node_clock_findings(empty_events(), metrics, {}) == []
+    late = samples("scrape_duration_seconds", [(t, 0.004) for t in times])  # fast: it is skew
+    [finding] = node_clock_findings(
+        empty_events(), {**metrics, "scrape_duration_seconds": late}, {}
+    )
+    assert finding.labels["offset_seconds"] == "0.388"

@@ -50,8 +50,11 @@ def series_steps(ordered: pd.DataFrame) -> pd.Series:
     )
     best = counts.drop_duplicates("series").set_index("series")
     own = best.loc[best["n"] >= MIN_OWN_STEPS, "step"]
-    steps = ordered["series"].map(own).astype("timedelta64[ns]")
-    return steps.fillna(frame_step)
+    steps = pd.Series(frame_step, index=ordered.index, dtype="timedelta64[ns]")
+    mine = ordered["series"].isin(own.index).to_numpy(dtype=bool)
+    if mine.any():
+        steps[mine] = pd.to_timedelta(ordered.loc[mine, "series"].map(own.to_dict()))
+    return steps
 
 
 def sample_gaps(samples: pd.DataFrame) -> pd.DataFrame:

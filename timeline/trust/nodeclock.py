@@ -159,7 +159,10 @@ def _step_times(times: pd.Series) -> bool:
 def _scrape_runs(node: str, group: pd.DataFrame, limit: float) -> list[Reading]:
     latency = group["latency"].fillna(0.0).clip(lower=0.0)
     offset = group["reading"] - latency / 2
-    bad = (offset.abs() >= limit).to_numpy(dtype=bool)
+    # a scrape shows skew only when its whole range [d − latency, d] is beyond the limit: a
+    # slow scrape (a loaded node answers in hundreds of ms) is not a skewed clock
+    low, high = group["reading"] - latency, group["reading"]
+    bad = ((low >= limit) | (high <= -limit)).to_numpy(dtype=bool)
     readings = []
     for start, stop in runs(bad):
         if stop - start < MIN_SAMPLES:
