@@ -206,10 +206,7 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
         manifest, assembled = load(bundle)
         applied = dict(assembled.applied)
         if correct:
-            try:
-                chosen = select_corrections(assembled.integrity, correct)
-            except ValueError as exc:
-                raise click.ClickException(str(exc)) from exc
+            chosen = select_corrections(assembled.integrity, correct)
             kept = write_corrections(bundle, chosen)
             click.echo(
                 f"Wrote {bundle / CORRECTIONS}: {', '.join(c.id for c in kept) or 'none'}", err=True
@@ -311,10 +308,7 @@ def _collect(config: Config, window: Window, output: Path, resume: bool) -> list
 
 def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None):  # type: ignore[no-untyped-def]
     frame = load(bundle)[1].events
-    try:
-        frame = filter_events(frame, sources, grep)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from exc
+    frame = filter_events(frame, sources, grep)
     return key_events(frame) if key_only else frame
 
 

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from incident_timeline.timeline.errors import PatternError
 from incident_timeline.timeline.schema import COLUMNS, empty_events, validate
 
 SORT_KEY: tuple[str, ...] = ("time", "source", "stream", "_row", "ref")
@@ -137,4 +138,4 @@ def _compile(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise ValueError(f"invalid grep pattern {pattern!r}: {exc}") from exc
+        raise PatternError(f"invalid grep pattern {pattern!r}: {exc}") from exc

@@ -13,6 +13,8 @@ from typing import Any
 
 import pandas as pd
 
+from incident_timeline.timeline.errors import ThresholdError
+
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
     ">=": operator.ge,
@@ -33,7 +35,9 @@ def parse_threshold(text: str) -> tuple[str, float]:
     """``"> 0.05"`` -> ``(">", 0.05)``; ValueError for anything else."""
     match = _THRESHOLD.match(text)
     if not match:
-        raise ValueError(f"{text!r} is not a threshold like '> 0.05' (operators: {' '.join(_OPS)})")
+        raise ThresholdError(
+            f"{text!r} is not a threshold like '> 0.05' (operators: {' '.join(_OPS)})"
+        )
     return match.group(1), float(match.group(2))
 
 

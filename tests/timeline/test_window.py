@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from incident_timeline.collector.errors import WindowError
+from incident_timeline.timeline.errors import WindowError
 from incident_timeline.timeline.timefmt import human_duration
-from incident_timeline.timeline.window import parse_time, resolve_window
+from incident_timeline.timeline.window import parse_duration, parse_time, resolve_window
 
 NOW = datetime(2026, 2, 17, 16, 0, tzinfo=UTC)
 
@@ -78,3 +78,76 @@ def test_human_duration() -> None:
     assert human_duration(timedelta(minutes=3, seconds=14)) == "3 min 14 s"
     assert human_duration(timedelta(seconds=0)) == "0 s"
     assert human_duration(timedelta(days=2, hours=1, minutes=5)) == "2 d 1 h 5 min"
+
+
+# Issue 8, items 10 and 11: foreseeable input gives a one-line error naming the value.
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "2026-02-30 14:00 Europe/Paris",
+            "cannot read time '2026-02-30 14:00 Europe/Paris' (day is out of range for month)",
+        ),
+        ("2026-02-17 25:00 UTC", "cannot read time '2026-02-17 25:00 UTC' (hour must be in 0..23)"),
+        (
+            "2026-03-08 02:30 America/New_York",
+            "'2026-03-08 02:30 America/New_York' does not exist in America/New_York: the clocks "
+            "skipped it (DST); write it with an offset, e.g. 2026-03-08T03:30:00-04:00 or "
+            "2026-03-08T01:30:00-05:00",
+        ),
+        (
+            "2026-11-01 01:30 America/New_York",
+            "'2026-11-01 01:30 America/New_York' is ambiguous in America/New_York: it happened "
+            "twice (DST ended); write 2026-11-01T01:30:00-04:00 (the first) or "
+            "2026-11-01T01:30:00-05:00 (the second)",
+        ),
+    ],
+)
+def test_bad_times_are_one_line_errors(text: str, message: str) -> None:
+    with pytest.raises(WindowError) as err:
+        parse_time(text, "UTC", now=NOW)
+    assert str(err.value).startswith(message)
+
+
+def test_naive_time_in_a_dst_gap_of_tz_is_refused() -> None:
+    with pytest.raises(WindowError, match="does not exist in Europe/Paris"):
+        parse_time("2026-03-29 02:30", "Europe/Paris", now=NOW)
+
+
+def test_huge_last_is_a_window_error_not_an_overflow() -> None:
+    with pytest.raises(WindowError) as err:
+        resolve_window(since=None, until=None, last="99999999d", clock=clock)
+    assert str(err.value) == "--last: '99999999d' is longer than 3660 days"
+
+
+def test_go_durations() -> None:
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration("2h15m30s") == timedelta(hours=2, minutes=15, seconds=30)
+    assert parse_duration("1500ms") == timedelta(seconds=1.5)
+    window = resolve_window(since=None, until=None, last="1h30m", clock=clock)
+    assert window.since == NOW - timedelta(minutes=90)
+
+
+def test_last_with_until_counts_back_from_until() -> None:
+    window = resolve_window(since=None, until="2026-02-17T12:00:00Z", last="45m", clock=clock)
+    assert (window.since, window.until) == (
+        datetime(2026, 2, 17, 11, 15, tzinfo=UTC),
+        datetime(2026, 2, 17, 12, 0, tzinfo=UTC),
+    )
+
+
+def test_unknown_tz_is_an_error_even_when_times_carry_zones() -> None:
+    with pytest.raises(WindowError, match="unknown time zone 'Mars/Olympus'"):
+        resolve_window(
+            since="2026-02-17T14:00:00Z",
+            until="2026-02-17T15:00:00Z",
+            last=None,
+            tz="Mars/Olympus",
+            clock=clock,
+        )
+
+
+def test_window_remembers_when_naive_times_were_read_in_tz() -> None:
+    naive = resolve_window(since="2026-02-17 14:00", until=None, last=None, clock=clock)
+    zoned = resolve_window(since="2026-02-17T14:00Z", until=None, last=None, clock=clock)
+    assert (naive.assumed_tz, zoned.assumed_tz) == ("UTC", None)

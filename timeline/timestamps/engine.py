@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 
 from incident_timeline.timeline.columns import labels, strings, utc_times
+from incident_timeline.timeline.errors import ZoneError
 from incident_timeline.timeline.timestamps import detect
 from incident_timeline.timeline.timestamps.assemble import PARTS, Parts, convert, empty_parts, loose
 from incident_timeline.timeline.timestamps.families import FAMILIES
@@ -68,11 +69,11 @@ Group = tuple[pa.Array, np.ndarray | None, list[detect.Step]]  # lines, their ro
 
 
 def check_zone(name: str) -> ZoneInfo:
-    """Return the IANA zone ``name`` or raise ValueError naming it."""
+    """Return the IANA zone ``name`` or raise ZoneError (a ValueError) naming it."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ZoneError(
             f"unknown time zone {name!r}; use an IANA name such as 'UTC' or 'America/New_York'"
         ) from exc
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from incident_timeline.timeline.errors import CorrectionError
 from incident_timeline.timeline.merge import deduplicate, merge_events
 from incident_timeline.timeline.trust.alerthops import Hop, alert_hops
 from incident_timeline.timeline.trust.alertpath import AlertPath, alert_paths, path_findings
@@ -150,7 +151,7 @@ def assemble(
 def select_corrections(integrity: Integrity, wanted: Sequence[str]) -> list[Correction]:
     """The suggested corrections named in ``wanted`` (``all`` for every one).
 
-    Raises ValueError naming unknown ids and listing the ones on offer.
+    Raises CorrectionError naming unknown ids and listing the ones on offer.
     """
     offered = {c.id: c for c in integrity.corrections()}
     if "all" in wanted:
@@ -158,7 +159,7 @@ def select_corrections(integrity: Integrity, wanted: Sequence[str]) -> list[Corr
     unknown = [w for w in wanted if w not in offered]
     if unknown:
         choices = ", ".join(offered) or "none"
-        raise ValueError(f"no suggested correction {', '.join(unknown)}; on offer: {choices}")
+        raise CorrectionError(f"no suggested correction {', '.join(unknown)}; on offer: {choices}")
     return [offered[w] for w in dict.fromkeys(wanted)]
 
 

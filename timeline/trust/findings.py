@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from incident_timeline.timeline.errors import CorrectionError
 from incident_timeline.timeline.schema import empty_events, labels_json, make_events, validate
 from incident_timeline.timeline.timefmt import iso, iso_ns_column
 
@@ -79,10 +80,12 @@ class Correction:
                 until=_stamp(data.get("until")),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"malformed correction {dict(data)!r}: {exc}") from exc
+            raise CorrectionError(f"malformed correction {dict(data)!r}: {exc}") from exc
         bad = [c for c in columns if c not in SHIFTABLE]
         if bad or not columns:
-            raise ValueError(f"correction {correction.id}: columns must be some of {SHIFTABLE}")
+            raise CorrectionError(
+                f"correction {correction.id}: columns must be some of {SHIFTABLE}"
+            )
         return correction
 
 
@@ -212,7 +215,7 @@ def parse_corrections(payload: Mapping[str, Any]) -> list[Correction]:
     """Corrections from a corrections.json document; ValueError if it is not one."""
     items = payload.get("corrections")
     if not isinstance(items, list):
-        raise ValueError("not a corrections document: no 'corrections' list")
+        raise CorrectionError("not a corrections document: no 'corrections' list")
     return [Correction.from_dict(item) for item in items]
 
 
