@@ -6,18 +6,23 @@
     BUNDLE/events/<source>.parquet  the event records
     BUNDLE/metrics/<name>.parquet   tidy metric samples, for plots
 
-Every write is atomic (temp file, then rename), and the manifest is rewritten after each
-source, so an interrupted run leaves a bundle that ``--resume`` can complete.
+Every write is atomic (temp file, then rename), and the manifest is rewritten when each source
+starts (status ``running``) and ends, so an interrupted run leaves a bundle that says which
+sources did not finish, and that ``--resume`` can complete (removing leftover temp files and
+collecting again a source whose config table changed).
 """
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -27,7 +32,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from incident_timeline.collector.errors import BundleError
+from incident_timeline.collector.errors import BundleError, DeadlineError
+from incident_timeline.collector.secrets import Masker
 from incident_timeline.timeline import schema
 from incident_timeline.timeline.timefmt import iso_z
 from incident_timeline.timeline.window import Window
@@ -76,56 +82,178 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-class SourceWriter:
-    """What one collector may write: raw files, events, metric tables and warnings."""
+# What a warning record may say it is; third-party collectors may add their own.
+WARNING_KINDS = ("warning", "gap", "unparsed", "bad_file", "no_timestamps", "format")
 
-    def __init__(self, bundle: Bundle, name: str) -> None:
+
+@dataclasses.dataclass(frozen=True)
+class SourceWarning:
+    """A recoverable problem, stored as data (plaso's extraction warnings): ``kind`` says what
+    (``gap`` for evidence cut short: a stream, a capped body, a source that ran out of time),
+    ``ref`` points at the evidence it qualifies, ``partial`` whether the source is incomplete
+    because of it. The trust checks turn ``gap`` records into findings."""
+
+    kind: str
+    message: str
+    ref: str | None = None
+    partial: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The manifest's form: ``{"kind", "message", "ref", "partial"}``."""
+        return dataclasses.asdict(self)
+
+
+def warning_text(record: Any) -> str:
+    """A manifest warning's message: a record's ``message``, or the string older bundles hold."""
+    if isinstance(record, dict):
+        return str(record.get("message", ""))
+    return str(record)
+
+
+# The writer of the source the current thread collects: `collector.http` finds it here, so
+# every HTTP collector gets the source's deadline and secret masking without passing it on.
+_ACTIVE: contextvars.ContextVar[SourceWriter | None] = contextvars.ContextVar(
+    "incident_timeline_source", default=None
+)
+
+
+def active_writer() -> SourceWriter | None:
+    """The SourceWriter of the source being collected in this thread (None outside one)."""
+    return _ACTIVE.get()
+
+
+class SourceWriter:
+    """What one collector may write: raw files, events, metric tables and warnings.
+
+    It also knows the source's secrets (``add_secrets``; `collector.http` adds the credentials
+    it sends) and masks them in every warning, error text, event and raw file; and its
+    ``deadline`` (a ``time.monotonic()`` instant, or None) that requests must end by. Once the
+    runner gave up on the source (``cancel``), every further write raises DeadlineError.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        name: str,
+        *,
+        deadline: float | None = None,
+        budget: float | None = None,
+    ) -> None:
         self.bundle = bundle
         self.name = name
-        self.warnings: list[str] = []
+        self.budget = budget
+        self.records: list[SourceWarning] = []
         self.partial = False
+        self.deadline = deadline
+        self.masker = Masker()
+        self.requests = {"ok": 0, "failed": 0}
+        self.first_failure: str | None = None
         self._events: list[pd.DataFrame] = []
+        self._lock = threading.RLock()
+        self._cancelled: str | None = None
+
+    @property
+    def warnings(self) -> list[str]:
+        """The warnings' messages (masked), in order."""
+        return [w.message for w in self.records]
+
+    def add_secrets(self, values: Iterable[str]) -> None:
+        """Values that must never reach the bundle, the terminal or an error text."""
+        self.masker.add(values)
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret of this source masked."""
+        return self.masker.text(text)
+
+    def activate(self) -> contextvars.Token[SourceWriter | None]:
+        """Make this the current thread's source (see `active_writer`)."""
+        return _ACTIVE.set(self)
+
+    def cancel(self, reason: str) -> None:
+        """Refuse every later write: the runner gave up on this source."""
+        with self._lock:
+            self._cancelled = reason
+
+    def _check(self) -> None:
+        if self._cancelled is not None:
+            raise DeadlineError(self._cancelled)
+
+    def note_request(self, ok: bool, failure: str | None = None) -> None:
+        """Count one HTTP exchange; a source none of whose requests succeeded is ``failed``."""
+        with self._lock:
+            self.requests["ok" if ok else "failed"] += 1
+            if not ok and self.first_failure is None and failure:
+                self.first_failure = self.mask(failure)
 
     def raw_path(self, relpath: str) -> str:
         """The bundle-relative path of raw file ``relpath`` (what `ref` columns point to)."""
         return f"raw/{self.name}/{relpath}"
 
     def write_raw(self, relpath: str, data: bytes) -> str:
-        """Store ``data`` as received under raw/<source>/; returns its bundle-relative path."""
-        rel = self.raw_path(relpath)
-        with atomic_open(self.bundle.path / rel) as handle:
-            handle.write(data)
-        self.bundle.record_file(rel)
-        return rel
+        """Store ``data`` as received under raw/<source>/ (secrets masked, and the manifest says
+        so); returns its bundle-relative path."""
+        return self.write_raw_blocks(relpath, [data])
 
     def copy_raw(self, src: Path, relpath: str) -> str:
         """Copy a file byte for byte under raw/<source>/; returns its bundle-relative path."""
+        with src.open("rb") as source:
+            return self.write_raw_blocks(relpath, iter(lambda: source.read(1 << 20), b""))
+
+    def write_raw_blocks(self, relpath: str, blocks: Iterable[bytes]) -> str:
+        """Store a stream of blocks as one raw file (secrets masked); the bundle-relative path."""
+        self._check()
         rel = self.raw_path(relpath)
-        with src.open("rb") as source, atomic_open(self.bundle.path / rel) as handle:
-            shutil.copyfileobj(source, handle, 1 << 20)
-        self.bundle.record_file(rel)
+        masked = [0]
+        stream = self.masker.stream(blocks, masked) if self.masker else blocks
+        with atomic_open(self.bundle.path / rel) as handle:
+            for block in stream:
+                handle.write(block)
+        with self._lock:
+            self._check()
+            self.bundle.record_file(rel, masked=masked[0])
         return rel
 
     def add_events(self, frame: pd.DataFrame) -> None:
         """Queue validated events; they are written when the source finishes."""
-        self._events.append(schema.validate(frame))
+        frame = schema.validate(frame)
+        if self.masker and len(frame):
+            for column in ("summary", "message", "labels", "actor", "time_raw"):
+                frame[column] = (
+                    frame[column]
+                    .map(lambda v: self.mask(v) if isinstance(v, str) else v)
+                    .astype(frame[column].dtype)
+                )
+        with self._lock:
+            self._check()
+            self._events.append(frame)
 
     def write_metrics(self, name: str, frame: pd.DataFrame) -> str:
         """Write tidy samples (time, series, labels, value) as metrics/<name>.parquet."""
+        self._check()
         rel = f"metrics/{name}.parquet"
         with atomic_open(self.bundle.path / rel) as handle:
             pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), handle)
-        self.bundle.record_file(rel)
+        with self._lock:
+            self._check()
+            self.bundle.record_file(rel)
         return rel
 
-    def warn(self, message: str, *, partial: bool = False) -> None:
-        """Record a problem as evidence; ``partial`` marks the source as only partly collected."""
-        self.warnings.append(message)
-        self.partial = self.partial or partial
+    def warn(
+        self, message: str, *, partial: bool = False, kind: str = "warning", ref: str | None = None
+    ) -> None:
+        """Record a problem as evidence; ``partial`` marks the source as only partly collected.
+        ``kind="gap"`` with a ``ref`` makes it a gap finding on the timeline."""
+        with self._lock:
+            if self._cancelled is not None:
+                return
+            self.records.append(SourceWarning(kind, self.mask(message), ref, partial))
+            self.partial = self.partial or partial
 
     def finish(self) -> int:
         """Write events/<source>.parquet; returns the number of events."""
-        frames = [f for f in self._events if len(f)]
+        with self._lock:
+            frames = [f for f in self._events if len(f)]
+            self._events = []
         events = pd.concat(frames, ignore_index=True) if frames else schema.empty_events()
         rel = f"events/{self.name}.parquet"
         with atomic_open(self.bundle.path / rel) as handle:
@@ -134,8 +262,14 @@ class SourceWriter:
         return len(events)
 
 
+RUNNING = "running"  # a source's status while it is collected; left behind by a kill
+
+
 class Bundle:
-    """A bundle directory being written. ``resume`` keeps sources already complete."""
+    """A bundle directory being written. ``resume`` keeps sources already complete.
+
+    Thread-safe: sources run in threads, and every change to the manifest holds one lock.
+    """
 
     def __init__(
         self,
@@ -148,6 +282,8 @@ class Bundle:
         resume: bool = False,
     ) -> None:
         self.path = path
+        self._lock = threading.RLock()
+        self.removed_temp: list[str] = []
         self.manifest: dict[str, Any] = {
             "tool": {"name": TOOL, "version": tool_version()},
             "title": title,
@@ -171,44 +307,77 @@ class Bundle:
                 )
             self.manifest["sources"] = old.get("sources", {})
             self.manifest["files"] = old.get("files", {})
+            self.removed_temp = remove_temp_files(path)
         path.mkdir(parents=True, exist_ok=True)
 
-    def is_complete(self, source: str) -> bool:
-        """Whether ``source`` was already collected with status ok."""
+    def is_complete(self, source: str, config_digest: str | None = None) -> bool:
+        """Whether ``source`` was already collected with status ok (and, when given, with the
+        same configuration: a changed table is collected again)."""
         entry = self.manifest["sources"].get(source)
-        return bool(entry) and entry.get("status") == "ok"
+        if not entry or entry.get("status") != "ok":
+            return False
+        return config_digest is None or entry.get("config_sha256") in (None, config_digest)
 
-    def open_source(self, name: str) -> SourceWriter:
-        """Start (or restart) a source: its old raw files and events are removed first."""
-        for rel in list(self.manifest["files"]):
-            if rel.startswith(f"raw/{name}/") or rel == f"events/{name}.parquet":
-                del self.manifest["files"][rel]
-        shutil.rmtree(self.path / "raw" / name, ignore_errors=True)
-        return SourceWriter(self, name)
+    def open_source(
+        self,
+        name: str,
+        *,
+        deadline: float | None = None,
+        budget: float | None = None,
+        config_digest: str | None = None,
+    ) -> SourceWriter:
+        """Start (or restart) a source: its old raw files and events are removed first, and the
+        manifest records it as ``running`` until `close_source`."""
+        with self._lock:
+            for rel in list(self.manifest["files"]):
+                if rel.startswith(f"raw/{name}/") or rel == f"events/{name}.parquet":
+                    del self.manifest["files"][rel]
+            shutil.rmtree(self.path / "raw" / name, ignore_errors=True)
+            self.manifest["sources"][name] = {
+                "status": RUNNING,
+                "error": "started and not finished",
+                "config_sha256": config_digest,
+            }
+            self.write_manifest()
+        return SourceWriter(self, name, deadline=deadline, budget=budget)
 
     def close_source(
-        self, writer: SourceWriter, status: SourceStatus, error: str | None, counts: dict[str, int]
+        self,
+        writer: SourceWriter,
+        status: SourceStatus,
+        error: str | None,
+        counts: dict[str, int],
+        **extra: Any,
     ) -> None:
         """Record a source's outcome and rewrite the manifest."""
-        self.manifest["sources"][writer.name] = {
-            "status": status,
-            "error": error,
-            "warnings": writer.warnings,
-            "counts": counts,
-        }
-        self.write_manifest()
+        with self._lock:
+            digest = self.manifest["sources"].get(writer.name, {}).get("config_sha256")
+            self.manifest["sources"][writer.name] = {
+                "status": status,
+                "error": writer.mask(error) if error else error,
+                "warnings": [w.to_dict() for w in writer.records],
+                "counts": counts,
+                "config_sha256": digest,
+                **extra,
+            }
+            self.write_manifest()
 
-    def record_file(self, rel: str) -> None:
-        """Note a file's sha256 and size in the manifest."""
+    def record_file(self, rel: str, *, masked: int = 0) -> None:
+        """Note a file's sha256 and size in the manifest (and how many secrets were masked)."""
         full = self.path / rel
-        self.manifest["files"][rel] = {"sha256": sha256_file(full), "bytes": full.stat().st_size}
+        entry: dict[str, Any] = {"sha256": sha256_file(full), "bytes": full.stat().st_size}
+        if masked:
+            entry["masked"] = f"{masked} occurrence(s) of a configured secret masked"
+        with self._lock:
+            self.manifest["files"][rel] = entry
 
     def write_manifest(self) -> None:
         """Write manifest.json atomically, keys sorted for stable diffs."""
-        self.manifest["files"] = dict(sorted(self.manifest["files"].items()))
-        text = json.dumps(self.manifest, indent=2, sort_keys=False, ensure_ascii=False)
-        with atomic_open(self.path / MANIFEST, "w") as handle:
-            handle.write(text + "\n")
+        with self._lock:
+            self.manifest["files"] = dict(sorted(self.manifest["files"].items()))
+            text = json.dumps(self.manifest, indent=2, sort_keys=False, ensure_ascii=False)
+            with atomic_open(self.path / MANIFEST, "w") as handle:
+                handle.write(text + "\n")
 
     def _existing(self) -> dict[str, Any] | None:
         if not (self.path / MANIFEST).exists():
@@ -216,6 +385,42 @@ class Bundle:
                 raise BundleError(f"{self.path} exists and is not an empty directory or a bundle")
             return None
         return read_manifest(self.path)
+
+
+def remove_temp_files(path: Path) -> list[str]:
+    """Delete the temp files an interrupted write left (``.<name>.*.tmp``, see `atomic_open`);
+    returns their bundle-relative paths."""
+    removed = []
+    for tmp in sorted(path.rglob(".*.tmp")):
+        if tmp.is_file():
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp.relative_to(path).as_posix())
+    return removed
+
+
+def config_digest(table: Any) -> str:
+    """A stable sha256 of one source's config table (to notice a change before --resume)."""
+    text = json.dumps(table, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def unfinished_sources(manifest: dict[str, Any]) -> list[str]:
+    """Sources the manifest shows as started and not finished (a kill, Ctrl-C, a crash)."""
+    sources = manifest.get("sources") or {}
+    return sorted(n for n, s in sources.items() if (s or {}).get("status") == RUNNING)
+
+
+def incomplete_message(manifest: dict[str, Any]) -> str | None:
+    """ "bundle incomplete: source X did not finish; ..." or None for a finished bundle."""
+    names = unfinished_sources(manifest)
+    if not names:
+        return None
+    which = ", ".join(names)
+    noun = "source" if len(names) == 1 else "sources"
+    return (
+        f"bundle incomplete: {noun} {which} did not finish; "
+        "run incident collect --resume (same config and window) to complete it"
+    )
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

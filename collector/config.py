@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from incident_timeline.collector import registry
 from incident_timeline.collector.errors import ConfigError
+from incident_timeline.collector.secrets import is_secret_key
 from incident_timeline.timeline.timestamps.engine import check_zone
 from incident_timeline.timeline.window import parse_duration
 
@@ -26,19 +27,6 @@ if TYPE_CHECKING:
     from incident_timeline.collector.protocol import Collector
 
 T = TypeVar("T")
-SECRET_KEYS = (
-    "token",
-    "password",
-    "api_key",
-    "apikey",
-    "secret",
-    "bearer_token",
-    "authorization",
-    "x-api-key",
-    "api-key",
-    "private-token",
-    "cookie",  # header names
-)
 _URL_CREDENTIALS = re.compile(r"://[^/@\s]+:[^/@\s]+@")
 
 
@@ -51,11 +39,17 @@ class IncidentSettings:
     since: str | None = None
     until: str | None = None
     max_window: str = "7d"
+    source_budget: str = "15m"
 
     @property
     def max_window_delta(self) -> timedelta:
         """``max_window`` as a timedelta."""
         return parse_duration(self.max_window)
+
+    @property
+    def source_budget_seconds(self) -> float:
+        """``source_budget`` in seconds: how long a source without its own ``budget`` may run."""
+        return parse_duration(self.source_budget).total_seconds()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -94,6 +88,11 @@ def load_config(path: Path) -> Config:
             )
     incident = build(IncidentSettings, raw.get("incident", {}), "incident", path)
     _check_incident(incident, path)
+    if not [k for k in raw if k != "incident"]:
+        raise ConfigError(
+            f"{path}: no sources configured; add a table per source, e.g. [prometheus] or "
+            f"[[file]] (see config.example.toml); installed: {', '.join(sorted(known[1:]))}"
+        )
     sources = {
         name: registry.load(name).from_config(value, path)
         for name, value in raw.items()
@@ -139,7 +138,7 @@ def check_no_secrets(raw: dict[str, Any], path: Path, where: str = "") -> None:
             for i, item in enumerate(value):
                 if isinstance(item, dict):
                     check_no_secrets(item, path, f"{name}[{i}]")
-        elif key.lower() in SECRET_KEYS:
+        elif is_secret_key(key):
             raise ConfigError(
                 f"{path}: {name} holds a secret in the file; name an environment variable "
                 f"with {key}_env or a file with {key}_file instead"
@@ -163,10 +162,11 @@ def check_zone_key(zone: str | None, where: str, path: Path) -> None:
 
 def _check_incident(incident: IncidentSettings, path: Path) -> None:
     check_zone_key(incident.timezone, "incident.timezone", path)
-    try:
-        parse_duration(incident.max_window)
-    except ValueError as exc:
-        raise ConfigError(f"{path}: incident.max_window: {exc}") from exc
+    for key in ("max_window", "source_budget"):
+        try:
+            parse_duration(getattr(incident, key))
+        except ValueError as exc:
+            raise ConfigError(f"{path}: incident.{key}: {exc}") from exc
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

@@ -1,19 +1,32 @@
-"""Run the configured collectors into one bundle, each source isolated from the others."""
+"""Run the configured collectors into one bundle, each source isolated from the others.
+
+Every source runs in its own thread with its own budget (its ``budget`` key, else
+``incident.source_budget``), so one slow or hanging source cannot starve the others. The
+budget is enforced twice: `collector.http` ends every request by the source's deadline (a
+trickling server is cut mid-body), and the runner stops waiting for a source that is still
+busy past its deadline plus a short grace: it is recorded as "gave up after N s", its writer
+refuses every later write, and the others go on. The bundle's manifest holds one lock, so
+sources finishing at once keep it consistent.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from incident_timeline.collector.bundle import Bundle, SourceStatus
+from incident_timeline.collector.bundle import Bundle, SourceStatus, SourceWriter, config_digest
 from incident_timeline.collector.config import Config
-from incident_timeline.collector.errors import IncidentError
+from incident_timeline.collector.errors import DeadlineError, IncidentError
 from incident_timeline.collector.protocol import Collector
 from incident_timeline.timeline.clock import Clock, utc_now
 from incident_timeline.timeline.window import Window
+
+GRACE = 2.0  # seconds a source may overrun its budget before the runner stops waiting
+DEFAULT_BUDGET = 900.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,43 +51,115 @@ def collect(
 ) -> list[SourceOutcome]:
     """Collect every source of ``config`` for ``window`` into bundle ``out``.
 
-    A failing source never stops the others: its error goes to the manifest and the outcome.
+    Sources run at once, each in a thread with its budget; a failing or stuck source never
+    stops the others: its error goes to the manifest and the outcome. Outcomes come back in
+    config order; ``progress`` is called (in this thread) as each source ends.
     """
     bundle = Bundle(
         out, window, config.raw, title=config.incident.title, collected_at=clock(), resume=resume
     )
     bundle.write_manifest()
-    outcomes = []
+    default = getattr(config.incident, "source_budget_seconds", DEFAULT_BUDGET)
+    runs: dict[str, _Run] = {}
+    outcomes: dict[str, SourceOutcome] = {}
     for name, collector in config.sources.items():
-        if resume and bundle.is_complete(name):
-            outcome = SourceOutcome(name, "skipped", None, {}, 0.0)
-        else:
-            outcome = _run_one(bundle, name, collector, window, clock)
-        outcomes.append(outcome)
+        digest = config_digest(config.raw.get(name))
+        if resume and bundle.is_complete(name, digest):
+            outcomes[name] = SourceOutcome(name, "skipped", None, {}, 0.0)
+            continue
+        budget = float(getattr(collector, "budget", None) or default)
+        runs[name] = _Run(bundle, name, collector, window, clock, budget, digest)
+    for run in runs.values():
+        run.start()
+    for name in config.sources:
+        if name in runs:
+            outcomes[name] = runs[name].wait()
         if progress:
-            progress(outcome)
-    return outcomes
+            progress(outcomes[name])
+    return [outcomes[name] for name in config.sources]
 
 
-def _run_one(
-    bundle: Bundle, name: str, collector: Collector, window: Window, clock: Clock
-) -> SourceOutcome:
-    started = time.perf_counter()
-    writer = bundle.open_source(name)
-    counts: dict[str, int] = {}
-    error = None
-    status: SourceStatus
-    try:
-        counts = collector.collect(window, writer, clock=clock)
-    except IncidentError as exc:  # e.g. SourceError, or ConfigError for a token not set
-        error = str(exc)
-    except Exception as exc:
-        error = f"internal error in collector {name!r}: {type(exc).__name__}: {exc} (please report)"
-    counts["events"] = writer.finish()
+class _Run:
+    """One source in its thread: the writer, the budget, and how it ended."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        name: str,
+        collector: Collector,
+        window: Window,
+        clock: Clock,
+        budget: float,
+        digest: str,
+    ) -> None:
+        self.bundle, self.name, self.collector = bundle, name, collector
+        self.window, self.clock, self.budget, self.digest = window, clock, budget, digest
+        self.counts: dict[str, int] = {}
+        self.error: str | None = None
+        self.done = threading.Event()
+        self.writer: SourceWriter | None = None
+        self.started = 0.0
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        self.writer = self.bundle.open_source(
+            self.name,
+            deadline=self.started + self.budget,
+            budget=self.budget,
+            config_digest=self.digest,
+        )
+        thread = threading.Thread(target=self._target, name=f"source-{self.name}", daemon=True)
+        thread.start()
+
+    def _target(self) -> None:
+        assert self.writer is not None
+        token = self.writer.activate()
+        try:
+            self.counts = dict(self.collector.collect(self.window, self.writer, clock=self.clock))
+        except IncidentError as exc:  # SourceError, DeadlineError, ConfigError (token unset)
+            self.error = str(exc)
+        except Exception as exc:
+            self.error = (
+                f"internal error in collector {self.name!r}: {type(exc).__name__}: {exc} "
+                "(please report)"
+            )
+        finally:
+            self.done.set()
+            del token
+
+    def wait(self) -> SourceOutcome:
+        assert self.writer is not None
+        writer = self.writer
+        left = self.started + self.budget + GRACE - time.monotonic()
+        if not self.done.wait(max(0.0, left)):
+            reason = f"{self.name}: gave up after {self.budget:g} s (its budget); still waiting"
+            writer.cancel(reason)
+            self.error = f"gave up after {self.budget:g} s: the source did not answer in time"
+            writer.warn(self.error, partial=True, kind="gap")
+        counts = dict(self.counts)
+        counts["events"] = writer.finish()
+        status, error = _status(writer, self.error, counts["events"])
+        extra: dict[str, Any] = {"seconds": round(time.monotonic() - self.started, 3)}
+        if writer.requests["ok"] or writer.requests["failed"]:
+            extra["requests"] = dict(writer.requests)
+        self.bundle.close_source(writer, status, error, counts, **extra)
+        error = writer.mask(error) if error else None
+        return SourceOutcome(self.name, status, error, counts, extra["seconds"])
+
+
+def _status(
+    writer: SourceWriter, error: str | None, events: int
+) -> tuple[SourceStatus, str | None]:
+    """``failed`` when nothing came (an error, or every request failed), ``partial`` when
+    something is missing, else ``ok``; the error text says why."""
+    failed_all = writer.requests["failed"] > 0 and writer.requests["ok"] == 0
+    if error is None and failed_all:
+        error = writer.first_failure or "every request failed"
     if error is not None:
-        status = "partial" if counts["events"] else "failed"
-    else:
-        status = "partial" if writer.partial else "ok"
-        error = "; ".join(writer.warnings) if writer.partial else None
-    bundle.close_source(writer, status, error, counts)
-    return SourceOutcome(name, status, error, counts, time.perf_counter() - started)
+        return ("partial" if events else "failed"), error
+    if writer.partial:
+        return "partial", "; ".join(w.message for w in writer.records if w.partial) or None
+    return "ok", None
+
+
+__all__ = ["DeadlineError", "SourceOutcome", "collect"]

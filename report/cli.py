@@ -11,9 +11,15 @@ from pathlib import Path
 
 import click
 
-from incident_timeline.collector.bundle import MANIFEST, TOOL, atomic_open
+from incident_timeline.collector.bundle import (
+    MANIFEST,
+    TOOL,
+    atomic_open,
+    incomplete_message,
+    read_manifest,
+)
 from incident_timeline.collector.config import Config, load_config
-from incident_timeline.collector.errors import IncidentError
+from incident_timeline.collector.errors import BundleError, IncidentError
 from incident_timeline.collector.runner import SourceOutcome, collect
 from incident_timeline.report.postmortem import postmortem
 from incident_timeline.report.render import FORMATS, render
@@ -160,6 +166,7 @@ def timeline_cmd(
     text = render(frame, fmt)
     with user_errors():
         _emit(text, output)
+    _exit_if_incomplete(bundle)
 
 
 @cli.command("clocks")
@@ -202,6 +209,7 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
       incident clocks bundle/ --correct                  # accept every suggested correction
       incident clocks bundle/ --correct node_clock:node-b --correct app_clock:pgbouncer
     """
+    _warn_incomplete(bundle)
     with user_errors():
         manifest, assembled = load(bundle)
         applied = dict(assembled.applied)
@@ -237,6 +245,7 @@ def report_cmd(bundle: Path, output: Path | None) -> None:
     with user_errors():
         path = _report(bundle, output)
     click.echo(f"Postmortem draft: {path}")
+    _exit_if_incomplete(bundle)
 
 
 @cli.command("demo")
@@ -307,9 +316,33 @@ def _collect(config: Config, window: Window, output: Path, resume: bool) -> list
 
 
 def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None):  # type: ignore[no-untyped-def]
-    frame = load(bundle)[1].events
+    manifest, assembled = load(bundle)
+    frame = assembled.events
+    present = sorted({*frame["source"].unique(), *(manifest.get("sources") or {})})
+    unknown = [s for s in sources if s not in present]
+    if unknown:
+        raise BundleError(
+            f"no source {', '.join(map(repr, unknown))} in {bundle}; "
+            f"sources present: {', '.join(present) or 'none'}"
+        )
     frame = filter_events(frame, sources, grep)
     return key_events(frame) if key_only else frame
+
+
+def _warn_incomplete(bundle: Path) -> bool:
+    """Say on stderr that the bundle did not finish; whether it did not."""
+    try:
+        message = incomplete_message(read_manifest(bundle))
+    except BundleError:
+        return False
+    if message:
+        click.echo(f"Warning: {bundle}: {message}", err=True)
+    return message is not None
+
+
+def _exit_if_incomplete(bundle: Path) -> None:
+    if _warn_incomplete(bundle):
+        sys.exit(EXIT_PARTIAL)
 
 
 def _report(bundle: Path, output: Path | None) -> Path:

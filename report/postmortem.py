@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from incident_timeline.collector.bundle import incomplete_message, warning_text
 from incident_timeline.report.render import md_cell, md_row
 from incident_timeline.timeline.timefmt import human_duration
 from incident_timeline.timeline.trust.findings import Correction
@@ -117,6 +118,9 @@ def postmortem(
     }
     title = " ".join(str(manifest.get("title") or "Untitled incident").split())
     lines = [f"# Postmortem: {title}", "", _status(manifest), ""]
+    incomplete = incomplete_message(manifest)
+    if incomplete:
+        lines += [f"> **Warning: {incomplete}.** This draft shows only the finished sources.", ""]
     for name in SECTIONS:
         body = bodies[name] if name in bodies else [todo(PROMPTS[name])]
         lines += [f"## {name}", "", *body, ""]
@@ -276,7 +280,9 @@ def _appendix(manifest: dict[str, Any], events: pd.DataFrame) -> list[str]:
         count = (info.get("counts") or {}).get("events")
         cells = (name, info.get("status"), "" if count is None else str(count), info.get("error"))
         lines.append(md_row([md_cell(c) for c in cells]))
-        warnings += [f"- {md_cell(name)}: {md_cell(w)}" for w in info.get("warnings") or []]
+        warnings += [
+            f"- {md_cell(name)}: {md_cell(warning_text(w))}" for w in info.get("warnings") or []
+        ]
     if warnings:
         lines += ["", "### Source warnings", "", *warnings]
     caveats = _moments(events.loc[events["kind"].isin(("clock", "gap"))], limit=None)

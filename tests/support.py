@@ -60,3 +60,8 @@ def cli(args: Sequence[str], exit_code: int | None = 0) -> Result:
     if exit_code is not None:
         assert result.exit_code == exit_code, result.output
     return result
+
+
+def warning_messages(manifest: dict[str, Any], source: str) -> list[str]:
+    """The messages of a source's warning records in a manifest."""
+    return [w["message"] for w in manifest["sources"][source]["warnings"]]

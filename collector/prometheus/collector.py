@@ -47,14 +47,12 @@ from incident_timeline.collector.prometheus.fetch import (
     to_events,
 )
 from incident_timeline.collector.prometheus.queryrange import parse_query_range
+from incident_timeline.collector.secrets import is_secret_header
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import DEFAULT_STEP_SECONDS, parse_threshold
 from incident_timeline.timeline.window import Window, parse_duration
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
-_SECRET_HEADER = re.compile(
-    r"authorization|token|secret|password|api[-_]?key|cookie", re.IGNORECASE
-)
 RAW_SCRAPE_GUESS = DEFAULT_STEP_SECONDS  # raw requests span max_points_per_request scrapes
 
 
@@ -99,7 +97,7 @@ def endpoint_from_table(
             'e.g. headers = {"X-Scope-OrgID" = "tenant-1"}'
         )
     for name in headers:
-        if _SECRET_HEADER.search(name):
+        if is_secret_header(name):
             raise ConfigError(
                 f"{path}: {where}.headers.{name} looks like a credential; secrets "
                 "are never values in the file: use token_env or token_file"
@@ -108,7 +106,24 @@ def endpoint_from_table(
         raise ConfigError(
             f"{path}: {where}.url must start with http:// or https://, not {settings.url!r}"
         )
+    check_limits(settings, where, path)
     return dataclasses.replace(settings, headers=dict(headers))
+
+
+def check_limits(settings: Endpoint, where: str, path: Path) -> None:
+    """ConfigErrors naming the key for a timeout, budget, size cap or retry count that cannot
+    work, and for a ``ca_file`` that does not exist."""
+    for key in ("timeout", "budget", "max_response_mb"):
+        value = getattr(settings, key)
+        if not value > 0:
+            raise ConfigError(f"{path}: {where}.{key} must be a positive number, not {value!r}")
+    if settings.retries < 0:
+        raise ConfigError(f"{path}: {where}.retries must be 0 or more, not {settings.retries}")
+    if settings.ca_file is not None:
+        ca = Path(settings.ca_file).expanduser()
+        ca = ca if ca.is_absolute() else path.parent / ca
+        if not ca.is_file():
+            raise ConfigError(f"{path}: {where}.ca_file: no such file {ca}")
 
 
 def _whole_seconds(text: str, where: str, path: Path) -> int:
@@ -163,6 +178,12 @@ class PrometheusCollector(HttpCollector):
         settings = endpoint_from_table(
             PrometheusSettings, table, "prometheus", path, nested=("queries",)
         )
+        if re.search(r"/api/v1/?$", settings.url):
+            base = re.sub(r"/api/v1/?$", "", settings.url)
+            raise ConfigError(
+                f"{path}: prometheus.url {settings.url!r} ends in /api/v1: use the base URL, "
+                f"e.g. {base!r}"
+            )
         queries = _queries(table.get("queries", []), path, settings.builtin_queries)
         if settings.step is not None:
             _whole_seconds(settings.step, "prometheus.step", path)

@@ -17,7 +17,7 @@ from incident_timeline.collector.config import load_config
 from incident_timeline.collector.http import RetryPolicy
 from incident_timeline.collector.prometheus.queryrange import fingerprint
 from incident_timeline.timeline.window import Window
-from tests.support import events_of, run_collector
+from tests.support import events_of, run_collector, warning_messages
 
 T0 = datetime(2026, 2, 17, 14, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(hours=1))
@@ -247,7 +247,7 @@ def test_api_errors_and_a_missing_log_are_recorded(tmp_path: Path) -> None:
     am = am_collector(tmp_path, handler, 'webhook_log = "missing.jsonl"\n')
     out, outcome = run(tmp_path, am)
     assert outcome.status == "partial"
-    warnings = read_manifest(out)["sources"]["alertmanager"]["warnings"]
+    warnings = warning_messages(read_manifest(out), "alertmanager")
     assert warnings == [
         (f"webhook_log {tmp_path / 'missing.jsonl'}: cannot read: No such file or directory"),
         "/api/v2/silences: HTTP 400: bad matcher format: x{",

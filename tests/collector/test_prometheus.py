@@ -33,7 +33,7 @@ from incident_timeline.collector.prometheus.collector import PrometheusCollector
 from incident_timeline.collector.prometheus.formats import parse_prometheus
 from incident_timeline.collector.prometheus.queryrange import fingerprint
 from incident_timeline.timeline.window import Window
-from tests.support import ROOT, run_collector
+from tests.support import ROOT, run_collector, warning_messages
 
 T0 = datetime(2026, 2, 17, 14, tzinfo=UTC)
 WINDOW = Window(T0, T0 + timedelta(hours=1))
@@ -362,8 +362,9 @@ def test_alert_history_from_raw_alerts_samples(tmp_path: Path) -> None:
     )
     assert pointer(out, alerts["ref"][0]) == [at("14:11"), "1"]
     assert pointer(out, alerts["ref"][2]) == [at("14:19:45"), "1"]  # the last firing sample
-    manifest = read_manifest(out)["sources"]["prometheus"]
-    assert manifest["warnings"] == ["rule checkout/job:x is err: many-to-many matching not allowed"]
+    assert warning_messages(read_manifest(out), "prometheus") == [
+        "rule checkout/job:x is err: many-to-many matching not allowed"
+    ]
     assert outcome.status == "ok" and outcome.counts["rules"] == 1
 
 
@@ -520,7 +521,7 @@ def test_warnings_are_recorded_not_fatal(tmp_path: Path) -> None:
     fake.warnings = ["PromQL info: metric might not be a counter"]
     out, outcome = run(tmp_path, collector(tmp_path, fake, "builtin_queries = false\n" + QUERY))
     assert outcome.status == "ok"
-    assert read_manifest(out)["sources"]["prometheus"]["warnings"] == [
+    assert warning_messages(read_manifest(out), "prometheus") == [
         "query error_ratio: Prometheus warning: PromQL info: metric might not be a counter"
     ]
 
@@ -638,6 +639,8 @@ def test_example_config_documents_every_prometheus_and_alertmanager_key(tmp_path
             if field.name != "queries":
                 assert re.search(rf"^# {field.name} = .+# \S", tail, re.MULTILINE), field.name
     live = tmp_path / "live.toml"
+    (tmp_path / "certs").mkdir()
+    (tmp_path / "certs" / "internal-ca.pem").write_text("")  # ca_file must exist
     live.write_text(
         "\n".join(line[2:] for line in tail.splitlines() if re.match(r"# (\[|\w+ = )", line))
     )
