@@ -10,6 +10,7 @@ errors live in the foundation (`timeline.errors`) and are re-exported here.
     └── SourceError             one source failed; the bundle is still written
         ├── DeadlineError       a request or a source ran past its time budget
         ├── AuthError           401/403 from a source: the credential is wrong
+        ├── TooLargeError       an answer over the size cap (cut, not stored)
         └── ExportFormatError   a hand-made export file is not in the format it claims
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "PatternError",
     "SourceError",
     "ThresholdError",
+    "TooLargeError",
     "WindowError",
     "ZoneError",
 ]
@@ -67,6 +69,10 @@ class DeadlineError(SourceError):
 
 class AuthError(SourceError):
     """The source refused the credential (401 or 403); asking again will not help."""
+
+
+class TooLargeError(SourceError):
+    """An answer was larger than the size cap; it was cut and not stored."""
 
 
 class ExportFormatError(SourceError):

@@ -33,7 +33,13 @@ from typing import Any
 import httpx
 
 from incident_timeline.collector.bundle import SourceWriter, active_writer
-from incident_timeline.collector.errors import AuthError, ConfigError, DeadlineError, SourceError
+from incident_timeline.collector.errors import (
+    AuthError,
+    ConfigError,
+    DeadlineError,
+    SourceError,
+    TooLargeError,
+)
 from incident_timeline.collector.secrets import secret_forms
 
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
@@ -255,7 +261,7 @@ def _exchange(
                 body += block
                 if len(body) > limits.max_bytes:
                     _count(writer, False, f"{method} {url}: body over the size cap")
-                    raise SourceError(
+                    raise TooLargeError(
                         f"{what}: {method} {url}: the answer is larger than "
                         f"{limits.max_bytes / MB:g} MB (max_response_mb); cut, not stored"
                     )
@@ -286,10 +292,12 @@ def _url(client: httpx.Client, path: str) -> str:
 
 
 def _gave_up(writer: SourceWriter | None, what: str, doing: str = "") -> str:
-    budget = ""
-    if writer is not None and writer.deadline is not None:
-        budget = " (its budget)"
-    return f"{what}: gave up: the source ran out of time{budget}{', ' + doing if doing else ''}"
+    budget = writer.budget if writer is not None else None
+    after = f"after {budget:g} s (budget = {budget:g})" if budget else "(the source's budget)"
+    text = f"{what}: gave up {after}{', ' + doing if doing else ''}"
+    if writer is not None and writer.first_failure:
+        text += f"; first failure: {writer.first_failure}"
+    return text
 
 
 def _status_text(response: httpx.Response) -> str:
@@ -315,7 +323,7 @@ def _sleep(policy: RetryPolicy, delay: float, writer: SourceWriter | None, what:
     if writer is not None and writer.deadline is not None:
         left = writer.deadline - time.monotonic()
         if delay >= left:
-            raise DeadlineError(_gave_up(writer, what, f"before a retry due in {delay:.0f} s"))
+            raise DeadlineError(_gave_up(writer, what, f"before a retry due in {delay:.1f} s"))
     policy.sleep(delay)
 
 

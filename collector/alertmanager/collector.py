@@ -80,9 +80,11 @@ class AlertmanagerCollector(HttpCollector):
         with make_client(
             self.settings, base_dir=self.base_dir, env=env, transport=self.transport
         ) as client:
-            status = self._get(client, "/api/v2/status", out)
+            status = self._get(client, "/api/v2/status", out, quote=False)
             if isinstance(status, dict):
                 self._store(out, "api/status.json", _without_config(status))
+            elif status is not None:
+                out.warn("/api/v2/status: expected a JSON object; not stored", partial=True)
             alerts = self._get(
                 client,
                 "/api/v2/alerts",
@@ -104,21 +106,35 @@ class AlertmanagerCollector(HttpCollector):
         out: SourceWriter,
         params: dict[str, str] | None = None,
         raw: str | None = None,
+        quote: bool = True,
     ) -> Any:
+        """GET ``path``: the parsed JSON, or None with a warning. ``quote=False`` never puts
+        the body in a warning (``/api/v2/status`` holds receiver secrets in ``config``)."""
         response = request(
             client, "GET", path, what="alertmanager", policy=self.policy, params=params or {}
         )
         if raw is not None:
             self._store(out, raw, response.content)
         text = response.text.strip()
+        said = "body not quoted: it may hold receiver secrets"
         if response.status_code != 200:
-            out.warn(f"{path}: HTTP {response.status_code}: {_error_text(text)}", partial=True)
+            detail = _error_text(text) if quote else said
+            out.warn(f"{path}: HTTP {response.status_code}: {detail}", partial=True)
             return None
         try:
-            return json.loads(text)
+            value = json.loads(text)
         except ValueError:
-            out.warn(f"{path}: not JSON: {text[:200]}", partial=True)
+            out.warn(f"{path}: not JSON: {text[:200] if quote else said}", partial=True)
             return None
+        if raw is not None and not isinstance(value, list):
+            # /api/v2/alerts and /silences answer arrays (openapi: gettableAlerts, gettableSilences)
+            out.warn(
+                f"GET {path}: expected a JSON array, got {_json_type(value)}; nothing read",
+                partial=True,
+                ref=out.raw_path(raw),
+            )
+            return None
+        return value
 
     @staticmethod
     def _store(out: SourceWriter, relpath: str, data: bytes | dict[str, Any]) -> str:
@@ -186,6 +202,11 @@ def _without_config(status: dict[str, Any]) -> dict[str, Any]:
     if "config" in status:
         return {**status, "config": {"original": REMOVED}}
     return status
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    return names.get(type(value), "a number" if isinstance(value, (int, float)) else "null")
 
 
 def _error_text(text: str) -> str:

@@ -55,6 +55,7 @@ class Reply:
     body: bytes
     envelope: dict[str, Any]
     status: int
+    endpoint: str = ""  # "GET /api/v1/query_range", for messages
 
     @property
     def warnings(self) -> list[str]:
@@ -187,4 +188,5 @@ def _reply(response: httpx.Response) -> Reply:
         envelope = {}
     if not isinstance(envelope, dict):
         envelope = {}
-    return Reply(body, envelope, response.status_code)
+    endpoint = f"{response.request.method} {response.request.url.path}"
+    return Reply(body, envelope, response.status_code, endpoint)

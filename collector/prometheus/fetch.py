@@ -4,6 +4,7 @@ the stitched result into events and tidy samples whose ``ref`` points into those
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from incident_timeline.collector.bundle import SourceWriter
+from incident_timeline.collector.errors import TooLargeError
 from incident_timeline.collector.formats import Context, row, rows_to_events
 from incident_timeline.collector.prometheus.api import PromAPIError, PrometheusAPI, Reply
 from incident_timeline.collector.prometheus.chunks import (
@@ -91,14 +93,56 @@ def _fetch(
 ) -> Fetched:
     chunks: list[Chunk] = []
     for index, call in enumerate(calls):
-        reply: Reply = call()
+        try:
+            reply: Reply = call()
+        except TooLargeError as exc:
+            return Fetched(stitch(chunks, since, until), PromAPIError("too large", str(exc), 200))
         ref = out.write_raw(f"{folder}/{index:03d}.json", reply.body)
         try:
             envelope = reply.check()
+            problem = matrix_problem(envelope)
+            if problem:
+                raise PromAPIError("wrong shape", f"{reply.endpoint}: {problem}", reply.status)
         except PromAPIError as exc:
             return Fetched(stitch(chunks, since, until), exc)
         chunks.append(Chunk(ref, envelope))
     return Fetched(stitch(chunks, since, until), None)
+
+
+def matrix_problem(envelope: dict[str, Any]) -> str | None:
+    """What is wrong with a range answer's shape, with the JSON pointer, or None.
+
+    A range query (and a range selector at an instant) answers ``resultType: matrix``, each
+    series ``{"metric": {...}, "values": [[<unix seconds>, "<value>"], ...]}`` with the value a
+    string (Prometheus HTTP API, "Range vectors"; "NaN" and "+Inf" included)."""
+    data = envelope.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "matrix":
+        kind = data.get("resultType") if isinstance(data, dict) else None
+        return f"resultType is {kind!r}, not 'matrix' (at /data/resultType)"
+    result = data.get("result")
+    if not isinstance(result, list):
+        return "data.result is not an array (at /data/result)"
+    for i, series in enumerate(result):
+        if not isinstance(series, dict) or not isinstance(series.get("values"), list):
+            return f"a series without a values array (at /data/result/{i})"
+        if not isinstance(series.get("metric", {}), dict):
+            return f"metric is not an object (at /data/result/{i}/metric)"
+        for j, pair in enumerate(series["values"]):
+            if not _sample_ok(pair):
+                return f'sample {pair!r} is not [time, "value"] (at /data/result/{i}/values/{j})'
+    return None
+
+
+def _sample_ok(pair: Any) -> bool:
+    if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[0], bool):
+        return False
+    if not isinstance(pair[0], (int, float)) or not isinstance(pair[1], str):
+        return False
+    try:
+        float(pair[1])
+    except ValueError:
+        return False
+    return math.isfinite(pair[0])
 
 
 def to_events(rows: Sequence[Mapping[str, Any]], stitched: Stitched, stream: str) -> pd.DataFrame:
