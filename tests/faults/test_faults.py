@@ -35,11 +35,13 @@ def server() -> Iterator[FaultServer]:
     fault.stop()
 
 
-def run(tmp_path: Path, source: str, url: str, auth: str) -> tuple[int, str, dict, Path]:
+def run(
+    tmp_path: Path, source: str, url: str, auth: str, limits: str = LIMITS
+) -> tuple[int, str, dict, Path]:
     (tmp_path / "app.log").write_text(LOG)
     config = tmp_path / "config.toml"
     config.write_text(
-        f'[{source}]\nurl = "{url}"\n{auth}{LIMITS}{SOURCES[source]}\n[[file]]\npath = "app.log"\n'
+        f'[{source}]\nurl = "{url}"\n{auth}{limits}{SOURCES[source]}\n[[file]]\npath = "app.log"\n'
     )
     bundle = tmp_path / "bundle"
     env = {"FAULT_TOKEN": TOKEN, "FAULT_PASSWORD": PASSWORD}
@@ -118,7 +120,7 @@ def test_fault(
 
 def test_basic_auth_echoed_in_a_500_is_masked(server: FaultServer, tmp_path: Path) -> None:
     exit_code, output, manifest, bundle = run(
-        tmp_path, "alertmanager", server.url("echo500"), BASIC_AUTH
+        tmp_path, "alertmanager", server.url("echo500"), BASIC_AUTH, "retries = 0\n"
     )
     assert exit_code == 3
     assert leaked(bundle, output) == []
