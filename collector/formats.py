@@ -78,6 +78,26 @@ def rows_to_events(rows: Sequence[EventRow], ctx: Context) -> pd.DataFrame:
     )
 
 
+UNPARSED = "unparsed"
+
+
+def unparsed_row(ctx: Context, number: int, line: str, reason: str) -> dict[str, Any]:
+    """A record its format could not read, kept as an ``unparsed`` event with its raw text
+    (time inferred from its neighbours): nothing is dropped without a trace."""
+    return row(
+        ctx,
+        time_raw=None,
+        quality="inferred",
+        source="file",
+        kind=UNPARSED,
+        severity="warning",
+        pointer=f"L{number}",
+        summary=f"unparsed line {number}: {reason}"[:240],
+        message=line,
+        labels={"reason": reason},
+    )
+
+
 def expect_list(data: Any, key: str, what: str) -> list[Any]:
     items = data.get(key) if isinstance(data, dict) else None
     if not isinstance(items, list):

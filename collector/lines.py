@@ -26,8 +26,10 @@ SUMMARY_MAX = 240
 
 
 def split_lines(text: str) -> pd.Series:
-    """Lines of ``text`` indexed by 1-based line number; blank lines are left out."""
-    lines = pd.Series(text.split("\n"), dtype="string")
+    """Lines of ``text`` indexed by 1-based line number; blank lines are left out. A file
+    with CR-only line endings (classic Mac, some Windows tools) is split on CR."""
+    sep = "\r" if "\n" not in text and "\r" in text else "\n"
+    lines = pd.Series(text.split(sep), dtype="string")
     lines = lines.str.removesuffix("\r")
     lines.index = pd.RangeIndex(1, len(lines) + 1)
     return lines[lines.str.strip() != ""]

@@ -19,6 +19,7 @@ from incident_timeline.collector.formats import (
     row,
     rows_to_events,
     text_parser,
+    unparsed_row,
 )
 from incident_timeline.timeline.schema import EventRow
 
@@ -98,15 +99,23 @@ def parse_webhook_log(text: str, ctx: Context) -> Parsed:
     """JSON lines of Alertmanager webhook payloads (version 4), bare or wrapped as
     ``{"time": ..., "payload": {...}}`` by a logger that records when it received them."""
     rows = []
+    bad = 0
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except ValueError as exc:
-            raise ExportFormatError(f"line {number}: not valid JSON: {exc}") from None
-        rows.append(_webhook_row(number, record, ctx))
-    return Parsed(rows_to_events(rows, ctx), None, {"notifications": len(rows)})
+            rows.append(_webhook_row(number, json.loads(line), ctx))
+        except (ValueError, ExportFormatError) as exc:  # one bad line costs that line only
+            reason = exc.args[0] if isinstance(exc, ExportFormatError) else f"not valid JSON: {exc}"
+            rows.append(unparsed_row(ctx, number, line.removesuffix("\r"), str(reason)))
+            bad += 1
+        except (TypeError, AttributeError, KeyError) as exc:
+            rows.append(unparsed_row(ctx, number, line, f"unexpected field type: {exc}"))
+            bad += 1
+    if rows and bad == len(rows):
+        raise ExportFormatError("no line is an Alertmanager webhook payload")
+    counts = {"notifications": len(rows) - bad, "unparsed": bad}
+    return Parsed(rows_to_events(rows, ctx), None, counts)
 
 
 def _webhook_row(number: int, record: Any, ctx: Context) -> EventRow:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import gzip
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,7 @@ from incident_timeline.collector import registry
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.config import build, check_zone_key
 from incident_timeline.collector.errors import ConfigError, ExportFormatError
-from incident_timeline.collector.formats import Context, Format, Parsed, Sample
-from incident_timeline.collector.lines import looks_like_log
+from incident_timeline.collector.formats import UNPARSED, Context, Format, Parsed, Sample
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import parse_threshold
 from incident_timeline.timeline.window import Window
@@ -104,41 +104,119 @@ class FileCollector:
         out: SourceWriter,
         counts: dict[str, int],
     ) -> bool:
+        rel = self._relpath(file)
         try:
-            data = file.read_bytes()  # read once: raw/ holds exactly the bytes parsed
-            ref = out.write_raw(self._relpath(file), data)
+            stored = file.read_bytes()  # read once: raw/ holds exactly the bytes parsed
+            ref = out.write_raw(rel, stored)
         except OSError as exc:
-            out.warn(f"{file}: cannot read: {exc.strerror or exc}", partial=True)
+            out.warn(f"{file}: cannot read: {exc.strerror or exc}", partial=True, kind="bad_file")
             return False
-        try:
-            known = registry.formats()
-            fmt = known[entry.format] if entry.format != "auto" else detect_format(data, known)
-            ctx = Context(
+        data, problem = decoded(stored)
+        if problem is not None:
+            out.warn(
+                f"{rel}: {problem}; kept in raw/, not parsed",
+                partial=True,
+                kind="bad_file",
                 ref=ref,
-                stream=entry.stream or _default_stream(file, fmt.name),
-                timezone=entry.timezone,
-                namespace=entry.namespace,
-                threshold=entry.threshold,
-                label=entry.label,
-                fallback_time=window.since,
-                window_end=window.until,
             )
-            parsed = fmt.parse(data, ctx)
-        except ExportFormatError as exc:
-            out.warn(f"{self._relpath(file)}: {exc}", partial=True)
             return False
+        known = registry.formats()
+        ctx = Context(
+            ref=ref,
+            stream=entry.stream or file.name,
+            timezone=entry.timezone,
+            namespace=entry.namespace,
+            threshold=entry.threshold,
+            label=entry.label,
+            fallback_time=window.since,
+            window_end=window.until,
+        )
+        parsed = self._parse(entry, data, ctx, known, out, rel)
+        ok = parsed is not None
+        if parsed is None:
+            # Nothing lost: every line is kept as an unparsed event next to the warning.
+            parsed = _as_unparsed(data, ctx, known)
+        self._check_times(parsed, rel, window, out, ref)
         # An export is evidence the user chose: lines outside the window are kept (a skewed
         # clock can push a line past the window's edge) and only counted.
         inside = (parsed.events["time"] >= window.since) & (parsed.events["time"] < window.until)
         counts["outside_window"] += int((~inside).sum())
         out.add_events(parsed.events)
         for warning in parsed.warnings:
-            out.warn(f"{self._relpath(file)}: {warning}")
+            out.warn(f"{rel}: {warning}")
         if parsed.metrics is not None:
             out.write_metrics(ctx.stream, parsed.metrics)
         for key, value in parsed.counts.items():
             counts[key] = counts.get(key, 0) + value
-        return True
+        return ok
+
+    def _parse(
+        self,
+        entry: FileSource,
+        data: bytes,
+        ctx: Context,
+        known: dict[str, Format],
+        out: SourceWriter,
+        rel: str,
+    ) -> Parsed | None:
+        """Parse in the configured (or detected) format; None, with a warning naming the file,
+        the reason and the JSON pointer when known, if it cannot be read in it."""
+        try:
+            detected = detect_format(data, known)
+            fmt = known[entry.format] if entry.format != "auto" else detected
+            if fmt is not detected and detected.name != "log":
+                out.warn(
+                    f"{rel}: format = {entry.format!r}, but the content looks like "
+                    f"{detected.name!r}; read as {entry.format!r}",
+                    kind="format",
+                    ref=ctx.ref,
+                )
+            if entry.stream is None:
+                ctx = dataclasses.replace(ctx, stream=_default_stream(Path(rel), fmt.name))
+            return fmt.parse(data, ctx)
+        except ExportFormatError as exc:
+            where = f" (at {exc.pointer})" if exc.pointer else ""
+            reason = f"{exc}{where}"
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+            # A field of the wrong type deep in an export: the file is isolated, not the source.
+            reason = f"not readable as {entry.format}: {type(exc).__name__}: {exc}"
+        out.warn(
+            f"{rel}: {reason}; kept in raw/, its lines stored as unparsed events",
+            partial=True,
+            kind="bad_file",
+            ref=ctx.ref,
+        )
+        return None
+
+    @staticmethod
+    def _check_times(parsed: Parsed, rel: str, window: Window, out: SourceWriter, ref: str) -> None:
+        """Say so when most lines have no readable time, or when every event is outside the
+        window (a naive --since read as UTC is the usual cause)."""
+        events = parsed.events
+        total = len(events)
+        if not total:
+            return
+        inferred = int((events["time_quality"] == "inferred").sum())
+        if inferred * 2 > total:
+            out.warn(
+                f"{rel}: no timestamp found in {inferred:,} of {total:,} lines; their times "
+                "are inferred (set format, or timezone for naive times)",
+                partial=True,
+                kind="no_timestamps",
+                ref=ref,
+            )
+        outside = (events["time"] < window.since) | (events["time"] >= window.until)
+        if bool(outside.all()):
+            naive = (
+                f"; naive times were read as {window.assumed_tz} (pass --tz or write a zone)"
+                if window.assumed_tz
+                else ""
+            )
+            out.warn(
+                f"{rel}: all {total:,} events fall outside the window{naive}",
+                partial=True,
+                ref=ref,
+            )
 
     def _relpath(self, file: Path) -> str:
         try:
@@ -157,9 +235,41 @@ def parse(name: str, data: bytes, ctx: Context) -> Parsed:
     return registry.formats()[name].parse(data, ctx)
 
 
+def decoded(data: bytes) -> tuple[bytes, str | None]:
+    """The file's content: gzip and zstd (when the ``zstandard`` module is installed)
+    uncompressed by their magic bytes (RFC 1952; RFC 8878), and a reason when it is binary
+    (a NUL byte in the first 8 KiB, the test ``grep`` and ``git`` use) or unreadable."""
+    try:
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        elif data[:4] == b"\x28\xb5\x2f\xfd":
+            try:
+                import zstandard
+            except ImportError:
+                return data, "zstd-compressed; install zstandard or decompress it first"
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    except (OSError, EOFError, ValueError) as exc:
+        return data, f"compressed but cannot be uncompressed: {exc}"
+    except Exception as exc:  # zstandard.ZstdError is not an OSError
+        return data, f"compressed but cannot be uncompressed: {exc}"
+    if b"\x00" in data[:8192]:
+        return data, "binary content (NUL bytes)"
+    return data, None
+
+
+def _as_unparsed(data: bytes, ctx: Context, known: dict[str, Format]) -> Parsed:
+    """Every line of a file its format could not read, as ``unparsed`` events."""
+    parsed = known["log"].parse(data, ctx)
+    events = parsed.events.copy()
+    events["kind"] = UNPARSED
+    return Parsed(events, None, {"unparsed": len(events)})
+
+
 def detect_format(data: bytes, formats: dict[str, Format] | None = None) -> Format:
     """Guess an export's format from its content: a JSON document by the formats that judge
-    JSON, text by those that judge lines, and the plain ``log`` format when none claims it."""
+    JSON, text by those that judge lines, and the plain ``log`` format when none claims it
+    (a line opening with ``[worker-3]`` is not JSON; JSON lines without a time key are an
+    app's log, not a webhook log, unless the webhook format claims them)."""
     formats = registry.formats() if formats is None else formats
     sample = Sample(data)
     ordered = sorted((f for f in formats.values() if f.detect), key=lambda f: f.priority)
@@ -170,25 +280,15 @@ def detect_format(data: bytes, formats: dict[str, Format] | None = None) -> Form
             for fmt in json_formats:
                 if fmt.detect and fmt.detect(sample):
                     return fmt
-            if _looks_like_log(sample):
-                return log
-            raise ExportFormatError(
-                "unrecognised JSON export; set format to one of the file collector's formats"
-            )
+            return log
         if sample.first_record is None:
-            if _looks_like_log(sample):
-                return log
-            raise ExportFormatError("looks like JSON but is not valid JSON")
-        # JSON lines: a webhook log, unless the lines are an app's log with timestamps.
+            return log
+        # JSON lines: a webhook log when its detector claims the first line; else a log.
         for fmt in json_formats:
             if fmt.detect and fmt.detect(sample):
                 return fmt
-        return log if _looks_like_log(sample) else formats["alertmanager-webhook"]
+        return log
     for fmt in ordered:
         if fmt.layout == "text" and fmt.detect and fmt.detect(sample):
             return fmt
     return log
-
-
-def _looks_like_log(sample: Sample) -> bool:
-    return looks_like_log(sample.head)

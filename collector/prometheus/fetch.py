@@ -4,7 +4,6 @@ the stitched result into events and tidy samples whose ``ref`` points into those
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from incident_timeline.collector.prometheus.chunks import (
     raw_chunks,
     stitch,
 )
+from incident_timeline.collector.prometheus.queryrange import matrix_problem
 from incident_timeline.timeline import schema
 
 SOURCE = "prometheus"
@@ -102,47 +102,12 @@ def _fetch(
             envelope = reply.check()
             problem = matrix_problem(envelope)
             if problem:
-                raise PromAPIError("wrong shape", f"{reply.endpoint}: {problem}", reply.status)
+                text = f"{reply.endpoint}: {problem[0]} (at {problem[1]})"
+                raise PromAPIError("wrong shape", text, reply.status)
         except PromAPIError as exc:
             return Fetched(stitch(chunks, since, until), exc)
         chunks.append(Chunk(ref, envelope))
     return Fetched(stitch(chunks, since, until), None)
-
-
-def matrix_problem(envelope: dict[str, Any]) -> str | None:
-    """What is wrong with a range answer's shape, with the JSON pointer, or None.
-
-    A range query (and a range selector at an instant) answers ``resultType: matrix``, each
-    series ``{"metric": {...}, "values": [[<unix seconds>, "<value>"], ...]}`` with the value a
-    string (Prometheus HTTP API, "Range vectors"; "NaN" and "+Inf" included)."""
-    data = envelope.get("data")
-    if not isinstance(data, dict) or data.get("resultType") != "matrix":
-        kind = data.get("resultType") if isinstance(data, dict) else None
-        return f"resultType is {kind!r}, not 'matrix' (at /data/resultType)"
-    result = data.get("result")
-    if not isinstance(result, list):
-        return "data.result is not an array (at /data/result)"
-    for i, series in enumerate(result):
-        if not isinstance(series, dict) or not isinstance(series.get("values"), list):
-            return f"a series without a values array (at /data/result/{i})"
-        if not isinstance(series.get("metric", {}), dict):
-            return f"metric is not an object (at /data/result/{i}/metric)"
-        for j, pair in enumerate(series["values"]):
-            if not _sample_ok(pair):
-                return f'sample {pair!r} is not [time, "value"] (at /data/result/{i}/values/{j})'
-    return None
-
-
-def _sample_ok(pair: Any) -> bool:
-    if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[0], bool):
-        return False
-    if not isinstance(pair[0], (int, float)) or not isinstance(pair[1], str):
-        return False
-    try:
-        float(pair[1])
-    except ValueError:
-        return False
-    return math.isfinite(pair[0])
 
 
 def to_events(rows: Sequence[Mapping[str, Any]], stitched: Stitched, stream: str) -> pd.DataFrame:

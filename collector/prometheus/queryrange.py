@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 import pandas as pd
@@ -71,11 +72,16 @@ def parse_query_range(
             f"{data.get('errorType')}: {data.get('error')}"
         )
     body = data.get("data") or {}
-    if body.get("resultType") != "matrix":
+    if not isinstance(body, dict) or body.get("resultType") != "matrix":
+        kind = body.get("resultType") if isinstance(body, dict) else None
         raise ExportFormatError(
-            f"resultType is {body.get('resultType')!r}, not 'matrix': export a range query "
-            "(/api/v1/query_range), not an instant query"
+            f"resultType is {kind!r}, not 'matrix': export a range query "
+            "(/api/v1/query_range), not an instant query",
+            "/data/resultType",
         )
+    problem = matrix_problem(data)
+    if problem is not None:
+        raise ExportFormatError(problem[0], problem[1])
     result = body.get("result") or []
     samples = _samples(result)
     rows = []
@@ -86,6 +92,42 @@ def parse_query_range(
         rows += _alert_rows(alerts, horizon)
     warnings = [f"Prometheus warning: {w}" for w in data.get("warnings") or []]
     return RangeResult(samples, rows, len(result), warnings)
+
+
+def matrix_problem(envelope: dict[str, Any]) -> tuple[str, str] | None:
+    """What is wrong with a range answer's shape and the JSON pointer of the bad field, or None.
+
+    A range query (and a range selector at an instant) answers ``resultType: matrix``, each
+    series ``{"metric": {...}, "values": [[<unix seconds>, "<value>"], ...]}`` with the value a
+    string (Prometheus HTTP API, "Range vectors"; "NaN" and "+Inf" included)."""
+    data = envelope.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "matrix":
+        kind = data.get("resultType") if isinstance(data, dict) else None
+        return f"resultType is {kind!r}, not 'matrix'", "/data/resultType"
+    result = data.get("result")
+    if not isinstance(result, list):
+        return "data.result is not an array", "/data/result"
+    for i, series in enumerate(result):
+        if not isinstance(series, dict) or not isinstance(series.get("values"), list):
+            return "a series without a values array", f"/data/result/{i}"
+        if not isinstance(series.get("metric", {}), dict):
+            return "metric is not an object", f"/data/result/{i}/metric"
+        for j, pair in enumerate(series["values"]):
+            if not _sample_ok(pair):
+                return f'sample {pair!r} is not [time, "value"]', f"/data/result/{i}/values/{j}"
+    return None
+
+
+def _sample_ok(pair: Any) -> bool:
+    if not isinstance(pair, list) or len(pair) != 2 or isinstance(pair[0], bool):
+        return False
+    if not isinstance(pair[0], (int, float)) or not isinstance(pair[1], str):
+        return False
+    try:
+        float(pair[1])
+    except ValueError:
+        return False
+    return math.isfinite(pair[0])
 
 
 def _samples(result: list[Any]) -> pd.DataFrame:

@@ -72,7 +72,9 @@ def test_malformed_file_makes_source_partial_not_a_crash(tmp_path: Path) -> None
     assert outcome.status == "partial"
     assert "pd.json: not valid JSON" in outcome.error
     assert "missing/*.log: no such file" in outcome.error
-    assert outcome.counts["events"] == 3 and outcome.counts["failed_files"] == 1
+    # issue 8: the bad file's one line is kept as an unparsed event next to the 3 good ones
+    assert outcome.counts["events"] == 4 and outcome.counts["failed_files"] == 1
+    assert outcome.counts["unparsed"] == 1
     assert (tmp_path / "b/raw/file/pd.json").exists()
 
 

@@ -282,8 +282,14 @@ def test_webhook_log_receipt_time_and_inferred() -> None:
     assert list(events["time_quality"]) == ["exact", "inferred"]
     assert events["embedded_time"].iloc[0] == ts("2026-02-17T14:13:30.512Z")
     assert events["summary"].iloc[0] == "Alertmanager notified pd: [FIRING:1] A"
-    with pytest.raises(ExportFormatError, match="line 2: not valid JSON"):
-        parse("alertmanager-webhook", (text.splitlines()[0] + "\n{oops").encode(), ctx())
+    # Issue 8: one bad line costs that line only; it is kept as an unparsed event.
+    mixed = parse("alertmanager-webhook", (text.splitlines()[0] + "\n{oops").encode(), ctx())
+    assert list(mixed.events["kind"]) == ["alert_notify", "unparsed"]
+    assert mixed.events["message"].iloc[1] == "{oops"
+    assert mixed.events["summary"].iloc[1].startswith("unparsed line 2: not valid JSON")
+    assert mixed.counts == {"notifications": 1, "unparsed": 1}
+    with pytest.raises(ExportFormatError, match="no line is an Alertmanager webhook payload"):
+        parse("alertmanager-webhook", b"{oops\n", ctx())
 
 
 def test_kubectl_events_rollout_is_a_deploy() -> None:
@@ -332,6 +338,8 @@ def test_kubectl_events_rollout_is_a_deploy() -> None:
     assert json.loads(events["labels"].iloc[1])["node"] == "node-b"
 
 
-def test_unknown_json_needs_a_format() -> None:
-    with pytest.raises(ExportFormatError, match="unrecognised JSON export"):
-        detect_format(b'{"foo": 1}')
+def test_unknown_json_falls_back_to_the_plain_log_reader() -> None:
+    # Issue 8 item 6: detection never fails; what no format claims is read line by line.
+    assert detect_format(b'{"foo": 1}').name == "log"
+    assert detect_format(b"[worker-3] connection reset\n[worker-4] retry\n").name == "log"
+    assert detect_format(b'{"level": "info", "msg": "started"}\n{"msg": "x"}\n').name == "log"
