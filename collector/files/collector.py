@@ -136,7 +136,8 @@ class FileCollector:
         if parsed is None:
             # Nothing lost: every line is kept as an unparsed event next to the warning.
             parsed = _as_unparsed(data, ctx, known)
-        self._check_times(parsed, rel, window, out, ref)
+        else:
+            self._check_times(parsed, rel, window, out, ref)
         # An export is evidence the user chose: lines outside the window are kept (a skewed
         # clock can push a line past the window's edge) and only counted.
         inside = (parsed.events["time"] >= window.since) & (parsed.events["time"] < window.until)

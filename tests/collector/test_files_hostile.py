@@ -1,0 +1,124 @@
+"""Issue 8, items 5-7 and 11: hostile or odd export files cost only themselves, and say so."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from incident_timeline.collector.bundle import read_manifest
+from incident_timeline.collector.files.collector import FileCollector
+from tests.support import events_of, run_collector
+
+SINCE = datetime(2026, 2, 17, 14, tzinfo=UTC)
+UNTIL = datetime(2026, 2, 17, 15, tzinfo=UTC)
+GOOD = "2026-02-17T14:05:00Z started\n2026-02-17T14:06:00Z pool exhausted\n"
+
+
+def collect(tmp_path: Path, tables: str) -> tuple[Path, object, list[dict]]:
+    config = tmp_path / "config.toml"
+    config.write_text(tables)
+    from incident_timeline.collector.config import load_config
+
+    collector = load_config(config).sources["file"]
+    assert isinstance(collector, FileCollector)
+    out, outcome = run_collector(tmp_path, "file", collector, SINCE, UNTIL, UNTIL)
+    return out, outcome, read_manifest(out)["sources"]["file"]["warnings"]
+
+
+def test_a_wrong_typed_field_costs_its_file_only(tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text(GOOD)
+    bad = {
+        "status": "success",
+        "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [["x", "y"]]}]},
+    }
+    (tmp_path / "q.json").write_text(json.dumps(bad))
+    (tmp_path / "z.log").write_text(GOOD)
+    out, outcome, warnings = collect(
+        tmp_path,
+        '[[file]]\npath = "a.log"\n[[file]]\npath = "q.json"\nformat = "prometheus-query-range"\n'
+        '[[file]]\npath = "z.log"\n',
+    )
+    assert outcome.status == "partial"  # type: ignore[attr-defined]
+    assert warnings == [
+        {
+            "kind": "bad_file",
+            "message": "q.json: sample ['x', 'y'] is not [time, \"value\"] "
+            "(at /data/result/0/values/0); kept in raw/, its lines stored as unparsed events",
+            "ref": "raw/file/q.json",
+            "partial": True,
+        }
+    ]
+    events = events_of(out)
+    assert sorted(events["ref"]) == [
+        "raw/file/a.log#L1",
+        "raw/file/a.log#L2",
+        "raw/file/q.json#L1",
+        "raw/file/z.log#L1",
+        "raw/file/z.log#L2",
+    ]
+    assert events.loc[events["ref"] == "raw/file/q.json#L1", "kind"].item() == "unparsed"
+    assert (out / "raw/file/q.json").read_bytes() == (tmp_path / "q.json").read_bytes()
+
+
+def test_detection_falls_back_and_reads_gzip_and_cr_lines(tmp_path: Path) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    (exports / "tags.log").write_text(
+        "[worker-3] 2026-02-17T14:05:00Z connection reset\n[worker-4] retry\n"
+    )
+    (exports / "app.log.gz").write_bytes(gzip.compress(GOOD.encode()))
+    (exports / "mac.log").write_bytes(GOOD.replace("\n", "\r").encode())
+    (exports / "blob.bin").write_bytes(b"\x00\x01\x02binary\n")
+    out, outcome, warnings = collect(tmp_path, '[[file]]\npath = "exports/*"\n')
+    counts = outcome.counts  # type: ignore[attr-defined]
+    assert (counts["files"], counts["failed_files"], counts["log_lines"]) == (4, 1, 6)
+    events = events_of(out)
+    assert sorted(events["ref"].str.partition("#")[0].unique()) == [
+        "raw/file/exports/app.log.gz",
+        "raw/file/exports/mac.log",
+        "raw/file/exports/tags.log",
+    ]
+    assert set(events.loc[events["stream"] == "mac.log", "summary"]) == {
+        "started",
+        "pool exhausted",
+    }
+    messages = [w["message"] for w in warnings]
+    assert "exports/blob.bin: binary content (NUL bytes); kept in raw/, not parsed" in messages
+    assert (out / "raw/file/exports/app.log.gz").read_bytes()[:2] == b"\x1f\x8b"  # kept as received
+
+
+def test_an_explicit_format_the_content_contradicts_warns(tmp_path: Path) -> None:
+    entries = {
+        "log_entries": [
+            {
+                "id": "R1",
+                "type": "trigger_log_entry",
+                "created_at": "2026-02-17T14:05:00Z",
+                "summary": "x",
+            }
+        ]
+    }
+    (tmp_path / "pd.json").write_text(json.dumps(entries))
+    _, _, warnings = collect(tmp_path, '[[file]]\npath = "pd.json"\nformat = "kubectl-logs"\n')
+    assert warnings[0]["kind"] == "format"
+    assert warnings[0]["message"] == (
+        "pd.json: format = 'kubectl-logs', but the content looks like "
+        "'pagerduty-log-entries'; read as 'kubectl-logs'"
+    )
+
+
+def test_a_file_without_timestamps_is_reported_and_partial(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_text("".join(f"request {i} done\n" for i in range(2000)))
+    _, outcome, warnings = collect(tmp_path, '[[file]]\npath = "app.log"\n')
+    assert outcome.status == "partial"  # type: ignore[attr-defined]
+    assert warnings[0]["kind"] == "no_timestamps"
+    assert warnings[0]["message"].startswith("app.log: no timestamp found in 2,000 of 2,000 lines")
+
+
+def test_every_event_outside_the_window_is_said(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_text("2026-02-18T09:00:00Z late\n2026-02-18T09:01:00Z later\n")
+    _, outcome, warnings = collect(tmp_path, '[[file]]\npath = "app.log"\n')
+    assert outcome.status == "partial"  # type: ignore[attr-defined]
+    assert [w["message"] for w in warnings] == ["app.log: all 2 events fall outside the window"]
