@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from incident_timeline.collector import registry
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.config import build, check_zone_key
 from incident_timeline.collector.errors import ConfigError, ExportFormatError
+from incident_timeline.collector.files.records import per_record
 from incident_timeline.collector.formats import UNPARSED, Context, Format, Parsed, Sample
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import parse_threshold
@@ -162,6 +164,7 @@ class FileCollector:
     ) -> Parsed | None:
         """Parse in the configured (or detected) format; None, with a warning naming the file,
         the reason and the JSON pointer when known, if it cannot be read in it."""
+        fmt = known[entry.format] if entry.format != "auto" else known["log"]
         try:
             detected = detect_format(data, known)
             fmt = known[entry.format] if entry.format != "auto" else detected
@@ -179,8 +182,11 @@ class FileCollector:
             where = f" (at {exc.pointer})" if exc.pointer else ""
             reason = f"{exc}{where}"
         except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-            # A field of the wrong type deep in an export: the file is isolated, not the source.
-            reason = f"not readable as {entry.format}: {type(exc).__name__}: {exc}"
+            # A field of the wrong type deep in an export: read it record by record.
+            salvaged = self._salvage(fmt, data, ctx, out, rel)
+            if salvaged is not None:
+                return salvaged
+            reason = f"not readable as {fmt.name}: {type(exc).__name__}: {exc}"
         out.warn(
             f"{rel}: {reason}; kept in raw/, its lines stored as unparsed events",
             partial=True,
@@ -188,6 +194,32 @@ class FileCollector:
             ref=ctx.ref,
         )
         return None
+
+    @staticmethod
+    def _salvage(
+        fmt: Format, data: bytes, ctx: Context, out: SourceWriter, rel: str
+    ) -> Parsed | None:
+        """A JSON export read record by record (see `records`); None when that fails too."""
+        if fmt.layout != "json":
+            return None
+        try:
+            document = json.loads(data)
+        except ValueError:
+            return None
+        result = per_record(fmt, document, ctx)
+        if result is None:
+            return None
+        parsed, problems = result
+        if problems:
+            first = problems[0]
+            out.warn(
+                f"{rel}: {len(problems)} record(s) unreadable as {fmt.name}, kept as unparsed "
+                f"events (first at {first})",
+                partial=True,
+                kind="unparsed",
+                ref=f"{ctx.ref}#{first.split(':', 1)[0]}",
+            )
+        return parsed
 
     @staticmethod
     def _check_times(parsed: Parsed, rel: str, window: Window, out: SourceWriter, ref: str) -> None:

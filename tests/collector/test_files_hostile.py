@@ -122,3 +122,31 @@ def test_every_event_outside_the_window_is_said(tmp_path: Path) -> None:
     _, outcome, warnings = collect(tmp_path, '[[file]]\npath = "app.log"\n')
     assert outcome.status == "partial"  # type: ignore[attr-defined]
     assert [w["message"] for w in warnings] == ["app.log: all 2 events fall outside the window"]
+
+
+EXPORTS = Path(__file__).resolve().parents[2] / "examples" / "checkout-incident" / "exports"
+
+
+def test_a_malformed_record_costs_that_record_only(tmp_path: Path) -> None:
+    events = json.loads((EXPORTS / "events.json").read_text())
+    events["items"][2]["count"] = "5"  # kubectl would never write it; a hand edit might
+    (tmp_path / "events.json").write_text(json.dumps(events))
+    out, outcome, warnings = collect(tmp_path, '[[file]]\npath = "events.json"\n')
+    assert outcome.status == "partial"  # type: ignore[attr-defined]
+    assert warnings == [
+        {
+            "kind": "unparsed",
+            "message": "events.json: 1 record(s) unreadable as kubectl-events, kept as unparsed "
+            "events (first at /items/2: TypeError: '>' not supported between instances of "
+            "'str' and 'int')",
+            "ref": "raw/file/events.json#/items/2",
+            "partial": True,
+        }
+    ]
+    got = events_of(out)
+    assert len(got) == len(events["items"])
+    bad = got.loc[got["kind"] == "unparsed"]
+    assert bad["ref"].tolist() == ["raw/file/events.json#/items/2"]
+    assert json.loads(bad["message"].item())["count"] == "5"
+    refs = sorted(got.loc[got["kind"] != "unparsed", "ref"].str.rsplit("/", n=1).str[1].astype(int))
+    assert refs == [i for i in range(len(events["items"])) if i != 2]
