@@ -133,7 +133,7 @@ class FileCollector:
             fallback_time=window.since,
             window_end=window.until,
         )
-        parsed = self._parse(entry, data, ctx, known, out, rel)
+        parsed, ctx = self._parse(entry, data, ctx, known, out, rel)
         ok = parsed is not None
         if parsed is None:
             # Nothing lost: every line is kept as an unparsed event next to the warning.
@@ -161,9 +161,10 @@ class FileCollector:
         known: dict[str, Format],
         out: SourceWriter,
         rel: str,
-    ) -> Parsed | None:
+    ) -> tuple[Parsed | None, Context]:
         """Parse in the configured (or detected) format; None, with a warning naming the file,
-        the reason and the JSON pointer when known, if it cannot be read in it."""
+        the reason and the JSON pointer when known, if it cannot be read in it. The context
+        comes back with the stream named for the format (a saved query by the query's name)."""
         fmt = known[entry.format] if entry.format != "auto" else known["log"]
         try:
             detected = detect_format(data, known)
@@ -177,7 +178,7 @@ class FileCollector:
                 )
             if entry.stream is None:
                 ctx = dataclasses.replace(ctx, stream=_default_stream(Path(rel), fmt.name))
-            return fmt.parse(data, ctx)
+            return fmt.parse(data, ctx), ctx
         except ExportFormatError as exc:
             where = f" (at {exc.pointer})" if exc.pointer else ""
             reason = f"{exc}{where}"
@@ -185,7 +186,7 @@ class FileCollector:
             # A field of the wrong type deep in an export: read it record by record.
             salvaged = self._salvage(fmt, data, ctx, out, rel)
             if salvaged is not None:
-                return salvaged
+                return salvaged, ctx
             reason = f"not readable as {fmt.name}: {type(exc).__name__}: {exc}"
         out.warn(
             f"{rel}: {reason}; kept in raw/, its lines stored as unparsed events",
@@ -193,7 +194,7 @@ class FileCollector:
             kind="bad_file",
             ref=ctx.ref,
         )
-        return None
+        return None, ctx
 
     @staticmethod
     def _salvage(

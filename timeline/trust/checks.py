@@ -49,6 +49,7 @@ from incident_timeline.timeline.trust.gaps import (
 )
 from incident_timeline.timeline.trust.metricgaps import metric_gap_findings
 from incident_timeline.timeline.trust.nodefindings import node_clock_findings
+from incident_timeline.timeline.trust.records import record_findings
 from incident_timeline.timeline.window import Window
 
 
@@ -126,6 +127,7 @@ def check_integrity(
         *future_findings(events, collected_at, options.gaps),
         *ttl_findings(events, window, collected_at, live_events, options.gaps),
         *metric_gap_findings(metrics),
+        *record_findings(manifest, window),
     ]
     return Integrity(tuple(findings_sorted(findings)), tuple(paths))
 
