@@ -8,8 +8,9 @@ Ties that survive all five (the same row given twice) keep the order of the inpu
 
 `deduplicate` then removes what two exports of the same thing give twice: a record identical
 but for its ``ref`` found in two raw files (two overlapping ``kubectl logs`` saves, two
-snapshots of Alertmanager or PagerDuty), the same PagerDuty log entry (by id) or Alertmanager
-alert (by fingerprint and start) from two files, and a PagerDuty "Note added" log entry next to
+snapshots of Alertmanager or PagerDuty), the same PagerDuty log entry (by id), Alertmanager
+alert (by fingerprint and start) or silence (by id) from two files or two sources (the live
+Alertmanager and an ``amtool`` export), and a PagerDuty "Note added" log entry next to
 the note itself from the notes export (same second, same actor: the note with its text stays).
 Within one raw file nothing is dropped: two equal lines there are two events.
 """
@@ -72,7 +73,9 @@ def _repeated_exports(frame: pd.DataFrame) -> np.ndarray:
         return drop
     rows = frame.loc[maybe]
     ident = pd.util.hash_pandas_object(rows.loc[:, list(_IDENTITY)], index=False).astype("string")
-    for label, prefix in (("log_entry", "pd"), ("fingerprint", "am")):
+    # Identity keys (each names one record in its system): PagerDuty's log entry id,
+    # Alertmanager's alert fingerprint (with startsAt, the time column) and silence id.
+    for label, prefix in (("log_entry", "pd"), ("fingerprint", "am"), ("silence_id", "sil")):
         found = rows["labels"].str.extract(rf'"{label}": "([^"]+)"')[0]
         by_id = found.notna() & rows["source"].isin(["pagerduty", "alertmanager"])
         ident = ident.where(~by_id, prefix + ":" + rows["kind"] + ":" + found)

@@ -237,3 +237,33 @@ def test_a_note_added_entry_gives_way_to_the_note_with_its_text() -> None:
         "Note added",
         "Note by Alice Chen: other",
     ]
+
+
+def test_the_same_silence_from_the_live_api_and_an_amtool_export_is_one_event() -> None:
+    # Issue 8 item 9: identity is the silence id, not the whole record (the state moved on
+    # between the export and the collection; the stream and the file differ).
+    from incident_timeline.collector.alertmanager.formats import parse_silences
+    from incident_timeline.collector.formats import Context
+
+    silence = {
+        "id": "b3f1c2d4-0000-4000-8000-000000000001",
+        "matchers": [{"name": "alertname", "value": "HighErrorRate", "isRegex": False}],
+        "startsAt": "2026-02-17T14:20:00Z",
+        "endsAt": "2026-02-17T16:20:00Z",
+        "createdBy": "alice",
+        "comment": "deploy rollback in progress",
+        "status": {"state": "active"},
+    }
+    later = {**silence, "status": {"state": "expired"}}
+    live = parse_silences(
+        [silence], Context(ref="raw/alertmanager/api/silences.json", stream="silences")
+    ).events
+    export = parse_silences(
+        [later], Context(ref="raw/file/amtool.json", stream="amtool.json")
+    ).events
+    unique = deduplicate(merge_events([live, export]))
+    assert unique["ref"].tolist() == ["raw/file/amtool.json#/0"]  # first on the total key
+    other = parse_silences(
+        [{**silence, "id": "another"}], Context(ref="raw/file/b.json", stream="b.json")
+    ).events
+    assert len(deduplicate(merge_events([live, other]))) == 2
