@@ -12,13 +12,20 @@ sources finishing at once keep it consistent.
 from __future__ import annotations
 
 import dataclasses
+import queue
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from incident_timeline.collector.bundle import Bundle, SourceStatus, SourceWriter, config_digest
+from incident_timeline.collector.bundle import (
+    Bundle,
+    SourceStatus,
+    SourceWarning,
+    SourceWriter,
+    config_digest,
+)
 from incident_timeline.collector.config import Config
 from incident_timeline.collector.errors import DeadlineError, IncidentError
 from incident_timeline.collector.protocol import Collector
@@ -48,17 +55,22 @@ def collect(
     resume: bool = False,
     clock: Clock = utc_now,
     progress: Callable[[SourceOutcome], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> list[SourceOutcome]:
     """Collect every source of ``config`` for ``window`` into bundle ``out``.
 
     Sources run at once, each in a thread with its budget; a failing or stuck source never
     stops the others: its error goes to the manifest and the outcome. Outcomes come back in
-    config order; ``progress`` is called (in this thread) as each source ends.
+    config order; ``progress`` is called (in this thread) as each source ends, ``notice``
+    with what ``resume`` did besides (temp files removed, sources collected again).
     """
     bundle = Bundle(
         out, window, config.raw, title=config.incident.title, collected_at=clock(), resume=resume
     )
     bundle.write_manifest()
+    say = notice or (lambda text: None)
+    if bundle.removed_temp:
+        say(f"removed {len(bundle.removed_temp)} leftover temp file(s) of the interrupted run")
     default = getattr(config.incident, "source_budget_seconds", DEFAULT_BUDGET)
     runs: dict[str, _Run] = {}
     outcomes: dict[str, SourceOutcome] = {}
@@ -67,16 +79,39 @@ def collect(
         if resume and bundle.is_complete(name, digest):
             outcomes[name] = SourceOutcome(name, "skipped", None, {}, 0.0)
             continue
+        if resume and bundle.is_complete(name):
+            say(f"{name}: its config changed since it was collected; collecting it again")
         budget = float(getattr(collector, "budget", None) or default)
         runs[name] = _Run(bundle, name, collector, window, clock, budget, digest)
+    for name in config.sources:  # resumed (skipped) sources first, in config order
+        if name in outcomes and progress:
+            progress(outcomes[name])
+    outcomes.update(_run_all(runs, progress))
+    return [outcomes[name] for name in config.sources]
+
+
+def _run_all(
+    runs: dict[str, _Run], progress: Callable[[SourceOutcome], None] | None
+) -> dict[str, SourceOutcome]:
+    """Start every source; report each as it ends; give up on those past budget and grace."""
+    finished: queue.Queue[str] = queue.Queue()
     for run in runs.values():
-        run.start()
-    for name in config.sources:
-        if name in runs:
-            outcomes[name] = runs[name].wait()
+        run.start(finished)
+    pending = dict(runs)
+    outcomes: dict[str, SourceOutcome] = {}
+    while pending:
+        due = min(run.started + run.budget + GRACE for run in pending.values())
+        try:
+            name = finished.get(timeout=max(0.0, due - time.monotonic()))
+        except queue.Empty:
+            name = next(n for n, r in pending.items() if r.started + r.budget + GRACE <= due)
+            pending[name].give_up()
+        if name not in pending:
+            continue  # a source given up on that ended later: already reported
+        outcomes[name] = pending.pop(name).outcome()
         if progress:
             progress(outcomes[name])
-    return [outcomes[name] for name in config.sources]
+    return outcomes
 
 
 class _Run:
@@ -96,12 +131,14 @@ class _Run:
         self.window, self.clock, self.budget, self.digest = window, clock, budget, digest
         self.counts: dict[str, int] = {}
         self.error: str | None = None
-        self.done = threading.Event()
         self.writer: SourceWriter | None = None
         self.started = 0.0
+        self._lock = threading.Lock()
+        self._outcome: SourceOutcome | None = None
 
-    def start(self) -> None:
+    def start(self, finished: queue.Queue[str]) -> None:
         self.started = time.monotonic()
+        self.finished = finished
         self.writer = self.bundle.open_source(
             self.name,
             deadline=self.started + self.budget,
@@ -113,7 +150,7 @@ class _Run:
 
     def _target(self) -> None:
         assert self.writer is not None
-        token = self.writer.activate()
+        self.writer.activate()
         try:
             self.counts = dict(self.collector.collect(self.window, self.writer, clock=self.clock))
         except IncidentError as exc:  # SourceError, DeadlineError, ConfigError (token unset)
@@ -123,28 +160,39 @@ class _Run:
                 f"internal error in collector {self.name!r}: {type(exc).__name__}: {exc} "
                 "(please report)"
             )
-        finally:
-            self.done.set()
-            del token
+        self._close()
+        self.finished.put(self.name)
 
-    def wait(self) -> SourceOutcome:
+    def give_up(self) -> None:
+        """The source overran its budget: refuse its later writes and record what it has."""
+        assert self.writer is not None
+        self.writer.cancel(f"{self.name}: gave up after {self.budget:g} s (its budget)")
+        with self._lock:
+            if self._outcome is None:
+                self.error = f"gave up after {self.budget:g} s: the source did not answer in time"
+                self.writer.records.append(SourceWarning("gap", self.error, None, True))
+        self._close()
+
+    def _close(self) -> None:
+        """Write the source's events and its manifest entry, once (thread or give_up)."""
         assert self.writer is not None
         writer = self.writer
-        left = self.started + self.budget + GRACE - time.monotonic()
-        if not self.done.wait(max(0.0, left)):
-            reason = f"{self.name}: gave up after {self.budget:g} s (its budget); still waiting"
-            writer.cancel(reason)
-            self.error = f"gave up after {self.budget:g} s: the source did not answer in time"
-            writer.warn(self.error, partial=True, kind="gap")
-        counts = dict(self.counts)
-        counts["events"] = writer.finish()
-        status, error = _status(writer, self.error, counts["events"])
-        extra: dict[str, Any] = {"seconds": round(time.monotonic() - self.started, 3)}
-        if writer.requests["ok"] or writer.requests["failed"]:
-            extra["requests"] = dict(writer.requests)
-        self.bundle.close_source(writer, status, error, counts, **extra)
-        error = writer.mask(error) if error else None
-        return SourceOutcome(self.name, status, error, counts, extra["seconds"])
+        with self._lock:
+            if self._outcome is not None:
+                return
+            counts = dict(self.counts)
+            counts["events"] = writer.finish()
+            status, error = _status(writer, self.error, counts["events"])
+            extra: dict[str, Any] = {"seconds": round(time.monotonic() - self.started, 3)}
+            if writer.requests["ok"] or writer.requests["failed"]:
+                extra["requests"] = dict(writer.requests)
+            self.bundle.close_source(writer, status, error, counts, **extra)
+            error = writer.mask(error) if error else None
+            self._outcome = SourceOutcome(self.name, status, error, counts, extra["seconds"])
+
+    def outcome(self) -> SourceOutcome:
+        assert self._outcome is not None
+        return self._outcome
 
 
 def _status(

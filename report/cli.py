@@ -310,7 +310,10 @@ def _collect(config: Config, window: Window, output: Path, resume: bool) -> list
         line = f"  {o.name:<12} {o.status:<8} {counts} ({o.seconds:.1f} s)"
         click.echo(line + (f"\n    {o.error}" if o.error else ""), err=True)
 
-    outcomes = collect(config, window, output, resume=resume, progress=progress)
+    def notice(text: str) -> None:
+        click.echo(f"  {text}", err=True)
+
+    outcomes = collect(config, window, output, resume=resume, progress=progress, notice=notice)
     click.echo(f"Bundle written: {output}", err=True)
     return outcomes
 
