@@ -86,13 +86,15 @@ class Limits:
     ``writer`` (deadline, secrets, request counts), when it runs under the runner."""
 
     timeout: float = 30.0
+    retries: int = 3
     max_bytes: int = 256 * MB
     auth_hint: str = "the credentials"
     writer: SourceWriter | None = None
 
 
 class Client(httpx.Client):
-    """An httpx client with the policy's `Limits` attached."""
+    """An httpx client with the policy's `Limits` attached (``retries`` is the endpoint's,
+    used when `request` is given no policy)."""
 
     policy_limits: Limits = Limits()
 
@@ -186,6 +188,7 @@ def make_client(
     )
     client.policy_limits = Limits(
         timeout=endpoint.timeout,
+        retries=endpoint.retries,
         max_bytes=int(endpoint.max_response_mb * MB),
         auth_hint=endpoint.auth_hint(),
         writer=writer,
@@ -210,8 +213,8 @@ def request(
     succeeds is a SourceError naming ``what`` and the URL; the source's budget running out is
     a DeadlineError; a body over the size cap is a SourceError.
     """
-    policy = policy or RetryPolicy()
     limits = getattr(client, "policy_limits", None) or Limits()
+    policy = policy or RetryPolicy(retries=limits.retries)
     writer = limits.writer or active_writer()
     for attempt in range(policy.retries + 1):
         response = None

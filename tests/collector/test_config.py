@@ -121,3 +121,72 @@ def test_builtin_collectors_load_through_entry_points() -> None:
     assert registry.load("file") is FileCollector
     with pytest.raises(ConfigError, match="no collector named 'splunk'"):
         registry.load("splunk")
+
+
+# Issue 8 items 4, 10 and 11: values that cannot work are config errors naming the key.
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[prometheus]\nurl = "http://p:9090"\ntimeout = -1\n',
+            "prometheus.timeout must be a positive number, not -1",
+        ),
+        (
+            '[prometheus]\nurl = "http://p:9090"\nretries = -5\n',
+            "prometheus.retries must be 0 or more, not -5",
+        ),
+        (
+            '[alertmanager]\nurl = "http://a:9093"\nbudget = 0\n',
+            "alertmanager.budget must be a positive number, not 0",
+        ),
+        (
+            '[prometheus]\nurl = "http://p:9090"\nca_file = "ca.pem"\n',
+            "prometheus.ca_file: no such file ",
+        ),
+        (
+            '[prometheus]\nurl = "http://p:9090/api/v1"\n',
+            "prometheus.url 'http://p:9090/api/v1' ends in /api/v1: use the base URL, e.g. 'http://p:9090'",
+        ),
+        (
+            '[incident]\nmax_window = "99999999d"\n[[file]]\npath = "a"\n',
+            "incident.max_window: '99999999d' is longer than 3660 days",
+        ),
+        (
+            '[prometheus]\nurl = "http://p:9090"\nstep = "99999999d"\n',
+            "prometheus.step: '99999999d' is longer than 3660 days",
+        ),
+        (
+            '[incident]\nsource_budget = "soon"\n[[file]]\npath = "a"\n',
+            "incident.source_budget: 'soon' is not a duration",
+        ),
+    ],
+)
+def test_limits_that_cannot_work(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(write(tmp_path, text))
+    assert message in str(err.value)
+
+
+def test_a_config_without_sources_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load(write(tmp_path, '[incident]\ntitle = "x"\n'))
+    assert "no sources configured; add a table per source, e.g. [prometheus] or [[file]]" in str(
+        err.value
+    )
+
+
+def test_one_list_of_secret_words_for_keys_and_headers() -> None:
+    from incident_timeline.collector.secrets import is_secret_header, is_secret_key
+
+    assert [is_secret_key(k) for k in ("token", "password", "routing_key", "url")] == [
+        True,
+        True,
+        True,
+        False,
+    ]
+    assert [is_secret_header(h) for h in ("Authorization", "X-Api-Key", "Private-Token")] == [
+        True,
+        True,
+        True,
+    ]
+    assert not is_secret_header("X-Scope-OrgID")
