@@ -319,10 +319,9 @@ def _collect(config: Config, window: Window, output: Path, resume: bool) -> list
 
 
 def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None):  # type: ignore[no-untyped-def]
-    manifest, assembled = load(bundle)
-    frame = assembled.events
-    present = sorted({*frame["source"].unique(), *(manifest.get("sources") or {})})
-    unknown = [s for s in sources if s not in present]
+    frame = load(bundle)[1].events
+    present = sorted(set(frame["source"].unique()) - {"integrity"})
+    unknown = [s for s in sources if s not in present and s != "integrity"]  # findings
     if unknown:
         raise BundleError(
             f"no source {', '.join(map(repr, unknown))} in {bundle}; "
