@@ -703,3 +703,27 @@ def test_node_time_seconds_is_read_raw_with_its_scrape_latency(tmp_path: Path) -
         "− scrape time, median of 240 scrapes, spread 0 ms)"
     )
     assert finding.correction is not None and finding.correction.shift_ns == -2_400_000_000
+
+
+def test_a_non_numeric_sample_is_a_wrong_shape_not_an_internal_error(tmp_path: Path) -> None:
+    # Issue 8 item 3: the answer's shape is checked; the source is partial with the endpoint.
+    fake = FakePrometheus({"ratio": [RATIO]})
+    fake._matrix = lambda name, grid, **extra: fake._ok(  # type: ignore[method-assign]
+        {"resultType": "matrix", "result": [{"metric": {}, "values": [["x", "y"]]}]}
+    )
+    _, outcome = run(tmp_path, collector(tmp_path, fake, "builtin_queries = false\n" + QUERY))
+    assert outcome.status == "partial"
+    assert outcome.error == (
+        "query error_ratio: wrong shape: GET /api/v1/query_range: sample ['x', 'y'] is not "
+        '[time, "value"] (at /data/result/0/values/0)'
+    )
+
+
+def test_a_vector_for_a_range_query_is_a_wrong_shape(tmp_path: Path) -> None:
+    fake = FakePrometheus({"ratio": [RATIO]})
+    fake._matrix = lambda name, grid, **extra: fake._ok(  # type: ignore[method-assign]
+        {"resultType": "vector", "result": [{"metric": {}, "value": [1, "1"]}]}
+    )
+    _, outcome = run(tmp_path, collector(tmp_path, fake, "builtin_queries = false\n" + QUERY))
+    assert outcome.status == "partial"
+    assert "resultType is 'vector', not 'matrix' (at /data/resultType)" in str(outcome.error)
