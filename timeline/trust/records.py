@@ -1,7 +1,8 @@
 """Findings from what the collectors recorded about themselves: a warning record of kind
 ``gap`` (a cut stream, a body over the size cap, a source that ran out of time), ``bad_file``
 (an export that could not be read), ``unparsed`` (records kept as raw text) or
-``no_timestamps`` (times inferred), and a source that started and never finished. Each becomes
+``no_timestamps`` (times inferred), any record that made its source partial, a source that
+failed, and a source that started and never finished. Each becomes
 a finding pointing at its evidence, so partial collection shows on the timeline and in the
 report instead of only in the manifest (STYLE: partial failure is evidence).
 
@@ -51,8 +52,24 @@ def record_findings(manifest: Mapping[str, Any], window: Window | None) -> list[
                     ref=f"manifest.json#/sources/{name}",
                 )
             )
+        if info.get("status") == "failed" and info.get("error"):
+            found.append(
+                Finding(
+                    id=f"source_failed:{name}",
+                    kind="gap",
+                    check="source_failed",
+                    time=since,
+                    end=until,
+                    subject=f"source/{name}",
+                    summary=f"source {name} failed: {info['error']}"[:400],
+                    detail="its evidence is missing from this bundle",
+                    ref=f"manifest.json#/sources/{name}",
+                )
+            )
         for i, record in enumerate(info.get("warnings") or []):
-            kind = KINDS.get(record.get("kind", "")) if isinstance(record, dict) else None
+            if not isinstance(record, dict):
+                continue
+            kind = KINDS.get(record.get("kind", "")) or ("gap" if record.get("partial") else None)
             if kind is None:
                 continue
             found.append(
