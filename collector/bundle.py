@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from incident_timeline.collector.errors import BundleError, DeadlineError
-from incident_timeline.collector.secrets import Masker
+from incident_timeline.collector.secrets import MASK, Masker
 from incident_timeline.timeline import schema
 from incident_timeline.timeline.timefmt import iso_z
 from incident_timeline.timeline.window import Window
@@ -226,6 +226,18 @@ class SourceWriter:
         with self._lock:
             self._check()
             self._events.append(frame)
+
+    def _masked(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Events with every secret value masked in their text columns (vectorized: a column
+        is rewritten only when it holds a secret)."""
+        for column in ("summary", "message", "labels", "actor", "time_raw"):
+            values = frame[column]
+            for secret in self.masker.values:
+                hit = values.str.contains(secret, regex=False, na=False)
+                if bool(hit.any()):
+                    values = values.str.replace(secret, MASK, regex=False)
+            frame[column] = values
+        return frame
 
     def write_metrics(self, name: str, frame: pd.DataFrame) -> str:
         """Write tidy samples (time, series, labels, value) as metrics/<name>.parquet."""

@@ -85,6 +85,11 @@ class Masker:
     def __bool__(self) -> bool:
         return bool(self._values)
 
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The secret values, longest first."""
+        return tuple(self._values)
+
     def text(self, text: str) -> str:
         """``text`` with every secret value masked."""
         for value in self._values:

@@ -37,3 +37,47 @@ def test_a_secret_split_across_blocks_is_still_masked() -> None:
 
 def test_short_values_are_not_masked() -> None:
     assert Masker(["ab", ""]).text("a cab") == "a cab"
+
+
+def test_the_writer_masks_events_warnings_errors_and_raw_files(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from incident_timeline.collector.bundle import Bundle, read_manifest
+    from incident_timeline.timeline import schema
+    from incident_timeline.timeline.window import Window
+
+    window = Window(datetime(2026, 2, 17, 14, tzinfo=UTC), datetime(2026, 2, 17, 15, tzinfo=UTC))
+    bundle = Bundle(tmp_path / "b", window, {}, title=None, collected_at=window.until)
+    writer = bundle.open_source("x")
+    writer.add_secrets(["tok-123456"])
+    writer.write_raw("a.json", b'{"error": "bad token tok-123456"}')
+    writer.warn("server said tok-123456", partial=True)
+    events = schema.make_events(
+        time=pd.Series([pd.Timestamp("2026-02-17T14:01Z")]),
+        source="x",
+        stream="s",
+        kind="log",
+        severity="info",
+        summary="Bearer tok-123456",
+        message="plain",
+        labels=[schema.labels_json({"auth": "tok-123456"})],
+        time_raw="",
+        time_quality="exact",
+        ref="raw/x/a.json#/error",
+    )
+    writer.add_events(events)
+    count = writer.finish()
+    bundle.close_source(writer, "partial", "echo: tok-123456", {"events": count})
+    stored = pd.read_parquet(tmp_path / "b/events/x.parquet")
+    assert stored["summary"].tolist() == [f"Bearer {MASK}"]
+    assert MASK in stored["labels"].item() and "tok-123456" not in stored["labels"].item()
+    manifest = read_manifest(tmp_path / "b")
+    assert manifest["sources"]["x"]["error"] == f"echo: {MASK}"
+    assert manifest["sources"]["x"]["warnings"][0]["message"] == f"server said {MASK}"
+    assert manifest["files"]["raw/x/a.json"]["masked"] == (
+        "1 occurrence(s) of a configured secret masked"
+    )
+    for file in (tmp_path / "b").rglob("*"):
+        assert not file.is_file() or b"tok-123456" not in file.read_bytes(), file
