@@ -81,7 +81,7 @@ def rows_to_events(rows: Sequence[EventRow], ctx: Context) -> pd.DataFrame:
 UNPARSED = "unparsed"
 
 
-def unparsed_row(ctx: Context, number: int, line: str, reason: str) -> dict[str, Any]:
+def unparsed_row(ctx: Context, number: int, line: str, reason: str) -> EventRow:
     """A record its format could not read, kept as an ``unparsed`` event with its raw text
     (time inferred from its neighbours): nothing is dropped without a trace."""
     return row(

@@ -26,6 +26,7 @@ from incident_timeline.collector.formats import (
     rows_to_events,
 )
 from incident_timeline.timeline import schema
+from incident_timeline.timeline.schema import EventRow
 
 _READ_ERRORS = (ExportFormatError, ValueError, TypeError, KeyError, AttributeError, IndexError)
 
@@ -51,7 +52,7 @@ def per_record(fmt: Format, document: Any, ctx: Context) -> tuple[Parsed, list[s
     key, items = found
     base = f"/{key}" if key is not None else ""
     frames: list[pd.DataFrame] = []
-    bad: list[dict[str, Any]] = []
+    bad: list[EventRow] = []
     problems: list[str] = []
     counts: dict[str, int] = {}
     for i, item in enumerate(items):
@@ -82,7 +83,7 @@ def per_record(fmt: Format, document: Any, ctx: Context) -> tuple[Parsed, list[s
     return Parsed(events, None, counts), problems
 
 
-def _unparsed(ctx: Context, pointer: str, item: Any, reason: str) -> dict[str, Any]:
+def _unparsed(ctx: Context, pointer: str, item: Any, reason: str) -> EventRow:
     return row(
         ctx,
         time_raw=None,
