@@ -159,12 +159,13 @@ def parse_kubectl_events(data: Any, ctx: Context) -> Parsed:
     items = objects(
         expect_list(data, "items", "kubectl get events -o json output"), "an event list"
     )
-    rows = [_event_row(i, item, ctx) for i, item in enumerate(items)]
+    rows = [event_row(i, item, ctx) for i, item in enumerate(items)]
     events = rows_to_events(rows, ctx)
     return Parsed(events, None, {"k8s_events": len(events)})
 
 
-def _event_row(i: int, item: dict[str, Any], ctx: Context) -> EventRow:
+def event_row(i: int, item: dict[str, Any], ctx: Context) -> EventRow:
+    """One event row of item ``i`` of an event list, at its first occurrence."""
     meta = item.get("metadata") or {}
     obj = item.get("involvedObject") or item.get("regarding") or {}
     source = item.get("source") or {}

@@ -1,0 +1,292 @@
+"""The Kubernetes collector's one I/O seam: `KubeAPI`, GET requests through the official
+``kubernetes`` client, so that kubeconfig, contexts, in-cluster config and every auth plugin the
+client supports (exec, OIDC, bearer tokens, client certificates) stay the client's.
+
+Requests go through ``ApiClient.param_serialize`` and ``ApiClient.call_api``: the generated
+``read_namespaced_pod_log`` has no ``since_time`` (kubernetes-client/python#1351) and since
+client 37.x ``call_api`` takes the serialized request (its CHANGELOG). Bodies are kept as bytes
+(the bundle stores responses as received); a log body is streamed, never read whole.
+
+The project's retry policy applies (``collector.http.RetryPolicy``: backoff with jitter,
+``Retry-After`` honoured on 429); statuses that cannot succeed on a retry (400, 401, 403, 404,
+410) are returned at once and turned into messages that say what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from incident_timeline.collector.errors import ConfigError, SourceError
+from incident_timeline.collector.http import RETRY_STATUS, RetryPolicy, retry_after
+
+Query = list[tuple[str, str]]
+_FORBIDDEN = re.compile(
+    r'cannot (?P<verb>\S+) resource "(?P<resource>[^"]+)"'
+    r'(?: in API group "(?P<group>[^"]*)")?(?: in the namespace "(?P<ns>[^"]+)"| at the cluster scope)?'
+)
+
+
+class KubeAPIError(SourceError):
+    """The API server answered with an error Status; ``code`` and ``reason`` are its own."""
+
+    def __init__(self, message: str, *, code: int, reason: str, path: str) -> None:
+        super().__init__(message)
+        self.code, self.reason, self.path = code, reason, path
+
+
+@dataclasses.dataclass(frozen=True)
+class Reply:
+    """One answered request: status, headers and the body as received."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON (a SourceError when it is not)."""
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise SourceError(f"the API server sent a body that is not JSON: {self.body[:80]!r}")
+
+
+class RateLimiter:
+    """A token bucket like client-go's ``flowcontrol.NewTokenBucketRateLimiter(qps, burst)``:
+    ``burst`` requests at once, then ``qps`` per second. Thread-safe; clock and sleep are
+    injectable."""
+
+    def __init__(
+        self,
+        qps: float,
+        burst: int,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.qps, self.burst = qps, max(1, burst)
+        self.clock, self.sleep = clock, sleep
+        self.tokens = float(self.burst)
+        self.stamp = clock()
+        self.lock = threading.Lock()
+        self.waited = 0.0
+
+    def take(self) -> None:
+        """Wait until a request may be sent."""
+        if self.qps <= 0:
+            return
+        with self.lock:
+            now = self.clock()
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.qps)
+            self.stamp = now
+            self.tokens -= 1
+            wait = -self.tokens / self.qps if self.tokens < 0 else 0.0
+            self.waited += wait
+        if wait > 0:
+            self.sleep(wait)
+
+
+def status_message(reply: Reply, path: str, context: str | None) -> KubeAPIError:
+    """A clear error from an error answer: its Status message, and what to do."""
+    try:
+        status = json.loads(reply.body)
+    except ValueError:
+        status = {}
+    status = status if isinstance(status, dict) else {}
+    reason = str(status.get("reason") or "")
+    text = str(status.get("message") or reply.body[:200].decode("utf-8", "replace")).strip()
+    where = f"context {context!r}" if context else "the current context"
+    if reply.status == 401:
+        message = (
+            f"the API server refused the credentials of {where} (401 Unauthorized) for GET "
+            f"{path}; renew them (kubectl --context {context or '...'} get pods shows the same)"
+        )
+    elif reply.status == 403:
+        found = _FORBIDDEN.search(text)
+        if found:
+            scope = (
+                f"in namespace {found['ns']!r}" if found["ns"] else "at the cluster scope"
+            )
+            message = (
+                f"RBAC refused {found['verb']} {found['resource']} {scope} for {where} "
+                f"(403 Forbidden: {text})"
+            )
+        else:
+            message = f"403 Forbidden for GET {path} with {where}: {text}"
+    else:
+        message = f"GET {path}: {reply.status} {reason or 'error'}: {text}"
+    return KubeAPIError(message, code=reply.status, reason=reason, path=path)
+
+
+class KubeAPI:
+    """GET requests to one API server through a ``kubernetes.client.ApiClient``."""
+
+    def __init__(
+        self,
+        api_client: Any,
+        *,
+        context: str | None,
+        policy: RetryPolicy,
+        limiter: RateLimiter,
+        stream_limiter: RateLimiter,
+        timeout: float = 30.0,
+    ) -> None:
+        self.client = api_client
+        self.context = context
+        self.policy, self.limiter, self.stream_limiter = policy, limiter, stream_limiter
+        self.timeout = timeout
+        self.requests = 0
+        self.retried = 0
+        self.lock = threading.Lock()
+
+    def _send(self, path: str, query: Query, accept: str, limiter: RateLimiter) -> Any:
+        """One request, retried per the policy; the client's raw response (body unread)."""
+        for attempt in range(self.policy.retries + 1):
+            limiter.take()
+            with self.lock:
+                self.requests += 1
+            method, url, headers, _, _ = self.client.param_serialize(
+                method="GET",
+                resource_path=path,
+                query_params=query,
+                header_params={"Accept": accept},
+                auth_settings=["BearerToken"],
+            )
+            response = None
+            try:
+                response = self.client.call_api(
+                    method, url, header_params=headers, _request_timeout=self.timeout
+                )
+            except Exception as exc:  # urllib3 errors come wrapped or raw; either way a retry
+                if attempt == self.policy.retries:
+                    raise SourceError(
+                        f"cannot reach the API server of "
+                        f"{f'context {self.context!r}' if self.context else 'the current context'}"
+                        f" ({self.client.configuration.host}): {type(exc).__name__}: {exc}"
+                    ) from None
+            if response is not None and (
+                response.status not in RETRY_STATUS or attempt == self.policy.retries
+            ):
+                return response
+            wait = self.policy.delay(attempt, _as_httpx(response))
+            if response is not None:
+                response.read()  # drain, so the connection goes back to the pool
+            with self.lock:
+                self.retried += 1
+            self.policy.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def get(self, path: str, query: Query | None = None) -> Reply:
+        """GET ``path`` as JSON; any status (the caller decides what an error means)."""
+        response = self._send(path, query or [], "application/json", self.limiter)
+        return Reply(response.status, dict(response.headers), response.read())
+
+    def get_json(self, path: str, query: Query | None = None) -> tuple[bytes, Any]:
+        """GET ``path``; its body and JSON, or a `KubeAPIError` with a clear message."""
+        reply = self.get(path, query)
+        if reply.status != 200:
+            raise status_message(reply, path, self.context)
+        return reply.body, reply.json()
+
+    @contextmanager
+    def stream(self, path: str, query: Query) -> Iterator[Iterator[bytes]]:
+        """GET a text body (a pod log) and yield an iterator of its blocks as they arrive."""
+        response = self._send(path, query, "text/plain", self.stream_limiter)
+        raw = response.response
+        try:
+            if response.status != 200:
+                raise status_message(
+                    Reply(response.status, dict(response.headers), response.read()),
+                    path,
+                    self.context,
+                )
+            yield raw.stream(256 * 1024, decode_content=True)
+        finally:
+            raw.release_conn()
+
+
+def _as_httpx(response: Any) -> httpx.Response | None:
+    """The policy reads ``Retry-After`` from an httpx response; give it the headers."""
+    if response is None:
+        return None
+    return httpx.Response(response.status, headers=dict(response.headers))
+
+
+@dataclasses.dataclass(frozen=True)
+class Connection:
+    """An ApiClient, the context it uses (None: in-cluster) and that context's namespace."""
+
+    client: Any
+    context: str | None
+    namespace: str | None
+
+
+def load_client(
+    kubeconfig: str | None,
+    context: str | None,
+    *,
+    env: Mapping[str, str],
+    base_dir: Path,
+    pool: int,
+) -> Connection:
+    """An ApiClient from ``kubeconfig`` (else ``$KUBECONFIG``, else ``~/.kube/config``) and
+    ``context``; in-cluster config when there is no kubeconfig and the pod's service account
+    is mounted (``KUBERNETES_SERVICE_HOST``), as client-go's ``BuildConfigFromFlags`` does."""
+    from kubernetes import client, config
+    from kubernetes.config.config_exception import ConfigException
+
+    configuration = client.Configuration()
+    path = _kubeconfig_path(kubeconfig, env, base_dir)
+    namespace = None
+    try:
+        if path is None and env.get("KUBERNETES_SERVICE_HOST"):
+            if context:
+                raise ConfigError(f"kubernetes.context {context!r} needs a kubeconfig file")
+            config.load_incluster_config(client_configuration=configuration)
+            ns_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+            namespace = ns_file.read_text().strip() if ns_file.exists() else None
+        elif path is None:
+            raise ConfigError(
+                "no kubeconfig found: set kubernetes.kubeconfig or $KUBECONFIG, or create "
+                "~/.kube/config (kubectl config view shows what kubectl uses)"
+            )
+        else:
+            contexts, active = config.list_kube_config_contexts(config_file=path)
+            chosen = next((c for c in contexts if c.get("name") == context), None)
+            if context and chosen is None:
+                names = ", ".join(sorted(str(c.get("name")) for c in contexts)) or "none"
+                raise ConfigError(f"no context {context!r} in kubeconfig {path}; it has: {names}")
+            chosen = chosen or active or {}
+            context = chosen.get("name")
+            namespace = (chosen.get("context") or {}).get("namespace")
+            config.load_kube_config(
+                config_file=path,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+    except (ConfigException, OSError, ValueError) as exc:
+        where = f"context {context!r} of " if context else ""
+        raise ConfigError(f"cannot use {where}kubeconfig {path}: {exc}") from None
+    configuration.connection_pool_maxsize = pool
+    return Connection(client.ApiClient(configuration=configuration), context, namespace)
+
+
+def _kubeconfig_path(kubeconfig: str | None, env: Mapping[str, str], base_dir: Path) -> str | None:
+    if kubeconfig:
+        path = Path(kubeconfig).expanduser()
+        return str(path if path.is_absolute() else base_dir / path)
+    if env.get("KUBECONFIG"):
+        return env["KUBECONFIG"]  # may list several files (':'); the client merges them
+    default = Path(env.get("HOME", os.path.expanduser("~"))) / ".kube" / "config"
+    return str(default) if default.exists() else None
