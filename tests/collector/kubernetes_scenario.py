@@ -81,7 +81,6 @@ def event(
         "lastTimestamp": iso(last or first),
         "count": count,
         "type": "Warning" if warning else "Normal",
-        "eventTime": None,
         "reportingComponent": component,
         "reportingInstance": host or "",
     }
@@ -91,7 +90,7 @@ def as_events_v1(core: dict[str, Any]) -> dict[str, Any]:
     """The same stored event as events.k8s.io/v1 serves it (renamed fields)."""
     out: dict[str, Any] = {
         "metadata": core["metadata"],
-        "eventTime": core.get("eventTime") or core["metadata"]["creationTimestamp"] + "",
+        "eventTime": core.get("eventTime"),
         "reason": core["reason"],
         "note": core["message"],
         "regarding": core["involvedObject"],
@@ -280,7 +279,7 @@ def log_lines() -> dict[tuple[str, str, str, bool], list[LogLine]]:
 
 def cluster() -> Cluster:
     """The incident's cluster."""
-    c = Cluster(token="s3cret-token")
+    c = Cluster()
     c.add("pods", *pods())
     core = core_events()
     c.add("events", *core)

@@ -593,7 +593,7 @@ def serve(cluster: Cluster, *, tls_dir: Path | None = None) -> Running:
         context.load_cert_chain(cert, key)
         server.socket = context.wrap_socket(server.socket, server_side=True)
         server.scheme = "https"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     return Running(server, thread, ca)
 
