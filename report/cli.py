@@ -20,6 +20,7 @@ from incident_timeline.collector.bundle import (
 )
 from incident_timeline.collector.config import Config, load_config
 from incident_timeline.collector.errors import BundleError, IncidentError
+from incident_timeline.collector.kubernetes.settings import with_overrides
 from incident_timeline.collector.runner import SourceOutcome, collect
 from incident_timeline.report.postmortem import postmortem
 from incident_timeline.report.render import FORMATS, render
@@ -101,6 +102,12 @@ def cli() -> None:
     help="Bundle directory to write.",
 )
 @click.option("--resume", is_flag=True, help="Complete an interrupted bundle; skip sources done.")
+@click.option("--context", "kube_context", help="Kubernetes: kubeconfig context (as kubectl).")
+@click.option(
+    "-n", "--namespace", "namespaces", multiple=True, help="Kubernetes: namespace (repeatable)."
+)
+@click.option("-A", "--all-namespaces", is_flag=True, help="Kubernetes: every namespace.")
+@click.option("-l", "--selector", help="Kubernetes: label selector, e.g. app=checkout-api.")
 def collect_cmd(
     config_path: Path,
     since: str | None,
@@ -109,6 +116,10 @@ def collect_cmd(
     tz: str | None,
     output: Path,
     resume: bool,
+    kube_context: str | None,
+    namespaces: tuple[str, ...],
+    all_namespaces: bool,
+    selector: str | None,
 ) -> None:
     """Collect every configured source for a window into an evidence bundle.
 
@@ -118,12 +129,22 @@ def collect_cmd(
       incident collect -c config.toml --since '2026-02-17 09:00' --tz America/New_York \\
           --until '2026-02-17 10:30' -o bundle/
       incident collect -c config.toml --since 2026-02-17T14:00:00Z --until 2026-02-17T15:30Z -o b/
+      incident collect -c config.toml --context prod -n checkout -l app=checkout-api \\
+          --last 2h -o bundle/
+
+    --context, -n, -A and -l override the [kubernetes] table (and add it when absent).
 
     Exit status: 0 all sources ok; 3 bundle written but a source failed or is partial;
     1 nothing could be done (bad config or window).
     """
     with user_errors():
-        config = load_config(config_path)
+        config = with_overrides(
+            load_config(config_path),
+            context=kube_context,
+            namespaces=namespaces,
+            all_namespaces=all_namespaces,
+            selector=selector,
+        )
         window = _window(config, since, until, last, tz)
         outcomes = _collect(config, window, output, resume)
     if any(o.status in ("partial", "failed") for o in outcomes):

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import urllib3
 
 from incident_timeline.collector.errors import ConfigError, SourceError
 from incident_timeline.collector.http import RETRY_STATUS, RetryPolicy, retry_after
@@ -279,6 +280,9 @@ def load_client(
         where = f"context {context!r} of " if context else ""
         raise ConfigError(f"cannot use {where}kubeconfig {path}: {exc}") from None
     configuration.connection_pool_maxsize = pool
+    # One retry policy, the project's: urllib3 would otherwise retry 429s itself (it honours
+    # Retry-After for 413/429/503 by default) and hide them from `KubeAPI`'s count and backoff.
+    configuration.retries = urllib3.Retry(0, redirect=0, respect_retry_after_header=False)
     return Connection(client.ApiClient(configuration=configuration), context, namespace)
 
 

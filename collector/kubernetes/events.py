@@ -63,10 +63,16 @@ def expanded_rows(item: dict[str, Any], ref: tuple[str, str]) -> list[dict[str, 
     last = dict(first)
     last.update(
         time_raw=last_raw,
-        summary=f"{base} (×{count} since {first['time_raw']}, last)",
+        summary=f"{base} (×{count} since {_clock(first['time_raw'])}, last)",
         labels={**first["labels"], "occurrence": "last"},
     )
     return [first, last]
+
+
+def _clock(stamp: str) -> str:
+    """``14:41:00`` of an RFC 3339 stamp (the day is the row's own)."""
+    found = re.search(r"T(\d{2}:\d{2}:\d{2})", stamp)
+    return found.group(1) if found else stamp
 
 
 def event_frame(

@@ -22,6 +22,7 @@ from typing import Any
 
 from incident_timeline.collector.config import Config, build
 from incident_timeline.collector.errors import ConfigError
+from incident_timeline.collector.kubernetes.selectors import check_selector
 
 _NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # RFC 1123 label, as the API
 
@@ -81,6 +82,7 @@ def check(settings: KubernetesSettings, path: Path | str) -> None:
     for key in ("qps", "log_qps"):
         if getattr(settings, key) < 0:
             raise ConfigError(f"{path}: kubernetes.{key} must be 0 (no limit) or more")
+    check_selector(settings.selector, f"{path}: kubernetes.selector")
     if settings.timeout <= 0 or settings.retries < 0:
         raise ConfigError(f"{path}: kubernetes.timeout must be > 0 and retries >= 0")
 
