@@ -33,6 +33,7 @@ PACKAGES = {
     "promtool": "prometheus",
     "prometheus-alertmanager": "prometheus-alertmanager",
     "prometheus-node-exporter": "prometheus-node-exporter",
+    "kubectl": "kubectl",  # the Kubernetes apt repository's (or Google Cloud CLI's) package
 }
 Sample = tuple[float, float]
 
