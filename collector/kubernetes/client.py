@@ -15,6 +15,7 @@ The project's retry policy applies (``collector.http.RetryPolicy``: backoff with
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import re
@@ -29,12 +30,13 @@ import httpx
 import urllib3
 
 from incident_timeline.collector.errors import ConfigError, SourceError
-from incident_timeline.collector.http import RETRY_STATUS, RetryPolicy, retry_after
+from incident_timeline.collector.http import RETRY_STATUS, RetryPolicy
 
 Query = list[tuple[str, str]]
 _FORBIDDEN = re.compile(
     r'cannot (?P<verb>\S+) resource "(?P<resource>[^"]+)"'
-    r'(?: in API group "(?P<group>[^"]*)")?(?: in the namespace "(?P<ns>[^"]+)"| at the cluster scope)?'
+    r'(?: in API group "(?P<group>[^"]*)")?'
+    r'(?: in the namespace "(?P<ns>[^"]+)"| at the cluster scope)?'
 )
 
 
@@ -59,7 +61,9 @@ class Reply:
         try:
             return json.loads(self.body)
         except ValueError:
-            raise SourceError(f"the API server sent a body that is not JSON: {self.body[:80]!r}")
+            raise SourceError(
+                f"the API server sent a body that is not JSON: {self.body[:80]!r}"
+            ) from None
 
 
 class RateLimiter:
@@ -115,9 +119,7 @@ def status_message(reply: Reply, path: str, context: str | None) -> KubeAPIError
     elif reply.status == 403:
         found = _FORBIDDEN.search(text)
         if found:
-            scope = (
-                f"in namespace {found['ns']!r}" if found["ns"] else "at the cluster scope"
-            )
+            scope = f"in namespace {found['ns']!r}" if found["ns"] else "at the cluster scope"
             message = (
                 f"RBAC refused {found['verb']} {found['resource']} {scope} for {where} "
                 f"(403 Forbidden: {text})"
@@ -243,8 +245,10 @@ def load_client(
     """An ApiClient from ``kubeconfig`` (else ``$KUBECONFIG``, else ``~/.kube/config``) and
     ``context``; in-cluster config when there is no kubeconfig and the pod's service account
     is mounted (``KUBERNETES_SERVICE_HOST``), as client-go's ``BuildConfigFromFlags`` does."""
-    from kubernetes import client, config
+    from kubernetes import client
     from kubernetes.config.config_exception import ConfigException
+
+    config: Any = importlib.import_module("kubernetes.config")  # untyped
 
     configuration = client.Configuration()
     path = _kubeconfig_path(kubeconfig, env, base_dir)

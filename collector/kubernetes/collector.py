@@ -28,7 +28,7 @@ from incident_timeline.collector.errors import SourceError
 from incident_timeline.collector.formats import Context, rows_to_events
 from incident_timeline.collector.http import RetryPolicy
 from incident_timeline.collector.kubernetes import events as ev
-from incident_timeline.collector.kubernetes import logs
+from incident_timeline.collector.kubernetes import logs as logstream
 from incident_timeline.collector.kubernetes.client import (
     KubeAPI,
     KubeAPIError,
@@ -195,9 +195,7 @@ class _Run:
         lists = []
         for group, folder in (("apis/events.k8s.io/v1", "events.k8s.io"), ("api/v1", "events")):
             for ns in self.scopes:
-                listed = self._list(
-                    self._path(group, "events", ns), f"{folder}/{ns or '_all'}", []
-                )
+                listed = self._list(self._path(group, "events", ns), f"{folder}/{ns or '_all'}", [])
                 if listed is not None:
                     lists.append(list(listed))
         return ev.unique(lists)
@@ -271,9 +269,9 @@ class _Run:
         self.progress.start(len(plans))
         bundle_dir = self.out.bundle.path
         with ThreadPoolExecutor(self.s.max_log_requests, thread_name_prefix="k8s-log") as pool:
-            futures: list[Future[logs.Fetched]] = [
+            futures: list[Future[logstream.Fetched]] = [
                 pool.submit(
-                    logs.fetch,
+                    logstream.fetch,
                     self.api,
                     bundle_dir,
                     self.out.raw_path(plan.relpath),
@@ -289,7 +287,7 @@ class _Run:
                 self.stored(future.result())
                 self.progress.done_one()
 
-    def stored(self, fetched: logs.Fetched) -> None:
+    def stored(self, fetched: logstream.Fetched) -> None:
         """Record and parse one fetched log (in the main thread)."""
         plan = fetched.plan
         self.counts["log_bytes"] += fetched.bytes
@@ -308,7 +306,7 @@ class _Run:
                 f"limit_bytes = {self.s.limit_bytes}: lines after it are missing"
             )
         rel = fetched.rel.removeprefix("raw/kubernetes/")
-        for frame, outside in logs.parse_stored(
+        for frame, outside in logstream.parse_stored(
             self.out.bundle.path / fetched.rel, rel, plan, self.window.since, self.window.until
         ):
             self.out.add_events(frame)
@@ -327,8 +325,12 @@ class _Run:
                 "actor": None,
                 "summary": f"Pod {plan.pod} vanished during collection: log of {what} is gone",
                 "message": str(error),
-                "labels": {"namespace": plan.namespace, "pod": plan.pod, "check": "pod_vanished",
-                           "container": plan.container},
+                "labels": {
+                    "namespace": plan.namespace,
+                    "pod": plan.pod,
+                    "check": "pod_vanished",
+                    "container": plan.container,
+                },
                 "file": "manifest.json",
                 "pointer": "/sources/kubernetes",
             }

@@ -133,7 +133,11 @@ def ttl_gap(oldest: pd.Timestamp | None, since: datetime, until: datetime) -> pd
     if oldest is not None and oldest <= start:
         return schema.empty_events()
     end = min(oldest, pd.Timestamp(until)) if oldest is not None else pd.Timestamp(until)
-    seen = f"the oldest event seen is at {iso_z(oldest.to_pydatetime())}" if oldest is not None else "no event was seen"
+    seen = (
+        f"the oldest event seen is at {iso_z(oldest.to_pydatetime())}"
+        if oldest is not None
+        else "no event was seen"
+    )
     ctx = Context(ref="manifest.json", stream="kubernetes/events")
     rows = [
         row(

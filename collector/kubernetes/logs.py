@@ -176,4 +176,3 @@ def _relabel(events: pd.DataFrame, labels: dict[str, str], ref: str, offset: int
         numbers = out["ref"].str.rsplit("#L", n=1).str[1].astype("int64") + offset
         out["ref"] = (ref + "#L" + numbers.astype(str)).astype("string")
     return out
-

@@ -24,7 +24,11 @@ from incident_timeline.collector.formats import Context, row
 from incident_timeline.timeline.timestamps import parse_iso
 
 FAILED_REASONS = ("OOMKilled", "Error", "ContainerCannotRun", "DeadlineExceeded", "Evicted")
-_KINDS = (("initContainers", "init"), ("containers", "container"), ("ephemeralContainers", "ephemeral"))
+_KINDS = (
+    ("initContainers", "init"),
+    ("containers", "container"),
+    ("ephemeralContainers", "ephemeral"),
+)
 _STATUSES = {
     "init": "initContainerStatuses",
     "container": "containerStatuses",
@@ -76,7 +80,9 @@ def containers(pod: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], dict[
     for key, role in _KINDS:
         statuses = {s.get("name"): s for s in status.get(_STATUSES[role]) or []}
         for container in spec.get(key) or []:
-            kind = "sidecar" if role == "init" and container.get("restartPolicy") == "Always" else role
+            kind = (
+                "sidecar" if role == "init" and container.get("restartPolicy") == "Always" else role
+            )
             yield kind, container, statuses.get(container.get("name")) or {}
 
 
@@ -133,8 +139,16 @@ def pod_rows(items: list[dict[str, Any]], ctx: Context) -> list[dict[str, Any]]:
     """Events of the pods' lives: start on a node, and each remembered termination."""
     rows: list[dict[str, Any]] = []
     for i, pod in enumerate(items):
-        meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
-        ns, name, node = meta.get("namespace") or ctx.namespace or "", meta.get("name", "?"), spec.get("nodeName")
+        meta, spec, status = (
+            pod.get("metadata") or {},
+            pod.get("spec") or {},
+            pod.get("status") or {},
+        )
+        ns, name, node = (
+            meta.get("namespace") or ctx.namespace or "",
+            meta.get("name", "?"),
+            spec.get("nodeName"),
+        )
         phase = status.get("phase") or "Unknown"
         labels = {"namespace": ns, "kind": "Pod", "name": name, "node": node, "phase": phase}
         started = status.get("startTime") or meta.get("creationTimestamp")

@@ -106,7 +106,7 @@ def deployment_rows(
     deployment: Item, replicasets: list[Item], scaling: list[Scaling]
 ) -> list[dict[str, Any]]:
     """Rollout start and completion rows of one Deployment, every revision still known."""
-    dep, dep_ref = deployment
+    dep, _dep_ref = deployment
     dep.setdefault("kind", "Deployment")
     owned = _owned(replicasets, dep)
     revisions: list[tuple[int, Item, int | None]] = []  # (revision, rs, earlier revision it held)
@@ -130,8 +130,9 @@ def deployment_rows(
         start = _start(rs, earlier, prev_name, rs_name, scaling, revisions[n - 1])
         if start is None:
             continue
-        now, was = images((rs.get("spec") or {}).get("template") or {}), images(
-            (prev_rs.get("spec") or {}).get("template") or {}
+        now, was = (
+            images((rs.get("spec") or {}).get("template") or {}),
+            images((prev_rs.get("spec") or {}).get("template") or {}),
         )
         cause = ((rs.get("metadata") or {}).get("annotations") or {}).get(CAUSE)
         change = change_text(was, now)
@@ -156,13 +157,21 @@ def deployment_rows(
         if done is not None:
             labels["step"] = "complete"
             rows.append(
-                _row(dep, done[1] or ref, done[0], f"{name} rollout of revision {number} complete", **labels)
+                _row(
+                    dep,
+                    done[1] or ref,
+                    done[0],
+                    f"{name} rollout of revision {number} complete",
+                    **labels,
+                )
             )
     return rows
 
 
 def _latest(revisions: list[tuple[int, Item, int | None]], rs_name: str) -> int:
-    return max(r for r, (rs, _), _e in revisions if (rs.get("metadata") or {}).get("name") == rs_name)
+    return max(
+        r for r, (rs, _), _e in revisions if (rs.get("metadata") or {}).get("name") == rs_name
+    )
 
 
 def _start(
@@ -193,7 +202,9 @@ def _complete(
     scaling: list[Scaling],
 ) -> tuple[pd.Timestamp, tuple[str, str] | None] | None:
     downs = [
-        s.time for s in scaling if not s.up and s.replicaset == prev_name and s.to == 0 and s.time >= start
+        s.time
+        for s in scaling
+        if not s.up and s.replicaset == prev_name and s.to == 0 and s.time >= start
     ]
     if downs:
         return min(downs), None
@@ -240,9 +251,7 @@ def revision_rows(owner: Item, revisions: list[Item]) -> list[dict[str, Any]]:
     return rows
 
 
-def rollout_rows(
-    objects: dict[str, list[Item]], scaling: list[Scaling]
-) -> list[dict[str, Any]]:
+def rollout_rows(objects: dict[str, list[Item]], scaling: list[Scaling]) -> list[dict[str, Any]]:
     """Every rollout row of the workloads in ``objects`` (keys: deployments, replicasets,
     statefulsets, daemonsets, controllerrevisions)."""
     rows = []

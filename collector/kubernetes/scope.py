@@ -67,7 +67,11 @@ class Scope:
                     chosen.add(ident)
             if key == "replicasets":  # a Deployment owning a chosen ReplicaSet is chosen
                 for item, _ in apps.get(key, []):
-                    ident = ("ReplicaSet", _meta(item).get("namespace", ""), _meta(item).get("name", ""))
+                    ident = (
+                        "ReplicaSet",
+                        _meta(item).get("namespace", ""),
+                        _meta(item).get("name", ""),
+                    )
                     if ident in chosen:
                         for r in _meta(item).get("ownerReferences") or []:
                             chosen.add((r.get("kind"), ident[1], r.get("name")))
@@ -77,7 +81,11 @@ class Scope:
         """Whether a listed workload belongs to the selection (revisions: by their owner)."""
         if self.workloads is None or resource not in WORKLOAD_KINDS:
             return True
-        ident = (WORKLOAD_KINDS[resource], _meta(item).get("namespace", ""), _meta(item).get("name"))
+        ident = (
+            WORKLOAD_KINDS[resource],
+            _meta(item).get("namespace", ""),
+            _meta(item).get("name"),
+        )
         return ident in self.workloads
 
     def wants_event(self, item: dict[str, Any]) -> bool:
@@ -144,7 +152,12 @@ def gone_pods(items: list[Item], pods: list[Item], window: Window) -> list[dict[
                     f"Pod {ns}/{name} appears in {len(found)} events ({', '.join(reasons)}) but "
                     "no longer exists; the kubelet deleted its logs with it."
                 ),
-                "labels": {"namespace": ns, "pod": name, "check": "pod_gone", "reasons": ",".join(reasons)},
+                "labels": {
+                    "namespace": ns,
+                    "pod": name,
+                    "check": "pod_gone",
+                    "reasons": ",".join(reasons),
+                },
                 "file": last[3][0],
                 "pointer": last[3][1],
             }

@@ -123,6 +123,4 @@ def with_overrides(
     collector = KubernetesCollector(settings, config.base_dir)
     raw = dict(config.raw)
     raw["kubernetes"] = {**raw.get("kubernetes", {}), **flags}
-    return dataclasses.replace(
-        config, sources={**config.sources, "kubernetes": collector}, raw=raw
-    )
+    return dataclasses.replace(config, sources={**config.sources, "kubernetes": collector}, raw=raw)

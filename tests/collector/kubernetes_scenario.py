@@ -40,7 +40,9 @@ def at(hh: int, mm: int, ss: float = 0) -> datetime:
     return datetime(2026, 2, 17, hh, mm, tzinfo=UTC) + timedelta(seconds=ss)
 
 
-def lines(start: datetime, end: datetime, every: float, text: str, skew: float = 0.0) -> list[LogLine]:
+def lines(
+    start: datetime, end: datetime, every: float, text: str, skew: float = 0.0
+) -> list[LogLine]:
     """One line every ``every`` seconds in [start, end), with the app's own stamp ``skew``
     seconds off the runtime's."""
     out, now, n = [], start, 0
@@ -121,7 +123,10 @@ def series_event() -> dict[str, Any]:
         "source": {},
         "type": "Warning",
         "eventTime": first.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-        "series": {"count": 3, "lastObservedTime": at(14, 50, 30).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+        "series": {
+            "count": 3,
+            "lastObservedTime": at(14, 50, 30).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        },
         "action": "Restarting",
         "reportingComponent": "kubelet",
         "reportingInstance": "node-a",
@@ -132,18 +137,96 @@ def core_events() -> list[dict[str, Any]]:
     """The core/v1 view of every event, oldest first."""
     dep = "checkout-api"
     return [
-        event("e0", "Pod", POD_B, "Pulled", f"Container image \"{ENVOY}\" already present on machine", at(13, 30), host="node-b"),
-        event("e1", "Deployment", dep, "ScalingReplicaSet", f"Scaled up replica set {RS_BAD} from 0 to 1", at(14, 10), component="deployment-controller"),
-        event("e2", "Pod", GONE, "Scheduled", f"Successfully assigned {NS}/{GONE} to node-c", at(14, 10, 2), component="default-scheduler"),
+        event(
+            "e0",
+            "Pod",
+            POD_B,
+            "Pulled",
+            f'Container image "{ENVOY}" already present on machine',
+            at(13, 30),
+            host="node-b",
+        ),
+        event(
+            "e1",
+            "Deployment",
+            dep,
+            "ScalingReplicaSet",
+            f"Scaled up replica set {RS_BAD} from 0 to 1",
+            at(14, 10),
+            component="deployment-controller",
+        ),
+        event(
+            "e2",
+            "Pod",
+            GONE,
+            "Scheduled",
+            f"Successfully assigned {NS}/{GONE} to node-c",
+            at(14, 10, 2),
+            component="default-scheduler",
+        ),
         event("e3", "Pod", GONE, "Started", "Started container app", at(14, 10, 9), host="node-c"),
-        event("e4", "Deployment", dep, "ScalingReplicaSet", f"Scaled down replica set {RS_GOOD} from 1 to 0", at(14, 12), component="deployment-controller"),
-        event("e5", "Deployment", dep, "ScalingReplicaSet", f"Scaled up replica set {RS_GOOD} from 0 to 2", at(14, 40), component="deployment-controller"),
-        event("e6", "Pod", POD_A, "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 503", at(14, 41), last=at(14, 45), count=5, warning=True, host="node-a"),
-        event("e7", "Pod", GONE, "Killing", "Stopping container app", at(14, 42, 30), host="node-c"),
-        event("e8", "Deployment", dep, "ScalingReplicaSet", f"Scaled down replica set {RS_BAD} from 1 to 0", at(14, 43), component="deployment-controller"),
+        event(
+            "e4",
+            "Deployment",
+            dep,
+            "ScalingReplicaSet",
+            f"Scaled down replica set {RS_GOOD} from 1 to 0",
+            at(14, 12),
+            component="deployment-controller",
+        ),
+        event(
+            "e5",
+            "Deployment",
+            dep,
+            "ScalingReplicaSet",
+            f"Scaled up replica set {RS_GOOD} from 0 to 2",
+            at(14, 40),
+            component="deployment-controller",
+        ),
+        event(
+            "e6",
+            "Pod",
+            POD_A,
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 503",
+            at(14, 41),
+            last=at(14, 45),
+            count=5,
+            warning=True,
+            host="node-a",
+        ),
+        event(
+            "e7", "Pod", GONE, "Killing", "Stopping container app", at(14, 42, 30), host="node-c"
+        ),
+        event(
+            "e8",
+            "Deployment",
+            dep,
+            "ScalingReplicaSet",
+            f"Scaled down replica set {RS_BAD} from 1 to 0",
+            at(14, 43),
+            component="deployment-controller",
+        ),
         series_event(),
-        event("e9", "Pod", "payments-0", "Unhealthy", "Liveness probe failed", at(14, 20), warning=True, host="node-b"),
-        event("e10", "Node", "node-a", "NodeHasDiskPressure", "Node node-a status is now: NodeHasDiskPressure", at(14, 30), warning=True),
+        event(
+            "e9",
+            "Pod",
+            "payments-0",
+            "Unhealthy",
+            "Liveness probe failed",
+            at(14, 20),
+            warning=True,
+            host="node-b",
+        ),
+        event(
+            "e10",
+            "Node",
+            "node-a",
+            "NodeHasDiskPressure",
+            "Node node-a status is now: NodeHasDiskPressure",
+            at(14, 30),
+            warning=True,
+        ),
     ]
 
 
@@ -178,7 +261,9 @@ def workloads() -> dict[str, list[dict[str, Any]]]:
         },
     }
 
-    def rs(name: str, image: str, created: datetime, revision: str, replicas: int, **notes: str) -> dict[str, Any]:
+    def rs(
+        name: str, image: str, created: datetime, revision: str, replicas: int, **notes: str
+    ) -> dict[str, Any]:
         m = meta(name, NS, created, labels={**LABELS, "pod-template-hash": name.rsplit("-", 1)[1]})
         m["ownerReferences"] = [owner]
         m["annotations"] = {"deployment.kubernetes.io/revision": revision, **notes}
@@ -186,14 +271,36 @@ def workloads() -> dict[str, list[dict[str, Any]]]:
             "metadata": m,
             "spec": {
                 "replicas": replicas,
-                "selector": {"matchLabels": {**LABELS, "pod-template-hash": name.rsplit("-", 1)[1]}},
-                "template": template({**LABELS, "pod-template-hash": name.rsplit("-", 1)[1]}, [("app", image), ("envoy", ENVOY)]),
+                "selector": {
+                    "matchLabels": {**LABELS, "pod-template-hash": name.rsplit("-", 1)[1]}
+                },
+                "template": template(
+                    {**LABELS, "pod-template-hash": name.rsplit("-", 1)[1]},
+                    [("app", image), ("envoy", ENVOY)],
+                ),
             },
             "status": {"replicas": replicas},
         }
 
-    good = rs(RS_GOOD, GOOD, at(9, 0) - timedelta(days=7), "13", 2, **{"deployment.kubernetes.io/revision-history": "11", "kubernetes.io/change-cause": "rollback: v2.3.4 returns 5xx"})
-    bad = rs(RS_BAD, BAD, at(14, 10), "12", 0, **{"kubernetes.io/change-cause": "deploy v2.3.4 (CHG-1234)"})
+    good = rs(
+        RS_GOOD,
+        GOOD,
+        at(9, 0) - timedelta(days=7),
+        "13",
+        2,
+        **{
+            "deployment.kubernetes.io/revision-history": "11",
+            "kubernetes.io/change-cause": "rollback: v2.3.4 returns 5xx",
+        },
+    )
+    bad = rs(
+        RS_BAD,
+        BAD,
+        at(14, 10),
+        "12",
+        0,
+        **{"kubernetes.io/change-cause": "deploy v2.3.4 (CHG-1234)"},
+    )
     sts_meta = meta("payments", NS, at(8, 0), labels={"app": "payments"})
     sts = {
         "metadata": sts_meta,
@@ -212,14 +319,24 @@ def workloads() -> dict[str, list[dict[str, Any]]]:
         return {
             "metadata": m,
             "revision": n,
-            "data": {"spec": {"template": {**template({"app": "payments"}, [("db", image)]), "$patch": "replace"}}},
+            "data": {
+                "spec": {
+                    "template": {
+                        **template({"app": "payments"}, [("db", image)]),
+                        "$patch": "replace",
+                    }
+                }
+            },
         }
 
     return {
         "deployments": [deployment],
         "replicasets": [good, bad],
         "statefulsets": [sts],
-        "controllerrevisions": [revision(1, "postgres:16.2", at(8, 0)), revision(2, "postgres:16.3", at(14, 20))],
+        "controllerrevisions": [
+            revision(1, "postgres:16.2", at(8, 0)),
+            revision(2, "postgres:16.3", at(14, 20)),
+        ],
         "daemonsets": [],
     }
 
@@ -257,9 +374,15 @@ def pods() -> list[dict[str, Any]]:
         labels={**LABELS, "pod-template-hash": "5b7f9c8d4"},
         owner=owner,
     )
-    b["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox:1.36", "targetContainerName": "app"}]
-    b["status"]["ephemeralContainerStatuses"] = [container_status("debugger", "busybox:1.36", at(15, 0))]
-    payments = pod("payments-0", NS, "node-b", at(8, 0), [("db", "postgres:16.3")], labels={"app": "payments"})
+    b["spec"]["ephemeralContainers"] = [
+        {"name": "debugger", "image": "busybox:1.36", "targetContainerName": "app"}
+    ]
+    b["status"]["ephemeralContainerStatuses"] = [
+        container_status("debugger", "busybox:1.36", at(15, 0))
+    ]
+    payments = pod(
+        "payments-0", NS, "node-b", at(8, 0), [("db", "postgres:16.3")], labels={"app": "payments"}
+    )
     return [a, b, payments]
 
 
@@ -268,7 +391,9 @@ def log_lines() -> dict[tuple[str, str, str, bool], list[LogLine]]:
     return {
         (NS, POD_A, "migrate", False): lines(at(14, 40, 1), at(14, 40, 3), 0.5, "migration step"),
         (NS, POD_A, "envoy", False): lines(at(14, 40, 4), at(15, 31), 20, "envoy access"),
-        (NS, POD_A, "app", True): lines(at(14, 40, 5), at(14, 52, 10), 3, "request before oom", skew=-1.5),
+        (NS, POD_A, "app", True): lines(
+            at(14, 40, 5), at(14, 52, 10), 3, "request before oom", skew=-1.5
+        ),
         (NS, POD_A, "app", False): lines(at(14, 52, 12), at(15, 32), 7, "request ok"),
         (NS, POD_B, "app", False): lines(at(13, 58), at(15, 31), 11, "request ok", skew=0.25),
         (NS, POD_B, "envoy", False): lines(at(13, 59), at(15, 30, 30), 30, "envoy access"),

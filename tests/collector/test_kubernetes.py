@@ -53,7 +53,9 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
 
 def logs_of(bundle: Path, pod: str, container: str, previous: bool = False) -> pd.DataFrame:
     events = events_of(bundle, "kubernetes")
-    rows = events.loc[(events["kind"] == "log") & (events["stream"] == f"{sc.NS}/{pod}/{container}")]
+    rows = events.loc[
+        (events["kind"] == "log") & (events["stream"] == f"{sc.NS}/{pod}/{container}")
+    ]
     marked = pd.Series([lab.get("previous") == "true" for lab in labels(rows)], index=rows.index)
     return rows.loc[marked == previous]
 
@@ -132,7 +134,9 @@ def test_rollout_and_rollback_are_named_with_images(collected: tuple[Path, Runni
     events = events_of(bundle, "kubernetes")
     ours = events.loc[(events["kind"] == "deploy") & events["actor"].eq("deployment-controller")]
     ours = ours.loc[~ours["summary"].str.startswith("Deployment ")]
-    assert [(t.strftime("%H:%M:%S"), s) for t, s in zip(ours["time"], ours["summary"], strict=True)] == [
+    assert [
+        (t.strftime("%H:%M:%S"), s) for t, s in zip(ours["time"], ours["summary"], strict=True)
+    ] == [
         (
             "14:10:00",
             f"checkout-api rolled out revision 12 (image {sc.BAD} (was v2.3.3)): "

@@ -183,14 +183,15 @@ def test_the_log_endpoint_streams_chunks_with_the_kubelets_semantics(double: Run
     url = double.url + f"/api/v1/namespaces/{sc.NS}/pods/{sc.POD_B}/log"
     since = "2026-02-17T14:00:00Z"
     with HTTP.stream(
-        "GET",
-        url, params={"container": "app", "sinceTime": since, "timestamps": "true"}
+        "GET", url, params={"container": "app", "sinceTime": since, "timestamps": "true"}
     ) as response:
         assert response.headers["transfer-encoding"] == "chunked"
         body = b"".join(response.iter_raw())
     served = sc.log_lines()[(sc.NS, sc.POD_B, "app", False)]
     lines = body.decode().splitlines()
-    assert lines[0] == "2026-02-17T14:00:01.000123456Z 2026-02-17T14:00:01.250Z INFO request ok n=11"
+    assert (
+        lines[0] == "2026-02-17T14:00:01.000123456Z 2026-02-17T14:00:01.250Z INFO request ok n=11"
+    )
     assert len(lines) == sum(1 for ns, _ in served if ns >= 1771336800 * 10**9)
     capped = HTTP.get(url, params={"container": "app", "limitBytes": "100"})
     assert len(capped.content) == 100

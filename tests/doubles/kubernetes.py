@@ -27,8 +27,9 @@ Every JSON body is checked against the official OpenAPI document by the tests
 from __future__ import annotations
 
 import base64
-import hashlib
+import contextlib
 import dataclasses
+import hashlib
 import json
 import re
 import ssl
@@ -77,7 +78,7 @@ def iso(when: datetime) -> str:
 
 def ns_of(when: datetime) -> int:
     """Nanoseconds since the epoch of an aware datetime."""
-    return int(round(when.timestamp() * 1_000_000)) * 1000
+    return round(when.timestamp() * 1_000_000) * 1000
 
 
 @dataclasses.dataclass
@@ -139,10 +140,8 @@ class Handler(BaseHTTPRequestHandler):
                     headers={"Retry-After": str(left[1])},
                     details={"retryAfterSeconds": left[1]},
                 )
-        try:
+        with contextlib.suppress(BrokenPipeError):
             self.route(parts.path.rstrip("/") or "/", query)
-        except BrokenPipeError:
-            pass
 
     def route(self, path: str, query: dict[str, str]) -> None:
         discovery = self.server.discovery()
@@ -607,12 +606,50 @@ def make_certs(folder: Path) -> tuple[Path, Path, Path]:
     ext = folder / "ext.cnf"
     ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     steps = [
-        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca]
-        + ["-days", "2", "-subj", "/CN=double-ca"],
-        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr]
-        + ["-subj", "/CN=127.0.0.1"],
-        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial"]
-        + ["-out", cert, "-days", "2", "-extfile", ext],
+        [
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            ca_key,
+            "-out",
+            ca,
+            "-days",
+            "2",
+            "-subj",
+            "/CN=double-ca",
+        ],
+        [
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            csr,
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        [
+            "x509",
+            "-req",
+            "-in",
+            csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            cert,
+            "-days",
+            "2",
+            "-extfile",
+            ext,
+        ],
     ]
     for step in steps:
         subprocess.run(["openssl", *map(str, step)], check=True, capture_output=True)
@@ -706,8 +743,7 @@ def pod(
         "hostIP": "10.0.0.7",
         "podIP": "10.244.1.9",
         "startTime": iso(created),
-        "containerStatuses": statuses
-        or [container_status(c, i, created) for c, i in containers],
+        "containerStatuses": statuses or [container_status(c, i, created) for c, i in containers],
     }
     if init:
         status["initContainerStatuses"] = init_statuses or []

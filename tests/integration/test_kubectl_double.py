@@ -97,13 +97,15 @@ def test_kubectl_rollout_history_names_the_revisions_the_collector_found(
     table = [line.split(None, 1) for line in printed.splitlines()[2:] if line.strip()]
     events = pd.read_parquet(bundle / "events/kubernetes.parquet")
     deploys = events.loc[events["kind"] == "deploy", "labels"].map(json.loads)
-    starts = {
-        d["revision"]: d.get("change_cause") for d in deploys if d.get("step") == "start"
-    }
-    assert {rev: cause for rev, cause in table} == starts == {
-        "12": "deploy v2.3.4 (CHG-1234)",
-        "13": "rollback: v2.3.4 returns 5xx",
-    }
+    starts = {d["revision"]: d.get("change_cause") for d in deploys if d.get("step") == "start"}
+    assert (
+        {rev: cause for rev, cause in table}
+        == starts
+        == {
+            "12": "deploy v2.3.4 (CHG-1234)",
+            "13": "rollback: v2.3.4 returns 5xx",
+        }
+    )
 
 
 def test_kubectl_get_pods_shows_the_pods_whose_lives_were_stored(
@@ -114,8 +116,12 @@ def test_kubectl_get_pods_shows_the_pods_whose_lives_were_stored(
     theirs = {p["metadata"]["name"]: p["spec"]["nodeName"] for p in pods["items"]}
     events = pd.read_parquet(bundle / "events/kubernetes.parquet")
     started = events.loc[events["summary"].str.contains(" started on "), "labels"].map(json.loads)
-    assert {d["name"]: d["node"] for d in started} == theirs == {
-        sc.POD_A: "node-a",
-        sc.POD_B: "node-b",
-    }
+    assert (
+        {d["name"]: d["node"] for d in started}
+        == theirs
+        == {
+            sc.POD_A: "node-a",
+            sc.POD_B: "node-b",
+        }
+    )
     assert read_manifest(bundle)["sources"]["kubernetes"]["counts"]["pods"] == len(theirs)
