@@ -222,6 +222,8 @@ def _is_event_list(sample: Sample) -> bool:
     return isinstance(sample.document, dict) and isinstance(sample.document.get("items"), list)
 
 
+from incident_timeline.collector.kubernetes import exports  # noqa: E402 (uses event_row)
+
 FORMATS = (
     Format(
         name="kubectl-logs",
@@ -247,5 +249,23 @@ FORMATS = (
         priority=40,
         source="kubernetes",
         description="kubectl get events -o json",
+    ),
+    Format(
+        name="kubectl-workloads",
+        parse=json_parser(exports.parse_workloads),
+        detect=exports.looks_like_workloads,
+        layout="json",
+        priority=30,
+        source="kubernetes",
+        description="kubectl get deploy,rs,sts,ds,controllerrevisions -o json",
+    ),
+    Format(
+        name="kubectl-pods",
+        parse=json_parser(exports.parse_pods),
+        detect=exports.looks_like_pods,
+        layout="json",
+        priority=30,
+        source="kubernetes",
+        description="kubectl get pods -o json",
     ),
 )

@@ -22,12 +22,14 @@ How the controllers record history, and so the rules here:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from incident_timeline.collector.kubernetes.events import Scaling
 from incident_timeline.timeline.timestamps import parse_iso
+
+if TYPE_CHECKING:
+    from incident_timeline.collector.kubernetes.events import Scaling
 
 Item = tuple[dict[str, Any], tuple[str, str]]
 REVISION = "deployment.kubernetes.io/revision"
@@ -103,9 +105,11 @@ def _row(
 
 
 def deployment_rows(
-    deployment: Item, replicasets: list[Item], scaling: list[Scaling]
+    deployment: Item, replicasets: list[Item], scaling: list[Scaling], inferred: bool = False
 ) -> list[dict[str, Any]]:
-    """Rollout start and completion rows of one Deployment, every revision still known."""
+    """Rollout start and completion rows of one Deployment, every revision still known.
+    ``inferred``: without ScalingReplicaSet events (an export), place the current revision's
+    rollback at its completion, marked ``inferred``."""
     dep, _dep_ref = deployment
     dep.setdefault("kind", "Deployment")
     owned = _owned(replicasets, dep)
@@ -127,7 +131,11 @@ def deployment_rows(
         prev_rs = revisions[n - 1][1][0]
         rs_name = (rs.get("metadata") or {}).get("name", "")
         prev_name = (prev_rs.get("metadata") or {}).get("name", "")
-        start = _start(rs, earlier, prev_name, rs_name, scaling, revisions[n - 1])
+        start = _start(rs, earlier, rs_name, scaling, revisions[n - 1])
+        quality = None
+        if start is None and inferred and number == current:
+            done = _complete(dep, True, prev_name, pd.Timestamp.min.tz_localize("UTC"), [])
+            start, quality = (done[0], "inferred") if done else (None, None)
         if start is None:
             continue
         now, was = (
@@ -153,6 +161,9 @@ def deployment_rows(
             "step": "start",
         }
         rows.append(_row(dep, ref, start, summary, **labels))
+        if quality:
+            rows[-1]["quality"] = quality
+            continue
         done = _complete(dep, number == current, prev_name, start, scaling)
         if done is not None:
             labels["step"] = "complete"
@@ -177,7 +188,6 @@ def _latest(revisions: list[tuple[int, Item, int | None]], rs_name: str) -> int:
 def _start(
     rs: dict[str, Any],
     earlier: int | None,
-    prev_name: str,
     rs_name: str,
     scaling: list[Scaling],
     prev: tuple[int, Item, int | None],
@@ -251,12 +261,14 @@ def revision_rows(owner: Item, revisions: list[Item]) -> list[dict[str, Any]]:
     return rows
 
 
-def rollout_rows(objects: dict[str, list[Item]], scaling: list[Scaling]) -> list[dict[str, Any]]:
+def rollout_rows(
+    objects: dict[str, list[Item]], scaling: list[Scaling], *, inferred_rollbacks: bool = False
+) -> list[dict[str, Any]]:
     """Every rollout row of the workloads in ``objects`` (keys: deployments, replicasets,
     statefulsets, daemonsets, controllerrevisions)."""
     rows = []
     for dep in objects.get("deployments", []):
-        rows += deployment_rows(dep, objects.get("replicasets", []), scaling)
+        rows += deployment_rows(dep, objects.get("replicasets", []), scaling, inferred_rollbacks)
     for key, kind in (("statefulsets", "StatefulSet"), ("daemonsets", "DaemonSet")):
         for owner in objects.get(key, []):
             owner[0].setdefault("kind", kind)

@@ -352,6 +352,14 @@ class Handler(BaseHTTPRequestHandler):
         self.json(code, body, headers)
 
 
+SHORT = {  # kube-apiserver's short names (kubectl get deploy,rs,sts)
+    "pods": ["po"],
+    "events": ["ev"],
+    "deployments": ["deploy"],
+    "replicasets": ["rs"],
+    "statefulsets": ["sts"],
+    "daemonsets": ["ds"],
+}
 APPS = ("deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions")
 CONTAINER_KEYS = ("initContainers", "containers", "ephemeralContainers")
 
@@ -472,7 +480,7 @@ class DoubleServer(ThreadingHTTPServer):
                         "namespaced": True,
                         "kind": kind,
                         "verbs": ["get"] if "/" in name else ["get", "list"],
-                        **({"shortNames": ["po"]} if name == "pods" else {}),
+                        **({"shortNames": SHORT[name]} if name in SHORT else {}),
                     }
                     for name, kind, _ in names
                 ],

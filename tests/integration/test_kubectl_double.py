@@ -125,3 +125,40 @@ def test_kubectl_get_pods_shows_the_pods_whose_lives_were_stored(
         }
     )
     assert read_manifest(bundle)["sources"]["kubernetes"]["counts"]["pods"] == len(theirs)
+
+
+def test_kubectl_exports_imported_as_files_give_the_live_rollouts_and_pod_lives(
+    run: tuple[Running, Path, Path], tmp_path: Path
+) -> None:
+    _, kubeconfig, bundle = run
+    (tmp_path / "workloads.json").write_text(
+        kubectl(kubeconfig, "get", "deploy,rs,sts,controllerrevisions", "-o", "json")
+    )
+    (tmp_path / "pods.json").write_text(
+        kubectl(kubeconfig, "get", "pods", "-l", "app=checkout-api", "-o", "json")
+    )
+    config = tmp_path / "config.toml"
+    config.write_text('[[file]]\npath = "workloads.json"\n\n[[file]]\npath = "pods.json"\n')
+    cli(["collect", "-c", str(config), "--since", SINCE, "--until", UNTIL,
+         "-o", str(tmp_path / "b")])  # fmt: skip
+    imported = pd.read_parquet(tmp_path / "b/events/file.parquet")
+    live = pd.read_parquet(bundle / "events/kubernetes.parquet")
+
+    def rollouts(frame: pd.DataFrame) -> list[tuple[str, str]]:
+        rows = frame.loc[frame["actor"].isin(["deployment-controller"])]
+        rows = rows.loc[~rows["summary"].str.startswith("Deployment ")]
+        return sorted(zip(rows["summary"], rows["time_quality"], strict=True))
+
+    # an export has no ScalingReplicaSet events: no completions, and the rollback is placed
+    # at the Deployment's Progressing update, marked inferred
+    assert rollouts(imported) == [
+        (s, "inferred" if "rolled back" in s else "exact")
+        for s, _ in rollouts(live)
+        if " rolled " in s
+    ]
+    back = imported.loc[imported["summary"].str.contains("rolled back"), "time"]
+    assert list(back) == [pd.Timestamp("2026-02-17T14:43:30Z")]
+    lives = imported.loc[imported["summary"].str.contains("started on|terminated")]
+    ours = live.loc[live["summary"].str.contains("started on|terminated")]
+    assert sorted(lives["summary"]) == sorted(ours["summary"])
+    assert sorted(json.loads(x)["kind"] for x in lives["labels"]) == ["Pod"] * len(ours)
