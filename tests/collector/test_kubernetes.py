@@ -257,3 +257,72 @@ def test_refused_credentials_fail_the_source_with_the_context_named(tmp_path: Pa
         "/version; renew them (kubectl --context double get pods shows the same)"
     )
     assert "double-token" not in result.output + json.dumps(source)
+
+
+def test_example_config_documents_every_kubernetes_key() -> None:
+    import dataclasses
+
+    from incident_timeline.collector.kubernetes.settings import KubernetesSettings
+    from tests.support import ROOT
+
+    text = (ROOT / "config.example.toml").read_text()
+    for field in dataclasses.fields(KubernetesSettings):
+        assert f"# {field.name} = " in text, field.name
+    block = "\n".join(
+        line.removeprefix("# ")
+        for line in text.split("# [kubernetes]", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    )
+    import tomllib
+
+    from incident_timeline.collector.kubernetes.settings import settings_from_table
+
+    settings = settings_from_table(tomllib.loads(block), ROOT / "config.example.toml")
+    assert settings == KubernetesSettings(
+        kubeconfig="~/.kube/config",
+        context="prod",
+        namespaces=["checkout"],
+        selector="app=checkout-api",
+        field_selector="status.phase=Running",
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("namespaces = ['Checkout']", "kubernetes.namespaces: 'Checkout' is not a namespace name"),
+        ("all_namespaces = true\nnamespaces = ['a']", "kubernetes.all_namespaces = true and"),
+        ("selector = 'app in (a'", "kubernetes.selector: label selector 'app in (a'"),
+        ("max_log_requests = 0", "kubernetes.max_log_requests must be at least 1"),
+        ("contxt = 'prod'", "unknown key kubernetes.contxt (did you mean 'context'?)"),
+    ],
+)
+def test_bad_kubernetes_settings_are_one_line_errors(
+    tmp_path: Path, table: str, message: str
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(f"[kubernetes]\n{table}\n")
+    result = cli(["collect", "-c", str(config), "--last", "1h", "-o", str(tmp_path / "b")], 1)
+    assert message in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_flags_override_the_table_and_a_missing_context_is_named(tmp_path: Path) -> None:
+    double = serve(sc.cluster())
+    try:
+        config = write_config(tmp_path, double, namespaces=["payments"])
+        args = ["collect", "-c", str(config), *WINDOW, "--context", "staging", "-o"]
+        result = cli([*args, str(tmp_path / "b")], 3)  # the source fails; the bundle is written
+        assert "no context 'staging' in kubeconfig" in result.output
+        assert "it has: double" in result.output
+        both = cli([*args[:-3], "-A", "-n", "x", "-o", str(tmp_path / "c")], 1)
+        assert "-A/--all-namespaces and -n/--namespace cannot be used together" in both.output
+        cli([*args[:-3], "-A", "-l", "app=payments", "-o", str(tmp_path / "d")])
+    finally:
+        double.stop()
+    manifest = read_manifest(tmp_path / "d")
+    assert manifest["config"]["kubernetes"]["all_namespaces"] is True
+    assert manifest["config"]["kubernetes"]["selector"] == "app=payments"
+    streams = set(events_of(tmp_path / "d", "kubernetes")["stream"])
+    assert f"{sc.NS}/payments-0/db" in streams
+    assert not any(sc.POD_A in s for s in streams)
+    assert (tmp_path / "d/raw/kubernetes/pods/_all.0.json").exists()
