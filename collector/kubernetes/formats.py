@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from incident_timeline.collector.formats import (
@@ -64,9 +65,11 @@ def looks_like_cri(sample: Sample) -> bool:
 def parse_kubectl_logs(text: str, ctx: Context) -> Parsed:
     """``kubectl logs [--prefix] [--timestamps]``: the runtime stamp is ``time``, the app's
     own timestamp (if any) is ``embedded_time``; the prefix names the stream."""
-    lines = split_lines(text)
-    prefix = extract(lines, _PREFIX)
-    rest = lines.str.replace(_PREFIX, "", regex=True)
+    # Arrow-backed strings: the regex replaces below run in Arrow's kernels, not per line.
+    lines = split_lines(text).astype("string[pyarrow]")
+    prefixed = bool(lines.str.startswith("[").any())
+    prefix = extract(lines, _PREFIX) if prefixed else _no_prefix(lines)
+    rest = lines.str.replace(_PREFIX, "", regex=True) if prefixed else lines
     runtime = extract(rest, _RUNTIME)["ts"]
     body = rest.str.replace(_RUNTIME, "", regex=True)
     app = parse_timestamps(body, ctx.timezone, window_of(ctx))
@@ -78,7 +81,7 @@ def parse_kubectl_logs(text: str, ctx: Context) -> Parsed:
     time, quality = fill_inferred(time, quality, ctx.fallback_time)
     stream, labels = _kube_streams(prefix, ctx)
     labels = flagged(labels, app["dst"], has_runtime)
-    summary = strip_leading(body, app["time_raw"])
+    summary = _strip_stamp(body, app["time_raw"])
     events = schema.make_events(
         time=time,
         source="kubernetes",
@@ -94,6 +97,38 @@ def parse_kubectl_logs(text: str, ctx: Context) -> Parsed:
         ref=ctx.ref + "#L" + lines.index.astype(str),
     )
     return Parsed(events, None, {"log_lines": len(events)})
+
+
+def _no_prefix(lines: pd.Series) -> pd.DataFrame:
+    empty = pd.Series(pd.NA, index=lines.index, dtype="string")
+    return pd.DataFrame({"kind": empty, "pod": empty, "container": empty})
+
+
+# What `strip_leading` drops after a leading stamp, with \s spelt out so that Arrow's RE2
+# runs it (pandas falls back to Python's re, line by line, for \s).
+_AFTER_STAMP = r"^[\]\"]?[ \t\n\r\f\v:|,-]*"
+
+
+def _strip_stamp(body: pd.Series, raw: pd.Series) -> pd.Series:
+    """`strip_leading`, vectorized for the common case (the line opens with the stamp
+    itself): rows grouped by the stamp's length are compared and cut in Arrow; the rest
+    (``time=``, brackets, quotes) go through `strip_leading` one by one."""
+    out = body.astype("string[pyarrow]").copy()
+    lengths = raw.str.len()
+    done = pd.Series(False, index=body.index)
+    for n in lengths.dropna().unique():
+        rows = (lengths == n).fillna(False).to_numpy(dtype=bool)
+        head = out[rows].str.slice(0, int(n))
+        same = (head == raw[rows].astype("string[pyarrow]")).fillna(False).to_numpy(dtype=bool)
+        picked = np.flatnonzero(rows)[same]
+        if len(picked):
+            cut = out.iloc[picked].str.slice(int(n)).str.replace(_AFTER_STAMP, "", regex=True)
+            out.iloc[picked] = cut
+            done.iloc[picked] = True
+    left = (~done & raw.notna()).to_numpy(dtype=bool)
+    if left.any():
+        out[left] = strip_leading(body[left], raw[left])
+    return out
 
 
 def parse_cri(data: bytes, ctx: Context) -> Parsed:

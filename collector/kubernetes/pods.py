@@ -109,7 +109,12 @@ def log_plans(
         )
         if started is not None and _before(started, until):
             plans.append(base)  # a container still waiting to start has no log yet
-        if previous and last and not _before(last.get("finishedAt"), since):
+        if (
+            previous
+            and last
+            and not _before(last.get("finishedAt"), since)
+            and _before(last.get("startedAt"), until)
+        ):
             plans.append(dataclasses.replace(base, previous=True))
     return plans
 
