@@ -127,3 +127,21 @@ def test_log_plans_skip_logs_that_cannot_hold_window_lines() -> None:
     late = datetime(2026, 2, 17, 15, 0, tzinfo=UTC)
     assert [p.previous for p in log_plans(pod_a, late, sc.UNTIL) if p.container == "app"] == [False]
     assert log_plans(pod_a, sc.SINCE, sc.UNTIL, previous=False)[-1].previous is False
+
+
+def test_progress_draws_only_when_enabled() -> None:
+    import io
+
+    from incident_timeline.collector.kubernetes.progress import Progress
+
+    shown, quiet = io.StringIO(), io.StringIO()
+    for stream, enabled in ((shown, True), (quiet, False)):
+        progress = Progress(stream, enabled=enabled)
+        progress.start(2)
+        progress.add_bytes(3 << 20)
+        progress.done_one()
+        progress.done_one()
+        progress.close()
+    assert shown.getvalue().endswith("\rkubernetes: logs 2/2, 3.0 MiB\n")
+    assert quiet.getvalue() == ""
+    assert Progress.for_terminal().enabled is False  # pytest's stderr is not a terminal

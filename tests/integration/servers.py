@@ -34,6 +34,7 @@ PACKAGES = {
     "prometheus-alertmanager": "prometheus-alertmanager",
     "prometheus-node-exporter": "prometheus-node-exporter",
     "kubectl": "kubectl",  # the Kubernetes apt repository's (or Google Cloud CLI's) package
+    "openssl": "openssl",
 }
 Sample = tuple[float, float]
 

@@ -31,7 +31,9 @@ def run(
     tmp = tmp_path_factory.mktemp("kubectl")
     cluster = sc.cluster()
     tls = request.param == "https+token"
+    binary("kubectl")  # skip (or fail under CI=true) before any work when it is missing
     if tls:
+        binary("openssl")
         cluster.token = "s3cret-token"
     double = serve(cluster, tls_dir=tmp / "tls" if tls else None)
     kubeconfig = double.kubeconfig(tmp / "kubeconfig", token=cluster.token)
