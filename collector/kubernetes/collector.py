@@ -25,7 +25,7 @@ import pandas as pd
 
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.errors import SourceError
-from incident_timeline.collector.formats import Context, rows_to_events
+from incident_timeline.collector.formats import Context
 from incident_timeline.collector.http import RetryPolicy
 from incident_timeline.collector.kubernetes import events as ev
 from incident_timeline.collector.kubernetes import logs as logstream
@@ -39,9 +39,9 @@ from incident_timeline.collector.kubernetes.listing import Listed, list_all
 from incident_timeline.collector.kubernetes.pods import LogPlan, log_plans, pod_rows
 from incident_timeline.collector.kubernetes.progress import Progress
 from incident_timeline.collector.kubernetes.rollouts import rollout_rows
+from incident_timeline.collector.kubernetes.rows import rows_frame
 from incident_timeline.collector.kubernetes.scope import Scope, gone_pods
 from incident_timeline.collector.kubernetes.settings import KubernetesSettings, settings_from_table
-from incident_timeline.timeline import schema
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.window import Window
 
@@ -233,17 +233,18 @@ class _Run:
             scaling = ev.scalings(items)
             wanted = {k: [i for i in v if scope.wants_workload(i[0], k)] for k, v in apps.items()}
             rows = rollout_rows(wanted, scaling)
-            frame = _in_window(_frame(rows), self.window)
+            frame = _in_window(rows_frame(rows), self.window)
             self.out.add_events(frame)
             self.counts["rollout_events"] += len(frame)
 
     def add_pod_lives(self, pods: list[Item]) -> None:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for pod, (file, pointer) in pods:
-            for r in pod_rows([pod], Context(ref=file, stream="")):
+            for made in pod_rows([pod], Context(ref=file, stream="")):
+                r: dict[str, Any] = dict(made)
                 r["file"], r["pointer"] = file, pointer + r["pointer"].removeprefix("/items/0")
                 rows.append(r)
-        frame = _in_window(_frame(rows), self.window)
+        frame = _in_window(rows_frame(rows), self.window)
         self.out.add_events(frame)
         self.counts["pod_life_events"] += len(frame)
 
@@ -254,7 +255,7 @@ class _Run:
         if None not in listed:
             items = [i for i in items if _namespace(i[0]) in listed]
         rows = gone_pods(items, pods, self.window)
-        frame = _frame(rows)
+        frame = rows_frame(rows)
         self.out.add_events(frame)
         self.counts["gaps"] += len(frame)
 
@@ -334,7 +335,7 @@ class _Run:
                 "file": "manifest.json",
                 "pointer": "/sources/kubernetes",
             }
-            self.out.add_events(_frame([row]))
+            self.out.add_events(rows_frame([row]))
             self.counts["gaps"] += 1
             self.out.warn(f"pod {plan.namespace}/{plan.pod} vanished during collection")
             return
@@ -346,17 +347,6 @@ class _Run:
 def _namespace(item: dict[str, Any]) -> str | None:
     obj = item.get("involvedObject") or item.get("regarding") or {}
     return obj.get("namespace") or (item.get("metadata") or {}).get("namespace")
-
-
-def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Events from rows that carry their own raw ``file`` and ``pointer``."""
-    if not rows:
-        return schema.empty_events()
-    frames = []
-    for file, group in pd.DataFrame(rows).groupby("file", sort=True):
-        records = group.drop(columns=["file"]).to_dict("records")
-        frames.append(rows_to_events(records, Context(ref=str(file), stream="")))
-    return pd.concat(frames, ignore_index=True)
 
 
 def _in_window(frame: pd.DataFrame, window: Window) -> pd.DataFrame:

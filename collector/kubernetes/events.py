@@ -23,9 +23,10 @@ import pandas as pd
 
 from incident_timeline.collector.formats import Context, row, rows_to_events
 from incident_timeline.collector.kubernetes.formats import event_row
+from incident_timeline.collector.kubernetes.rows import rows_frame
 from incident_timeline.timeline import schema
+from incident_timeline.timeline.timefmt import iso_z
 from incident_timeline.timeline.timestamps import parse_iso
-from incident_timeline.timeline.window import iso_z
 
 _SCALED = re.compile(
     r"Scaled (?P<dir>up|down) replica set (?P<rs>\S+?)(?: from (?P<from>\d+))? to (?P<to>\d+)"
@@ -45,7 +46,7 @@ class Scaling:
 def expanded_rows(item: dict[str, Any], ref: tuple[str, str]) -> list[dict[str, Any]]:
     """The event's first occurrence, and its last when it happened more than once."""
     ctx = Context(ref=ref[0], stream="")
-    first = event_row(0, item, ctx)
+    first: dict[str, Any] = dict(event_row(0, item, ctx))
     first["pointer"], first["file"] = ref[1], ref[0]
     count = int(first["labels"]["count"] or 1)
     series = item.get("series") or {}
@@ -63,7 +64,7 @@ def expanded_rows(item: dict[str, Any], ref: tuple[str, str]) -> list[dict[str, 
     last = dict(first)
     last.update(
         time_raw=last_raw,
-        summary=f"{base} (×{count} since {_clock(first['time_raw'])}, last)",
+        summary=f"{base} (×{count} since {_clock(str(first['time_raw']))}, last)",
         labels={**first["labels"], "occurrence": "last"},
     )
     return [first, last]
@@ -82,11 +83,7 @@ def event_frame(
     rows = [r for item, ref in items for r in expanded_rows(item, ref)]
     if not rows:
         return schema.empty_events(), {"k8s_events": 0, "k8s_events_outside_window": 0}, None
-    frames = []
-    for file, group in pd.DataFrame(rows).groupby("file", sort=True):
-        records = group.drop(columns=["file"]).to_dict("records")
-        frames.append(rows_to_events(records, Context(ref=str(file), stream="")))
-    events = pd.concat(frames, ignore_index=True)
+    events = rows_frame(rows)
     oldest = events["time"].min()
     inside = (events["time"] >= pd.Timestamp(since)) & (events["time"] < pd.Timestamp(until))
     counts = {

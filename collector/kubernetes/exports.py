@@ -18,6 +18,7 @@ from incident_timeline.collector.errors import ExportFormatError
 from incident_timeline.collector.formats import Context, Parsed, Sample, rows_to_events
 from incident_timeline.collector.kubernetes.pods import pod_rows
 from incident_timeline.collector.kubernetes.rollouts import rollout_rows
+from incident_timeline.collector.kubernetes.rows import as_rows
 from incident_timeline.timeline import schema
 
 WORKLOADS = {
@@ -30,6 +31,7 @@ WORKLOADS = {
 
 
 def _items(data: Any, what: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]]
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         items = data["items"]
     elif isinstance(data, dict) and "kind" in data:
@@ -45,7 +47,7 @@ def _kinds(sample: Sample) -> set[str]:
     doc = sample.document
     if not isinstance(doc, dict):
         return set()
-    items = doc.get("items") if isinstance(doc.get("items"), list) else [doc]
+    items = doc["items"] if isinstance(doc.get("items"), list) else [doc]
     return {str(i.get("kind")) for i in items if isinstance(i, dict)}
 
 
@@ -69,9 +71,7 @@ def parse_workloads(data: Any, ctx: Context) -> Parsed:
         key = WORKLOADS.get(str(item.get("kind")))
         if key:
             objects.setdefault(key, []).append((item, (ctx.ref, pointer.format(i))))
-    rows = rollout_rows(objects, [], inferred_rollbacks=True)
-    for r in rows:
-        r.pop("file")
+    rows = as_rows(rollout_rows(objects, [], inferred_rollbacks=True))
     events = rows_to_events(rows, ctx) if rows else schema.empty_events()
     return Parsed(events, None, {"rollout_events": len(events)})
 
@@ -82,6 +82,6 @@ def parse_pods(data: Any, ctx: Context) -> Parsed:
     rows = pod_rows(items, ctx)
     if not (isinstance(data, dict) and "items" in data):
         for r in rows:
-            r["pointer"] = str(r["pointer"]).removeprefix("/items/0")
+            r["pointer"] = r["pointer"].removeprefix("/items/0")
     events = rows_to_events(rows, ctx) if rows else schema.empty_events()
     return Parsed(events, None, {"pod_life_events": len(events)})

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from incident_timeline.collector.formats import Context, row
+from incident_timeline.timeline.schema import EventRow
 from incident_timeline.timeline.timestamps import parse_iso
 
 FAILED_REASONS = ("OOMKilled", "Error", "ContainerCannotRun", "DeadlineExceeded", "Evicted")
@@ -140,9 +141,9 @@ def _series(stamp: str) -> Any:
     return pd.Series([stamp], dtype="string")
 
 
-def pod_rows(items: list[dict[str, Any]], ctx: Context) -> list[dict[str, Any]]:
+def pod_rows(items: list[dict[str, Any]], ctx: Context) -> list[EventRow]:
     """Events of the pods' lives: start on a node, and each remembered termination."""
-    rows: list[dict[str, Any]] = []
+    rows: list[EventRow] = []
     for i, pod in enumerate(items):
         meta, spec, status = (
             pod.get("metadata") or {},
@@ -177,7 +178,7 @@ def pod_rows(items: list[dict[str, Any]], ctx: Context) -> list[dict[str, Any]]:
 
 def _termination_rows(
     i: int, pod: dict[str, Any], ctx: Context, labels: dict[str, Any]
-) -> list[dict[str, Any]]:
+) -> list[EventRow]:
     rows = []
     name = labels["name"]
     for role, spec, status in containers(pod):
