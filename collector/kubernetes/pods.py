@@ -113,7 +113,7 @@ def log_plans(
         if (
             previous
             and last
-            and not _before(last.get("finishedAt"), since)
+            and (not last.get("finishedAt") or not _before(last.get("finishedAt"), since))
             and _before(last.get("startedAt"), until)
         ):
             plans.append(dataclasses.replace(base, previous=True))

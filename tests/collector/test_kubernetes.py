@@ -326,3 +326,9 @@ def test_flags_override_the_table_and_a_missing_context_is_named(tmp_path: Path)
     assert f"{sc.NS}/payments-0/db" in streams
     assert not any(sc.POD_A in s for s in streams)
     assert (tmp_path / "d/raw/kubernetes/pods/_all.0.json").exists()
+    events = events_of(tmp_path / "d", "kubernetes")
+    sts = events.loc[events["stream"] == f"{sc.NS}/statefulset/payments"]
+    assert list(sts["summary"]) == [
+        "payments rolled out (revision 2; image postgres:16.3 (was 16.2))"
+    ]
+    assert list(sts["time"]) == [utc("2026-02-17T14:20:00Z")]
