@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
@@ -137,6 +137,7 @@ class _Run:
         }
         self.errors: list[str] = []
         self.read_any = False
+        self.batch = logstream.Batch(window.since, window.until)
 
     def all(self) -> None:
         """Pods, events, rollouts, then every log; a SourceError when nothing was readable."""
@@ -287,6 +288,7 @@ class _Run:
             for future in futures:  # in plan order: deterministic, parsing overlaps fetching
                 self.stored(future.result())
                 self.progress.done_one()
+        self.parsed(self.batch.flush())
 
     def stored(self, fetched: logstream.Fetched) -> None:
         """Record and parse one fetched log (in the main thread)."""
@@ -307,9 +309,11 @@ class _Run:
                 f"limit_bytes = {self.s.limit_bytes}: lines after it are missing"
             )
         rel = fetched.rel.removeprefix("raw/kubernetes/")
-        for frame, outside in logstream.parse_stored(
-            self.out.bundle.path / fetched.rel, rel, plan, self.window.since, self.window.until
-        ):
+        self.parsed(self.batch.add(self.out.bundle.path / fetched.rel, rel, plan))
+
+    def parsed(self, frames: Iterator[tuple[pd.DataFrame, int]]) -> None:
+        """Add parsed log events (and count the lines outside the window)."""
+        for frame, outside in frames:
             self.out.add_events(frame)
             self.counts["log_lines"] += len(frame)
             self.counts["log_lines_outside_window"] += outside

@@ -191,7 +191,14 @@ def test_manifest_raw_streams_and_requests(collected: tuple[Path, Running]) -> N
     assert lines[-1].startswith("2026-02-17T15:29:") and len(lines) == len(
         sc.served_in_window((sc.NS, sc.POD_B, "envoy", False))
     )
+    for pod, container, previous in ((sc.POD_B, "envoy", False), (sc.POD_A, "app", True)):
+        rows = logs_of(bundle, pod, container, previous)
+        for ref, message in zip(rows["ref"], rows["message"], strict=True):
+            file, _, line = ref.partition("#L")
+            stored = gzip.decompress((bundle / file).read_bytes()).decode().splitlines()
+            assert stored[int(line) - 1].endswith(" " + message), ref  # every ref is its line
     asked = {q for _, path, q in double.cluster.seen(f"/pods/{sc.POD_A}/log$")}
+
     assert (
         "container=app&timestamps=true&sinceTime=2026-02-17T14%3A00%3A00Z"
         "&limitBytes=1073741824&previous=true"
