@@ -92,6 +92,7 @@ class KubernetesCollector:
     def collect(self, window: Window, out: SourceWriter, *, clock: Clock) -> dict[str, int]:
         """Collect the window into ``out``; returns counts for the manifest."""
         api, namespace = self.connect()
+        out.add_secrets(_credentials(api.client.configuration))
         progress = self.progress or Progress.for_terminal(enabled=self.settings.progress)
         run = _Run(api, out, window, self.settings, namespace, progress)
         try:
@@ -306,7 +307,9 @@ class _Run:
             self.counts["logs_capped"] += 1
             self.out.warn(
                 f"log of {plan.stream}{' (previous)' if plan.previous else ''} was cut at "
-                f"limit_bytes = {self.s.limit_bytes}: lines after it are missing"
+                f"limit_bytes = {self.s.limit_bytes}: lines after it are missing",
+                kind="gap",
+                ref=fetched.rel,
             )
         rel = fetched.rel.removeprefix("raw/kubernetes/")
         self.parsed(self.batch.add(self.out.bundle.path / fetched.rel, rel, plan))
@@ -346,6 +349,14 @@ class _Run:
         self.counts["logs_failed"] += 1
         self.errors.append(str(error))
         self.out.warn(f"log of {what}: {error}", partial=True)
+
+
+def _credentials(configuration: Any) -> list[str]:
+    """What the kubeconfig gave the client to send (tokens, passwords): masked everywhere."""
+    values = [str(v) for v in (getattr(configuration, "api_key", None) or {}).values() if v]
+    values += [v.removeprefix("Bearer ").strip() for v in values]
+    password = getattr(configuration, "password", None)
+    return [v for v in [*values, password] if isinstance(v, str) and len(v) >= 4]
 
 
 def _namespace(item: dict[str, Any]) -> str | None:

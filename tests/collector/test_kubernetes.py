@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from incident_timeline.collector.bundle import read_manifest
+from incident_timeline.collector.bundle import read_manifest, warning_text
 from tests.collector import kubernetes_scenario as sc
 from tests.doubles.kubernetes import Running, rfc3339, serve
 from tests.support import cli, events_of, utc
@@ -220,6 +220,13 @@ def test_faults_403_429_410_vanished_pod_and_cap(tmp_path: Path) -> None:
         double.stop()
     source = read_manifest(tmp_path / "b")["sources"]["kubernetes"]
     assert source["status"] == "partial"
+    records = source["warnings"]
+    source["warnings"] = [warning_text(w) for w in records]
+    cap = next(w for w in records if "limit_bytes" in w["message"])
+    assert (cap["kind"], cap["ref"]) == (
+        "gap",
+        f"raw/kubernetes/logs/{sc.NS}/{sc.POD_A}/envoy.log.gz",
+    )
     refused = (
         "RBAC refused list pods in namespace 'payments' for context 'double' (403 Forbidden: "
         'pods is forbidden: User "system:serviceaccount:incident:collector" cannot list '
