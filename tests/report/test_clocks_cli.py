@@ -109,7 +109,7 @@ def test_correct_one_then_timeline_and_report_use_it(bundle: Path) -> None:
     assert panic["labels"]["correction"] == "node_clock:node-b"
 
     key = run("timeline", str(bundle), "--key-only", "--format", "md").output
-    assert "node-b clock 2.4 s ahead" in key and "[corrected]" in key
+    assert "node-b clock 2.4 s ahead" in key and "\\[corrected\\]" in key
 
     run("report", str(bundle))
     text = (bundle / "postmortem.md").read_text()

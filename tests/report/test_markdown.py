@@ -132,7 +132,7 @@ def test_timeline_table_of_key_events() -> None:
         "| --- | --- | --- | --- |\n"
         "| 2026-02-17 13:55:00 | Rollout checkout-api v2.3.4 | kubernetes | ci-bot |\n"
         "| 2026-02-17 14:05:12 | db pool exhausted wait_ms=2000 (×2 in window) | kubernetes |  |\n"
-        "| 2026-02-17 14:08:00 | 5xx ratio > 0.05 | prometheus |  |\n"
+        "| 2026-02-17 14:08:00 | 5xx ratio \\> 0.05 | prometheus |  |\n"
         "| 2026-02-17 14:10:02 | CheckoutHighErrorRate | alertmanager |  |\n"
         "| 2026-02-17 14:13:33 | Incident #42 triggered | pagerduty | system |\n"
         "| 2026-02-17 14:15:00 | Escalated to level 2 | pagerduty | system |\n"
