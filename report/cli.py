@@ -24,6 +24,7 @@ from incident_timeline.collector.kubernetes.settings import with_overrides
 from incident_timeline.collector.runner import SourceOutcome, collect
 from incident_timeline.report.postmortem import postmortem
 from incident_timeline.report.render import FORMATS, render
+from incident_timeline.report.story import manifest_window
 from incident_timeline.report.trust import (
     CORRECTIONS,
     clocks_json,
@@ -340,7 +341,8 @@ def _collect(config: Config, window: Window, output: Path, resume: bool) -> list
 
 
 def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None):  # type: ignore[no-untyped-def]
-    frame = load(bundle)[1].events
+    manifest, assembled = load(bundle)
+    frame = assembled.events
     present = sorted(set(frame["source"].unique()) - {"integrity"})
     unknown = [s for s in sources if s not in present and s != "integrity"]  # findings
     if unknown:
@@ -349,7 +351,7 @@ def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str 
             f"sources present: {', '.join(present) or 'none'}"
         )
     frame = filter_events(frame, sources, grep)
-    return key_events(frame) if key_only else frame
+    return key_events(frame, manifest_window(manifest)) if key_only else frame
 
 
 def _warn_incomplete(bundle: Path) -> bool:
@@ -377,7 +379,7 @@ def _report(bundle: Path, output: Path | None) -> Path:
             postmortem(
                 manifest,
                 events,
-                key_events(events),
+                key_events(events, manifest_window(manifest)),
                 corrections=assembled.corrections,
                 applied=assembled.applied,
             )
