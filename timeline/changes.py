@@ -118,7 +118,8 @@ def rollouts(events: pd.DataFrame) -> list[Rollout]:
 def _one(rows: pd.DataFrame, labels: list[dict[str, str]], seen: dict[str, set[str]]) -> Rollout:
     first = rows.iloc[0]
     stream = str(first["stream"])
-    ups, downs = [], []
+    ups: list[str] = []
+    downs: list[str] = []
     for summary in rows["summary"]:
         match = _SCALED.search(str(summary))
         if match:
@@ -189,4 +190,4 @@ def _labels(text: Any) -> dict[str, str]:
 
 
 def _hms(stamp: pd.Timestamp) -> str:
-    return stamp.strftime("%H:%M:%S")
+    return str(stamp.strftime("%H:%M:%S"))

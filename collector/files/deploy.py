@@ -115,7 +115,7 @@ def _json_fields(text: str) -> dict[str, Any]:
 
 
 def _logfmt_fields(text: str) -> dict[str, str]:
-    fields = {}
+    fields: dict[str, str] = {}
     for key, value in _LOGFMT.findall(text):
         if value.startswith('"') and value.endswith('"') and len(value) >= 2:
             value = value[1:-1].replace('\\"', '"')
