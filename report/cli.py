@@ -22,7 +22,16 @@ from incident_timeline.collector.config import Config, load_config
 from incident_timeline.collector.errors import BundleError, IncidentError
 from incident_timeline.collector.kubernetes.settings import with_overrides
 from incident_timeline.collector.runner import SourceOutcome, collect
-from incident_timeline.report.postmortem import postmortem
+from incident_timeline.report.curation import (
+    add_note,
+    check_ref,
+    curate_key,
+    hide,
+    pin,
+    read_curation,
+    with_notes,
+)
+from incident_timeline.report.drafts import write_report
 from incident_timeline.report.render import FORMATS, render
 from incident_timeline.report.story import manifest_window
 from incident_timeline.report.trust import (
@@ -257,17 +266,88 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
     type=click.Path(path_type=Path),
     help="Markdown file to write (default: BUNDLE/postmortem.md).",
 )
-def report_cmd(bundle: Path, output: Path | None) -> None:
+@click.option(
+    "--template",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Your own Jinja2 template (same context as the shipped one; see README).",
+)
+@click.option("--force", is_flag=True, help="Replace the draft even if a person edited it.")
+def report_cmd(bundle: Path, output: Path | None, template: Path | None, force: bool) -> None:
     """Draft a blameless postmortem in Markdown from the bundle.
+
+    A draft someone has edited since it was generated is never overwritten: the new draft
+    is written beside it (postmortem.new.md) unless --force. The full timeline is written
+    next to the draft as CSV.
+
+    \b
+    Examples:
+      incident report bundle/
+      incident report bundle/ -o postmortem.md --template team-postmortem.md.j2
+    """
+    with user_errors():
+        written = write_report(bundle, output, template=template, force=force)
+    if written.kept is not None:
+        click.echo(f"{written.kept} was edited since it was generated; kept it as it is.")
+        click.echo(f"New draft: {written.path} (replace the edited one with --force)")
+    else:
+        click.echo(f"Postmortem draft: {written.path}")
+    click.echo(f"Full timeline: {written.csv}")
+    _exit_if_incomplete(bundle)
+
+
+@cli.command("note")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("text")
+@click.option(
+    "--at", "at", required=True, help="When: 14:40 (on the incident's day) or a full time."
+)
+@click.option("--actor", help="Who did or decided it.")
+@click.option("--tz", default="UTC", show_default=True, help="Zone of a naive --at.")
+def note_cmd(bundle: Path, text: str, at: str, actor: str | None, tz: str) -> None:
+    """Add a human-entered event to the bundle's timeline (kept in BUNDLE/curation.json).
 
     \b
     Example:
-      incident report bundle/ -o postmortem.md
+      incident note bundle/ --at 14:40 --actor alice "Decided to roll back"
     """
     with user_errors():
-        path = _report(bundle, output)
-    click.echo(f"Postmortem draft: {path}")
-    _exit_if_incomplete(bundle)
+        note = add_note(
+            bundle, at, text, window=manifest_window(read_manifest(bundle)), actor=actor, tz=tz
+        )
+    click.echo(f"Note at {note.time}: {note.text}")
+
+
+@cli.command("pin")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("ref")
+def pin_cmd(bundle: Path, ref: str) -> None:
+    """Put the event REF (its ref column) into the key timeline and the report.
+
+    \b
+    Example:
+      incident pin bundle/ 'raw/file/exports/app.log#L812'
+    """
+    with user_errors():
+        check_ref(load(bundle)[1].events, ref)
+        pin(bundle, ref)
+    click.echo(f"Pinned {ref}")
+
+
+@cli.command("hide")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("ref")
+def hide_cmd(bundle: Path, ref: str) -> None:
+    """Take the event REF out of the key timeline and the report (it stays in the bundle).
+
+    \b
+    Example:
+      incident hide bundle/ 'raw/file/exports/events.json#/items/12'
+    """
+    with user_errors():
+        events = with_notes(load(bundle)[1].events, read_curation(bundle))
+        check_ref(events, ref)
+        hide(bundle, ref)
+    click.echo(f"Hidden {ref}")
 
 
 @cli.command("demo")
@@ -299,7 +379,7 @@ def demo_cmd(output: Path) -> None:
         with atomic_open(output / "timeline.md", "w") as handle:
             handle.write(render(_timeline(output, False, (), None), "md"))
         click.echo(render(frame, "table"))
-        report = _report(output, None)
+        report = write_report(output).path
     click.echo(f"\nBundle:      {output}/ (manifest.json, raw/, events/, metrics/)")
     click.echo(f"Timeline:    {output / 'timeline.md'}  (all events; incident timeline {output})")
     click.echo(f"Postmortem:  {report}")
@@ -342,7 +422,8 @@ def _collect(config: Config, window: Window, output: Path, resume: bool) -> list
 
 def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None):  # type: ignore[no-untyped-def]
     manifest, assembled = load(bundle)
-    frame = assembled.events
+    curation = read_curation(bundle)
+    frame = with_notes(assembled.events, curation)
     present = sorted(set(frame["source"].unique()) - {"integrity"})
     unknown = [s for s in sources if s not in present and s != "integrity"]  # findings
     if unknown:
@@ -351,7 +432,9 @@ def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str 
             f"sources present: {', '.join(present) or 'none'}"
         )
     frame = filter_events(frame, sources, grep)
-    return key_events(frame, manifest_window(manifest)) if key_only else frame
+    if not key_only:
+        return frame
+    return curate_key(frame, key_events(frame, manifest_window(manifest)), curation)
 
 
 def _warn_incomplete(bundle: Path) -> bool:
@@ -368,23 +451,6 @@ def _warn_incomplete(bundle: Path) -> bool:
 def _exit_if_incomplete(bundle: Path) -> None:
     if _warn_incomplete(bundle):
         sys.exit(EXIT_PARTIAL)
-
-
-def _report(bundle: Path, output: Path | None) -> Path:
-    manifest, assembled = load(bundle)
-    events = assembled.events
-    path = output or bundle / "postmortem.md"
-    with atomic_open(path, "w") as handle:
-        handle.write(
-            postmortem(
-                manifest,
-                events,
-                key_events(events, manifest_window(manifest)),
-                corrections=assembled.corrections,
-                applied=assembled.applied,
-            )
-        )
-    return path
 
 
 def _emit(text: str | bytes, output: Path | None) -> None:

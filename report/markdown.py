@@ -34,9 +34,11 @@ _AUTOLINK = re.compile(r"(?i)\b(https?|ftp|file|mailto|javascript|data|www)([:.]
 # GFM's extended e-mail autolink is found in the text after escapes are undone, so no escape
 # breaks it; an address becomes a code span, literal in every renderer.
 _EMAIL = re.compile(r"([A-Za-z0-9._+-]+@[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+)")
-# At the start of a line: an ATX heading (#), a block quote (>), a list item (- + *, 1. 1)),
-# a setext underline or thematic break (= -).
-_LINE_START = re.compile(r"^([#>+=-])|^(\d+)([.)])")
+# At the start of a line, what would open a block (CommonMark 4.2, 4.3, 5.2, 5.3): an ATX
+# heading (1-6 "#" then a space or the end), a list item ("-", "+" or "1." / "1)" then a
+# space or the end), a thematic break or setext underline ("---", "==="). "#123", "-5" and
+# "0.073" open nothing and stay as they are.
+_LINE_START = re.compile(r"^(#{1,6}|[-+])(?=\s|$)|^(\d{1,9})([.)])(?=\s|$)|^([-=])(?=[-=\s]*$)")
 _BREAKS = re.compile(r"\r\n|\r|\n")
 
 
@@ -95,6 +97,8 @@ def _break_autolink(match: re.Match[str]) -> str:
 def _escape_start(match: re.Match[str]) -> str:
     if match.group(1):
         return "\\" + match.group(1)
+    if match.group(4):
+        return "\\" + match.group(4)
     return match.group(2) + "\\" + match.group(3)
 
 

@@ -56,6 +56,11 @@ class Rollout:
     status: str | None = None
 
     @property
+    def detail(self) -> str:
+        """The summary without its head: ``ReplicaSet x replacing y, 8 ReplicaSet steps ...``."""
+        return self.summary.split(": ", 1)[-1]
+
+    @property
     def summary(self) -> str:
         """One line: what changed, to which version, in how many steps, over what span.
 
@@ -166,7 +171,8 @@ def _target(first: Any, labels: dict[str, str]) -> str | None:
     if labels.get("kind") and labels.get("name"):
         ns = labels.get("namespace")
         return f"{labels['kind'].lower()} {ns + '/' if ns else ''}{labels['name']}"
-    return None if labels.get("deploy_log") else str(first["stream"])
+    # a Kubernetes stream names its object (ns/kind/name); a deploy log's stream is the log
+    return str(first["stream"]) if first["source"] == "kubernetes" else None
 
 
 def _final_status(labels: list[dict[str, str]]) -> str | None:
