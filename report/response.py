@@ -104,7 +104,7 @@ def impact(events: pd.DataFrame) -> Impact:
         | {e.service for e in errors}
     )
     bad = events.loc[events["severity"].isin(ERROR_SEVERITIES) & (events["kind"] == "log")]
-    pods = sorted({labels(t).get("pod", "") for t in bad["labels"]} - {""})
+    pods = sorted({labels(t).get("pod", "") for t in bad["labels"].unique()} - {""})
     return Impact(start, end, breaches, errors, services, pods, names)
 
 
@@ -146,9 +146,10 @@ def _error_spans(events: pd.DataFrame) -> list[ErrorSpan]:
     rows = events.loc[(events["kind"] == "log") & events["severity"].isin(ERROR_SEVERITIES)]
     if rows.empty:
         return []
-    service = [
-        _service(text, stream) for text, stream in zip(rows["labels"], rows["stream"], strict=True)
-    ]
+    # few distinct label sets and streams, many lines: name each pair once
+    pairs = rows["labels"].astype(str) + "\0" + rows["stream"].astype(str)
+    names = {p: _service(*p.split("\0", 1)) for p in pairs.unique()}
+    service = pairs.map(names)
     grouped = rows.assign(_service=service).groupby("_service")["time"]
     spans = [
         ErrorSpan(str(name), int(group.size), group.min(), group.max()) for name, group in grouped

@@ -54,6 +54,7 @@ class Rollout:
     new_replicaset: str | None = None
     old_replicaset: str | None = None
     status: str | None = None
+    revision: str | None = None
 
     @property
     def detail(self) -> str:
@@ -87,6 +88,8 @@ class Rollout:
             if self.old_replicaset:
                 rs += f" replacing {self.old_replicaset}"
             parts.append(rs)
+        if self.revision:
+            parts.append(f"revision {self.revision}")
         if self.pipeline:
             parts.append(f"pipeline {self.pipeline}")
         span = _hms(self.start) if self.steps == 1 else f"{_hms(self.start)}–{_hms(self.end)}"
@@ -164,6 +167,7 @@ def _one(rows: pd.DataFrame, labels: list[dict[str, str]], seen: dict[str, set[s
         new_replicaset=new_rs,
         old_replicaset=old_rs,
         status=_final_status(labels),
+        revision=merged.get("revision"),
     )
 
 

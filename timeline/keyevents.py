@@ -191,10 +191,13 @@ def key_events(
 def heartbeats(frame: pd.DataFrame, window: Window | None = None) -> pd.Series:
     """Mark alert events of heartbeat alerts: named like one (`HEARTBEAT_ALERTS`) or, given a
     window, firing from its first minutes to its last with no resolution in between."""
-    alerts = frame["kind"].str.startswith("alert_").fillna(False)
-    names = frame["labels"].str.extract(r'"alertname": "([^"]*)"')[0]
+    alerts = frame["kind"].str.startswith("alert_").fillna(False).astype(bool)
+    if not alerts.any():
+        return alerts
+    names = frame.loc[alerts, "labels"].str.extract(r'"alertname": "([^"]*)"')[0]
+    names = names.reindex(frame.index)
     marked = alerts & names.isin(HEARTBEAT_ALERTS)
-    if window is None or not alerts.any():
+    if window is None:
         return marked.astype(bool)
     rows = frame.loc[alerts & names.notna()].assign(_name=names)
     for name, group in rows.groupby("_name"):

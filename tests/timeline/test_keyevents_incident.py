@@ -129,4 +129,4 @@ def test_live_collector_labels_are_read_when_present() -> None:
     frame = events([(5, "deploy", "info", "Deployment api: rolled out")], [labels])
     [change] = rollouts(frame)
     assert (change.kind, change.version) == ("deploy", "v9.1")
-    assert change.summary == "Deploy v9.1 of deployment api: 1 step 14:00:05"
+    assert change.summary == "Deploy v9.1 of deployment api: revision 7, 1 step 14:00:05"
