@@ -22,7 +22,7 @@ from incident_timeline.collector.errors import BundleError
 from incident_timeline.report.curation import read_curation, with_notes
 from incident_timeline.report.postmortem import postmortem
 from incident_timeline.report.render import render_csv
-from incident_timeline.report.trust import load
+from incident_timeline.report.trust import load, read_metrics
 
 STATE = "report-state.json"
 
@@ -59,6 +59,7 @@ def write_report(
         regenerate=regenerate_command(bundle, output, template),
         csv_name=csv.name,
         template=template,
+        metrics=read_metrics(bundle, manifest),
     )
     with atomic_open(csv, "w") as handle:
         handle.write(render_csv(events))

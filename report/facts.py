@@ -4,10 +4,11 @@ interval between two moments, each formatted once for people."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from typing import Any
 
 import pandas as pd
+
+from incident_timeline.timeline.changes import label_dict
 
 ERROR_SEVERITIES = ("error", "critical")
 
@@ -129,10 +130,4 @@ def first(events: pd.DataFrame, mask: Any) -> Moment | None:
     return found[0] if found else None
 
 
-def labels(text: Any) -> dict[str, str]:
-    """An event's labels JSON as a dict (empty when it is not an object)."""
-    try:
-        value = json.loads(str(text))
-    except ValueError:
-        return {}
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+labels = label_dict  # an event's labels JSON as a dict of strings

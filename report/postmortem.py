@@ -99,6 +99,7 @@ def postmortem(
     regenerate: str = "incident report BUNDLE",
     csv_name: str | None = None,
     template: Path | None = None,
+    metrics: Mapping[str, pd.DataFrame] | None = None,
 ) -> str:
     """Draft a blameless postmortem in Markdown from a bundle manifest and its events.
 
@@ -116,6 +117,7 @@ def postmortem(
         hides=hides,
         regenerate=regenerate,
         csv_name=csv_name,
+        metrics=metrics,
     )
     return render_story(story, template)
 

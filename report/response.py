@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -20,6 +21,7 @@ from incident_timeline.report.facts import (
     Interval,
     Moment,
     first,
+    hms,
     human_duration,
     interval,
     labels,
@@ -125,6 +127,29 @@ def _breaches(events: pd.DataFrame) -> list[Breach]:
             out.append(Breach(key[0], series, start, moment, _peak(peaks)))
     out += [Breach(k[0], k[1], m, None, _peak(p)) for k, (m, p) in open_.items()]
     return sorted(out, key=lambda b: b.start.time)
+
+
+def with_peaks(breaches: list[Breach], metrics: Mapping[str, pd.DataFrame]) -> list[Breach]:
+    """Each breach's peak from its query's samples (``metrics/<query>.parquet``) over the
+    breach, ``0.3234 at 14:16:15``; the crossing value stays when there are no samples."""
+    out = []
+    for breach in breaches:
+        samples = metrics.get(breach.query)
+        if samples is None or samples.empty or not {"time", "value", "labels"} <= set(samples):
+            out.append(breach)
+            continue
+        wanted = {k: v for k, v in breach.start.labels.items() if k not in _NOT_SERIES}
+        sets = {t: labels(t) == wanted for t in samples["labels"].unique()}
+        same = samples["labels"].map(sets).astype(bool)
+        end = breach.end.time if breach.end is not None else samples["time"].max()
+        span = samples.loc[same & samples["time"].between(breach.start.time, end)]
+        if span.empty or span["value"].isna().all():
+            out.append(breach)
+            continue
+        top = span.loc[span["value"].idxmax()]
+        peak = f"{top['value']:.4g} at {hms(top['time'])}"
+        out.append(dataclasses.replace(breach, peak=peak))
+    return out
 
 
 def _stream_of(rows: pd.DataFrame, moment: Moment) -> str:

@@ -26,6 +26,7 @@ from incident_timeline.report.response import (
     detection,
     impact,
     response,
+    with_peaks,
 )
 from incident_timeline.report.storyline import Storyline, storyline
 from incident_timeline.timeline.keyevents import heartbeats, key_events
@@ -92,8 +93,10 @@ def build_story(
     hides: Collection[str] = (),
     regenerate: str = "incident report BUNDLE",
     csv_name: str | None = None,
+    metrics: Mapping[str, pd.DataFrame] | None = None,
 ) -> Story:
-    """Compute the story of ``events`` (all of the bundle's, human notes included)."""
+    """Compute the story of ``events`` (all of the bundle's, human notes included);
+    ``metrics`` are the bundle's metric samples by query name, for peak values."""
     window = manifest_window(manifest)
     events = events.reset_index(drop=True)
     inside = _inside(events, window)
@@ -103,7 +106,8 @@ def build_story(
     hurt = dataclasses.replace(
         hurt,
         breaches=[
-            dataclasses.replace(b, query=_query_label(manifest, b.query)) for b in hurt.breaches
+            dataclasses.replace(b, query=_query_label(manifest, b.query))
+            for b in with_peaks(hurt.breaches, metrics or {})
         ],
     )
     detected = detection(inside, ~beats)

@@ -106,7 +106,7 @@ def rollouts(events: pd.DataFrame) -> list[Rollout]:
     deploys = events.loc[events["kind"] == "deploy"]
     if deploys.empty:
         return []
-    labels = [_labels(text) for text in deploys["labels"]]
+    labels = [label_dict(text) for text in deploys["labels"]]
     key = [
         f"{src}\0{stream}\0{lab.get('pipeline', '')}"
         for src, stream, lab in zip(deploys["source"], deploys["stream"], labels, strict=True)
@@ -191,7 +191,8 @@ def _image_tag(image: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def _labels(text: Any) -> dict[str, str]:
+def label_dict(text: Any) -> dict[str, str]:
+    """An event's labels JSON as a dict of strings (empty when it is not a JSON object)."""
     try:
         value = json.loads(str(text))
     except ValueError:

@@ -64,6 +64,19 @@ def test_header_says_incident_impact_and_duration(collected: Path) -> None:
         assert row in text
 
 
+def test_impact_span_peak_and_what_was_affected(collected: Path) -> None:
+    lines = [x for x in section(draft(collected), "Impact").splitlines() if x[:2] == "- "]
+    assert lines == [
+        "- 5xx ratio \\> 0.05 (service=checkout-api): from 14:11:15 to 14:26:45 (15 min 30 s), "
+        "peak 0.3234 at 14:16:15",
+        "- Error log lines from checkout-api: 501, 14:10:03–14:19:56",
+        "- Affected services: checkout-api",
+        "- Pods with error logs: 4 (checkout-api-6d8f7b9c5d-5mk8p, checkout-api-6d8f7b9c5d-6gmfc, "
+        "checkout-api-6d8f7b9c5d-7f8k7, checkout-api-6d8f7b9c5d-rzgxz)",
+        "- Alerts: HighErrorRate",
+    ]
+
+
 def test_what_changed_deploy_and_rollback_with_versions_and_actor(collected: Path) -> None:
     lines = [x for x in section(draft(collected), "What Changed").splitlines() if x[:2] == "- "]
     assert [line.split(" (file, ")[0] for line in lines] == [
