@@ -310,3 +310,22 @@ def test_human_duration() -> None:
         pd.Timedelta(seconds=-0.4): "0 s",
     }
     assert {delta: human_duration(delta) for delta in cases} == cases
+
+
+def test_a_long_incident_keeps_at_most_forty_rows_and_every_page() -> None:
+    rows: list[tuple[Any, ...]] = [
+        (f"14:{10 + i // 2:02d}:{(i % 2) * 30:02d}", "kubernetes", "k8s_event", "warning", None,
+         f"Pod w{i}x: Reason{chr(65 + i % 26)}{chr(65 + i // 26)}: failed", {})
+        for i in range(30)
+    ]  # fmt: skip
+    rows += [
+        (f"14:{10 + i:02d}:05", "pagerduty", "page_notify", "info", None, f"Notified p{i}", {})
+        for i in range(30)
+    ]
+    rows += [("14:50:00", "pagerduty", "page_ack", "info", "Alice", "Acknowledged", {})]
+    body = section(draft(events=timeline(rows)), "Timeline")
+    table = [x for x in body.splitlines() if x.startswith("| ")][2:]
+    assert len(table) == 40
+    assert "40 key events of 61 (2 less telling rows left out)" in body  # 10 k8s signatures + 1
+    assert "| 14:50:00 | Acknowledged | pagerduty | Alice |" in table
+    assert sum("Notified" in r for r in table) == 30  # notifications outrank k8s warnings
