@@ -9,25 +9,17 @@ from typing import Any
 import pandas as pd
 
 from incident_timeline.timeline.changes import label_dict
+from incident_timeline.timeline.timefmt import human_duration
 
 ERROR_SEVERITIES = ("error", "critical")
 
 
-def human_duration(delta: pd.Timedelta) -> str:
-    """Write a duration to the second for people: ``1 h 30 min``, ``3 min 14 s``, ``0 s``."""
-    total = int(abs(delta.total_seconds()) + 0.5)  # half up, not banker's rounding
-    seconds = total
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
-        count, seconds = divmod(seconds, size)
-        if count:
-            parts.append(f"{count} {unit}")
-    text = " ".join(parts) or "0 s"
-    return f"-{text}" if delta < pd.Timedelta(0) and total else text
+__all__ = ["Interval", "Moment", "first", "full", "hms", "human_duration", "interval", "labels"]
 
 
 def hms(stamp: pd.Timestamp) -> str:
-    """``14:02:05``: the time of day in UTC, to the second."""
+    """``14:02:05``: the time of day in UTC, to the second (a timeline column never shows a
+    fraction; timefmt.hms does when the instant has one)."""
     return str(stamp.strftime("%H:%M:%S"))
 
 

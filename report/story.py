@@ -30,6 +30,7 @@ from incident_timeline.report.response import (
 )
 from incident_timeline.report.storyline import Storyline, storyline
 from incident_timeline.timeline.keyevents import heartbeats, key_events
+from incident_timeline.timeline.trust.checks import manifest_times
 from incident_timeline.timeline.trust.findings import Correction
 from incident_timeline.timeline.window import Window
 
@@ -254,28 +255,11 @@ def _generator(manifest: Mapping[str, Any]) -> str:
     tool = manifest.get("tool") or {}
     name = tool.get("name") or "incident-timeline"
     version = tool.get("version") or "(unknown version)"
-    collected = _ts(manifest.get("collected_at"))
+    collected = manifest_times(manifest)[1]
     when = full(collected) if collected is not None else "at an unknown time"
     return f"{name} {version} from bundle evidence collected {when}"
 
 
 def manifest_window(manifest: Mapping[str, Any]) -> Window | None:
     """The collection window a bundle's manifest records, or None if it has none."""
-    window = manifest.get("window") or {}
-    since, until = _ts(window.get("since")), _ts(window.get("until"))
-    if since is None or until is None:
-        return None
-    return Window(since.to_pydatetime(), until.to_pydatetime())
-
-
-def _ts(value: Any) -> pd.Timestamp | None:
-    """Parse a manifest time; naive ones are UTC (the manifest writes UTC)."""
-    if not value:
-        return None
-    try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        return None
-    if pd.isna(stamp):
-        return None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return manifest_times(manifest)[0]
