@@ -21,7 +21,8 @@ import pandas as pd
 from incident_timeline.collector.bundle import atomic_open
 from incident_timeline.collector.errors import BundleError, WindowError
 from incident_timeline.timeline import schema
-from incident_timeline.timeline.window import Window, iso_z, parse_time
+from incident_timeline.timeline.timefmt import iso_z
+from incident_timeline.timeline.window import Window, parse_time
 
 CURATION = "curation.json"
 HUMAN = "human"
