@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,9 @@ import pandas as pd
 from incident_timeline.timeline.changes import rollouts
 from incident_timeline.timeline.schema import COLUMNS
 from incident_timeline.timeline.timefmt import seconds_text
-from incident_timeline.timeline.window import Window
+
+if TYPE_CHECKING:  # window.py imports collector.errors; the public timeline API must not
+    from incident_timeline.timeline.window import Window
 
 KEY_KINDS: tuple[str, ...] = (
     "alert_pending",
