@@ -183,3 +183,21 @@ def test_pin_and_hide_change_the_key_timeline(bundle: Path) -> None:
 def test_note_times_must_fall_in_the_window(bundle: Path) -> None:
     bad = cli(["note", str(bundle), "--at", "16:40", "late"], exit_code=1)
     assert "Error: --at '16:40' is outside the window (2026-02-17T14:00:00Z .." in bad.output
+
+
+def test_report_with_a_team_template(bundle: Path, tmp_path: Path) -> None:
+    ours = tmp_path / "ours.md.j2"
+    ours.write_text(
+        "# {{ story.title }}\n\n{{ story.summary }}\n\n"
+        "{% for x in story.response.metrics %}- {{ x.label }}: {{ x.text }}\n{% endfor %}"
+    )
+    out = tmp_path / "pm.md"
+    result = cli(["report", str(bundle), "--template", str(ours), "-o", str(out)])
+    assert result.output.splitlines()[0] == f"Postmortem draft: {out}"
+    text = out.read_text()
+    assert text.startswith("# Checkout API 5xx after v2.3.4 deploy\n\n5xx ratio \\> 0.05")
+    assert "- Time to mitigate: 9 min 7 s (page 14:13:33 → rollback to v2.3.3 14:22:40)\n" in text
+    assert (tmp_path / "pm-timeline.csv").is_file()
+    ours.write_text("{% if %}")
+    bad = cli(["report", str(bundle), "--template", str(ours), "-o", str(out)], exit_code=1)
+    assert bad.output.startswith(f"Error: {ours}:1: ")
