@@ -144,10 +144,11 @@ def _one(rows: pd.DataFrame, labels: list[dict[str, str]], seen: dict[str, set[s
     rollback |= new_rs is not None and new_rs in earlier
     earlier.update(downs)
     kind = "rollback" if rollback else "deploy"
-    if new_rs is not None and set(ups + downs) == {new_rs} and not merged.get("image"):
+    image = merged.get("image") or _first_image(merged.get("images"))
+    if new_rs is not None and set(ups + downs) == {new_rs} and not image:
         kind = "scale"
     actor = next((str(a) for a in rows["actor"] if not pd.isna(a)), None)
-    version = merged.get("version") or _image_tag(merged.get("image"))
+    version = merged.get("version") or _image_tag(image)
     return Rollout(
         start=first["time"],
         end=rows["time"].iloc[-1],
@@ -184,6 +185,12 @@ def _final_status(labels: list[dict[str, str]]) -> str | None:
         if lab.get("status"):
             return str(lab["status"])
     return None
+
+
+def _first_image(images: str | None) -> str | None:
+    """The first image of the live collector's ``images`` label (``app=reg/app:v2,side=...``)."""
+    first = (images or "").split(",")[0]
+    return first.split("=", 1)[1] if "=" in first else None
 
 
 def _image_tag(image: str | None) -> str | None:

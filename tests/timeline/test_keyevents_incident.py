@@ -124,6 +124,27 @@ def test_one_row_per_rollout_and_a_rollback_to_an_earlier_replicaset() -> None:
     ]
 
 
+def test_the_kubernetes_collectors_rollout_rows_give_revision_and_version() -> None:
+    labels = {
+        "kind": "Deployment",
+        "name": "api",
+        "namespace": "shop",
+        "revision": "4",
+        "replicaset": "api-7c9",
+        "images": "api=reg/shop/api:v2.3.3,proxy=envoy:1.30",
+        "rollback": "true",
+        "step": "start",
+    }
+    frame = events([(60, "deploy", "warning", "api rolled back to revision 2")], [labels])
+    [change] = rollouts(frame)
+    assert (change.kind, change.version, change.revision, change.new_replicaset) == (
+        "rollback",
+        "v2.3.3",
+        "4",
+        "api-7c9",
+    )
+
+
 def test_live_collector_labels_are_read_when_present() -> None:
     labels = {"kind": "Deployment", "name": "api", "image": "reg/api:v9.1", "revision": "7"}
     frame = events([(5, "deploy", "info", "Deployment api: rolled out")], [labels])
