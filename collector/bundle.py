@@ -292,6 +292,7 @@ class Bundle:
         title: str | None,
         collected_at: datetime,
         resume: bool = False,
+        incident: dict[str, Any] | None = None,
     ) -> None:
         self.path = path
         self._lock = threading.RLock()
@@ -302,6 +303,7 @@ class Bundle:
             "window": window.as_dict(),
             "collected_at": iso_z(collected_at),
             "config": config,
+            **({"incident": incident} if incident else {}),
             "sources": {},
             "files": {},
         }

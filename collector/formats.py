@@ -43,12 +43,15 @@ class Context:
 
 @dataclasses.dataclass
 class Parsed:
-    """A parser's result: events, optional tidy metric samples, counts and warnings."""
+    """A parser's result: events, optional tidy metric samples, counts and warnings;
+    ``incomplete`` says the file itself shows it holds only part of the data (the source is
+    then ``partial``)."""
 
     events: pd.DataFrame
     metrics: pd.DataFrame | None
     counts: dict[str, int]
     warnings: list[str] = dataclasses.field(default_factory=list)
+    incomplete: bool = False
 
 
 def rows_to_events(rows: Sequence[EventRow], ctx: Context) -> pd.DataFrame:
@@ -74,7 +77,8 @@ def rows_to_events(rows: Sequence[EventRow], ctx: Context) -> pd.DataFrame:
         time_raw=frame["time_raw"].fillna(""),
         time_quality=quality,
         embedded_time=parse_iso(embedded.astype("string"), ctx.timezone)["time"],
-        ref=ctx.ref + "#" + frame["pointer"],
+        # a row may carry its own ref (records gathered from several raw pages)
+        ref=frame["ref"] if "ref" in frame else ctx.ref + "#" + frame["pointer"],
     )
 
 

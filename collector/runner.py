@@ -56,6 +56,7 @@ def collect(
     clock: Clock = utc_now,
     progress: Callable[[SourceOutcome], None] | None = None,
     notice: Callable[[str], None] | None = None,
+    incident: dict[str, Any] | None = None,
 ) -> list[SourceOutcome]:
     """Collect every source of ``config`` for ``window`` into bundle ``out``.
 
@@ -63,9 +64,12 @@ def collect(
     stops the others: its error goes to the manifest and the outcome. Outcomes come back in
     config order; ``progress`` is called (in this thread) as each source ends, ``notice``
     with what ``resume`` did besides (temp files removed, sources collected again).
+    ``incident`` (e.g. from ``--pagerduty-incident``) is kept as the manifest's ``incident``
+    section; its title is the report's unless ``[incident] title`` is set.
     """
+    title = config.incident.title or (incident or {}).get("title")
     bundle = Bundle(
-        out, window, config.raw, title=config.incident.title, collected_at=clock(), resume=resume
+        out, window, config.raw, title=title, collected_at=clock(), resume=resume, incident=incident
     )
     bundle.write_manifest()
     say = notice or (lambda text: None)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -105,6 +106,18 @@ def cli() -> None:
 @click.option("--last", help="Window of this length ending now (or at --until), e.g. 90m.")
 @click.option("--tz", help="Zone of naive --since/--until (default: incident.timezone, UTC).")
 @click.option(
+    "--pagerduty-incident",
+    "pd_incident",
+    metavar="ID",
+    help="Window, title and paging record from this PagerDuty incident (id or number).",
+)
+@click.option(
+    "--pad",
+    default="30m",
+    show_default=True,
+    help="With --pagerduty-incident: widen its window by this much on both sides.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path),
@@ -124,6 +137,8 @@ def collect_cmd(
     until: str | None,
     last: str | None,
     tz: str | None,
+    pd_incident: str | None,
+    pad: str,
     output: Path,
     resume: bool,
     kube_context: str | None,
@@ -141,8 +156,12 @@ def collect_cmd(
       incident collect -c config.toml --since 2026-02-17T14:00:00Z --until 2026-02-17T15:30Z -o b/
       incident collect -c config.toml --context prod -n checkout -l app=checkout-api \\
           --last 2h -o bundle/
+      incident collect -c config.toml --pagerduty-incident Q1ABCDE --pad 30m -o bundle/
 
     --context, -n, -A and -l override the [kubernetes] table (and add it when absent).
+
+    With --pagerduty-incident the window runs from the incident's creation to its
+    resolution (or now), padded; --since/--until win where given.
 
     Exit status: 0 all sources ok; 3 bundle written but a source failed or is partial;
     1 nothing could be done (bad config or window).
@@ -155,8 +174,25 @@ def collect_cmd(
             all_namespaces=all_namespaces,
             selector=selector,
         )
-        window = _window(config, since, until, last, tz)
-        outcomes = _collect(config, window, output, resume)
+        incident = None
+        if pd_incident:
+            if last:
+                raise click.UsageError("give either --last or --pagerduty-incident, not both")
+            # imported here: the pagerduty collector loads only when asked for (registry)
+            from incident_timeline.collector.pagerduty.incident import resolve_incident_window
+
+            window, incident = resolve_incident_window(
+                config,
+                pd_incident,
+                pad=pad,
+                since=since,
+                until=until,
+                tz=tz or config.incident.timezone,
+            )
+            click.echo(f"Window (UTC): {window.describe()}", err=True)
+        else:
+            window = _window(config, since, until, last, tz)
+        outcomes = _collect(config, window, output, resume, incident)
     if any(o.status in ("partial", "failed") for o in outcomes):
         sys.exit(EXIT_PARTIAL)
 
@@ -406,7 +442,13 @@ def _window(
     return window
 
 
-def _collect(config: Config, window: Window, output: Path, resume: bool) -> list[SourceOutcome]:
+def _collect(
+    config: Config,
+    window: Window,
+    output: Path,
+    resume: bool,
+    incident: dict[str, Any] | None = None,
+) -> list[SourceOutcome]:
     def progress(o: SourceOutcome) -> None:
         counts = ", ".join(f"{k} {v:,}" for k, v in o.counts.items() if v)
         line = f"  {o.name:<12} {o.status:<8} {counts} ({o.seconds:.1f} s)"
@@ -415,7 +457,15 @@ def _collect(config: Config, window: Window, output: Path, resume: bool) -> list
     def notice(text: str) -> None:
         click.echo(f"  {text}", err=True)
 
-    outcomes = collect(config, window, output, resume=resume, progress=progress, notice=notice)
+    outcomes = collect(
+        config,
+        window,
+        output,
+        resume=resume,
+        progress=progress,
+        notice=notice,
+        incident=incident,
+    )
     click.echo(f"Bundle written: {output}", err=True)
     return outcomes
 

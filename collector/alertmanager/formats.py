@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -146,11 +147,18 @@ def _webhook_row(number: int, record: Any, ctx: Context) -> EventRow:
             "receiver": payload.get("receiver"),
             "status": status,
             "group_key": payload.get("groupKey"),
+            # what Alertmanager's PagerDuty notifier sends as dedup_key for this group
+            # (notify/pagerduty: DedupKey = key.Hash(), sha256 hex of the group key)
+            "dedup_key": _sha256(payload.get("groupKey")),
             # one alert: the key that matches it in Prometheus and Alertmanager events
             "fingerprint": prints[0] if len(prints) == 1 else None,
             "fingerprints": ",".join(prints) if len(prints) > 1 else None,
         },
     )
+
+
+def _sha256(text: Any) -> str | None:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest() if isinstance(text, str) else None
 
 
 def _first(sample: Sample) -> Any:

@@ -157,7 +157,7 @@ class FileCollector:
         counts["outside_window"] += int((~inside).sum())
         out.add_events(parsed.events)
         for warning in parsed.warnings:
-            out.warn(f"{rel}: {warning}")
+            out.warn(f"{rel}: {warning}", partial=parsed.incomplete)
         if parsed.metrics is not None:
             out.write_metrics(ctx.stream, parsed.metrics)
         for key, value in parsed.counts.items():

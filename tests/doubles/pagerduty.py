@@ -23,7 +23,9 @@ Exact error wording beyond those cited is the double's own.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -88,7 +90,9 @@ class PagerDutyDouble:
     ) -> None:
         """Put an incident and its records into the account."""
         self.incidents.append(incident)
-        self.log_entries[incident["id"]] = list(log_entries)
+        self.log_entries[incident["id"]] = sorted(
+            log_entries, key=lambda e: _parse(e["created_at"])
+        )
         self.notes[incident["id"]] = list(notes)
         self.alerts[incident["id"]] = list(alerts)
 
@@ -194,12 +198,10 @@ class PagerDutyDouble:
         self, entries: list[dict[str, Any]], query: dict[str, list[str]], zone: ZoneInfo
     ) -> list[dict[str, Any]]:
         since, until = _time(query, "since", zone), _time(query, "until", zone)
-        kept = [
-            e
-            for e in entries
-            if (since is None or _parse(e["created_at"]) >= since)
-            and (until is None or _parse(e["created_at"]) < until)
-        ]
+        times = [_parse(e["created_at"]) for e in entries] if since or until else []
+        lo = bisect.bisect_left(times, since) if since else 0
+        hi = bisect.bisect_left(times, until) if until else len(entries)
+        kept = entries[lo:hi]  # entries are kept in time order (add, _account_entries)
         if query.get("is_overview") == ["true"]:
             kept = [e for e in kept if e["type"] in OVERVIEW]
         if "channels" not in query.get("include[]", []):
@@ -281,6 +283,7 @@ def _time(query: dict[str, list[str]], key: str, zone: ZoneInfo) -> datetime | N
     return value.replace(tzinfo=zone) if value.tzinfo is None else value
 
 
+@functools.lru_cache(maxsize=65_536)
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
