@@ -1,1 +1,1 @@
-"""The ``pagerduty`` source's formats: incident log entries and notes."""
+"""The ``pagerduty`` source: the live collector (REST API v2) and its formats (log entries, notes, alerts)."""

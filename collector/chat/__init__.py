@@ -1,0 +1,1 @@
+"""The ``chat`` source: incident channel messages (Slack exports)."""

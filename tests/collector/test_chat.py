@@ -1,0 +1,148 @@
+"""The chat collector on a Slack export (tests/data/slack-export: several days, a thread with an
+edited reply, joins, two bots, reactions, markup), as a folder and as a zip, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from incident_timeline.collector.chat.slack import Names, readable
+from tests.support import DATA, cli
+
+EXPORT = DATA / "slack-export"
+WINDOW = ["--since", "2026-03-10T08:42:04Z", "--until", "2026-03-10T10:28:31Z"]
+PARENT = "1773134040.120400"
+
+
+def run(tmp_path: Path, export: str, extra: str = "", code: int = 0) -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(f'[chat]\nslack_export = "{export}"\n{extra}')
+    out = tmp_path / "bundle"
+    cli(["collect", "-c", str(config), *WINDOW, "-o", str(out)], code)
+    return out
+
+
+def events(bundle: Path) -> pd.DataFrame:
+    frame = pd.read_parquet(bundle / "events" / "chat.parquet")
+    frame["labels"] = frame["labels"].map(json.loads)
+    return frame.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+EXPECTED = [
+    ("09:12:31", "Alertmanager", "Alertmanager: [FIRING:1] HighErrorRate checkout-api", "bot"),
+    (
+        "09:12:33",
+        "PagerDuty",
+        "PagerDuty: #1042 Checkout API 5xx rate above 5 % "
+        "(https://acme.pagerduty.com/incidents/Q1ABCDE) triggered, assigned to Jane Doe",
+        "bot",
+    ),
+    ("09:13:10", "Raj Patel", "Raj Patel: @Raj Patel has joined the channel", "join"),
+    (
+        "09:14:00",
+        "Jane Doe",
+        "Jane Doe: looking. @Raj Patel can you check #general for the deploy note?",
+        None,
+    ),
+    (
+        "09:15:12",
+        "Raj Patel",
+        "Raj Patel ↳: v2.3.4 went out at 09:05, pool size 5 & timeouts <1s",
+        None,
+    ),
+    (
+        "09:18:40",
+        "Jane Doe",
+        "Jane Doe ↳: rolling back, see https://ci.example.com/deploys/881",
+        None,
+    ),
+    ("09:19:55", "wei.z", "wei.z: @wei.z has joined the channel", "join"),
+    (
+        "09:20:05",
+        "wei.z",
+        "wei.z: @here checkout is degraded; status page updated status (https://status.example.com)",
+        None,
+    ),
+    ("09:58:50", "Jane Doe", "Jane Doe: resolved :tada: thanks @payments-oncall", None),
+]
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["folder", "zip"])
+def test_slack_export_channel_as_chat_events(tmp_path: Path, packed: bool) -> None:
+    export = EXPORT
+    if packed:  # Slack hands the export out as a zip
+        export = Path(shutil.make_archive(str(tmp_path / "slack"), "zip", EXPORT))
+    bundle = run(tmp_path, str(export), 'channels = ["inc-checkout-1042"]\n')
+    frame = events(bundle)
+    got = [
+        (t.strftime("%H:%M:%S"), actor, summary, labels.get("noise"))
+        for t, actor, summary, labels in zip(
+            frame["time"], frame["actor"], frame["summary"], frame["labels"], strict=True
+        )
+    ]
+    assert got == EXPECTED
+    assert set(frame["kind"]) == {"chat"}
+    assert set(frame["stream"]) == {"slack/#inc-checkout-1042"}
+    assert (
+        list(frame["severity"])
+        == ["info"] * 2 + ["debug", "info", "info", "info", "debug"] + ["info"] * 2
+    )
+    thread = frame[frame["labels"].map(lambda lab: lab.get("thread_ts")) == PARENT]
+    assert list(thread["time"].dt.strftime("%H:%M:%S")) == ["09:14:00", "09:15:12", "09:18:40"]
+    parent, edited = thread.iloc[0]["labels"], thread.iloc[1]["labels"]
+    assert (parent["reply_count"], parent["reactions"], parent.get("reply")) == (
+        "2",
+        "eyes:2",
+        None,
+    )
+    assert (edited["reply"], edited["edited_ts"]) == ("true", "1773134162.000000")
+    assert edited["text_raw"] == "v2.3.4 went out at 09:05, pool size 5 &amp; timeouts &lt;1s"
+    assert str(frame["time"][3]) == "2026-03-10 09:14:00.120400+00:00"
+    ref = frame["ref"][3]
+    assert ref == "raw/chat/slack/inc-checkout-1042/2026-03-10.json#/3"
+    raw = json.loads((bundle / ref.split("#")[0]).read_text())
+    assert raw[3]["ts"] == PARENT
+    source = json.loads((bundle / "manifest.json").read_text())["sources"]["chat"]
+    assert (source["status"], source["counts"]) == (
+        "ok",
+        {"channels": 1, "days": 3, "messages": 9, "outside_window": 3, "events": 9},
+    )
+    assert (bundle / "raw/chat/slack/inc-checkout-1042/2026-03-10.json").read_bytes() == (
+        EXPORT / "inc-checkout-1042/2026-03-10.json"
+    ).read_bytes()
+
+
+def test_every_channel_by_default_and_an_unknown_one(tmp_path: Path) -> None:
+    bundle = run(tmp_path, str(EXPORT))
+    assert sorted(set(events(bundle)["stream"])) == ["slack/#general", "slack/#inc-checkout-1042"]
+    other = tmp_path / "other"
+    other.mkdir()
+    bundle = run(other, str(EXPORT), 'channels = ["inc-chekout-1042"]\n', code=3)
+    source = json.loads((bundle / "manifest.json").read_text())["sources"]["chat"]
+    assert source["warnings"] == [
+        "channel 'inc-chekout-1042' is not in the export (has: general, inc-checkout-1042)"
+    ]
+
+
+def test_a_missing_export_fails_the_source_only(tmp_path: Path) -> None:
+    bundle = run(tmp_path, "nowhere.zip", code=3)
+    source = json.loads((bundle / "manifest.json").read_text())["sources"]["chat"]
+    assert (source["status"], source["error"]) == (
+        "failed",
+        f"slack_export {tmp_path / 'nowhere.zip'}: no such file or folder",
+    )
+
+
+def test_markup() -> None:
+    names = Names({"U1": "Jane Doe"}, {"C1": "inc"})
+    assert (
+        readable("<@U1> <@U9> <@U9|bob> <#C1> <#C2|ops>", names) == "@Jane Doe @U9 @bob #inc #ops"
+    )
+    assert readable("<!channel> <!date^1773134040^{time}|09:14> <mailto:a@b.c|a@b.c>", names) == (
+        "@channel 09:14 a@b.c"
+    )
+    assert readable("a &lt;b&gt; &amp;amp; <http://x|x>", names) == "a <b> &amp; x (http://x)"
