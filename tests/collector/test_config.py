@@ -33,7 +33,10 @@ def test_example_config_loads_and_documents_every_key() -> None:
     from incident_timeline.collector.config import IncidentSettings
     from incident_timeline.collector.files.collector import FileSource
 
-    for cls in (IncidentSettings, FileSource):
+    from incident_timeline.collector.chat.collector import ChatSettings
+    from incident_timeline.collector.pagerduty.settings import PagerDutySettings
+
+    for cls in (IncidentSettings, FileSource, PagerDutySettings, ChatSettings):
         for field in dataclasses.fields(cls):
             assert f"{field.name} " in text or f"#   {field.name}" in text, field.name
 
@@ -190,3 +193,14 @@ def test_one_list_of_secret_words_for_keys_and_headers() -> None:
         True,
     ]
     assert not is_secret_header("X-Scope-OrgID")
+
+
+def test_example_live_tables_load_when_uncommented(tmp_path: Path) -> None:
+    import re
+
+    text = (ROOT / "config.example.toml").read_text()
+    for table in ("pagerduty", "chat"):
+        block = text.split(f"# [{table}]", 1)[1].split("\n\n", 1)[0]
+        keys = [line[2:] for line in block.splitlines() if re.match(r"^# [a-z_]+ = ", line)]
+        config = load(write(tmp_path, "\n".join([f"[{table}]", *keys])))
+        assert list(config.sources) == [table]
