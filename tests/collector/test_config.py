@@ -30,10 +30,9 @@ def test_example_config_loads_and_documents_every_key() -> None:
     text = (ROOT / "config.example.toml").read_text()
     import dataclasses
 
+    from incident_timeline.collector.chat.collector import ChatSettings
     from incident_timeline.collector.config import IncidentSettings
     from incident_timeline.collector.files.collector import FileSource
-
-    from incident_timeline.collector.chat.collector import ChatSettings
     from incident_timeline.collector.pagerduty.settings import PagerDutySettings
 
     for cls in (IncidentSettings, FileSource, PagerDutySettings, ChatSettings):

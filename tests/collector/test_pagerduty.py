@@ -12,12 +12,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from incident_timeline.collector.files.collector import parse
 from incident_timeline.collector.formats import Context
 from incident_timeline.collector.pagerduty.formats import parse_pagerduty_log_entries
 from incident_timeline.collector.prometheus.queryrange import fingerprint
 from tests.doubles.openapi import validate
 from tests.doubles.pagerduty import PagerDutyDouble, incident, serving
-from tests.doubles.pagerduty_story import DEDUP_KEY, ID, many_entries, story
+from tests.doubles.pagerduty_story import DEDUP_KEY, GROUP_KEY, ID, many_entries, story
 from tests.support import cli, utc
 
 TOKEN = "u+Zk3-very-secret-pd-key"
@@ -168,6 +169,10 @@ def test_pagerduty_incident_gives_window_title_and_the_paging_record(
             {"alertname": "HighErrorRate", "service": "checkout-api", "severity": "page"}
         ),
     }
+    report = cli(["report", str(bundle), "-o", str(tmp_path / "pm.md")])
+    assert report.exit_code == 0
+    text = (tmp_path / "pm.md").read_text()
+    assert text.startswith("# Postmortem: Checkout API 5xx rate above 5 %\n")
     first = mine.iloc[1]
     assert first["ref"] == f"raw/pagerduty/{ID}/log_entries/0000.json#/log_entries/0"
     raw = json.loads((bundle / first["ref"].split("#")[0]).read_text())
@@ -425,3 +430,25 @@ def test_unknown_types_are_kept_and_a_cut_export_is_partial(tmp_path: Path) -> N
         'pd.json: the page says "more": true: the export is incomplete; export every page '
         "(offset += limit until more is false) or collect with [pagerduty]"
     ]
+
+
+def test_the_page_meets_alertmanager_by_dedup_key() -> None:
+    # Alertmanager's webhook shows the group key whose sha256 its PagerDuty receiver sends
+    line = json.dumps(
+        {
+            "version": "4",
+            "groupKey": GROUP_KEY,
+            "status": "firing",
+            "receiver": "pagerduty",
+            "alerts": [
+                {
+                    "status": "firing",
+                    "labels": {"alertname": "HighErrorRate"},
+                    "startsAt": "2026-03-10T09:11:58Z",
+                    "fingerprint": "x",
+                }
+            ],
+        }
+    )
+    parsed = parse("alertmanager-webhook", line.encode(), Context(ref="raw/w", stream="w"))
+    assert json.loads(parsed.events["labels"][0])["dedup_key"] == DEDUP_KEY
