@@ -8,33 +8,41 @@ event (see `slack`). ``users.json``, ``channels.json`` and the day files read ar
 ``raw/chat/slack/`` byte for byte, and every event's ``ref`` points into them.
 
 Settings (``[chat]``): ``slack_export`` (folder or .zip, relative to the config file) and
-``channels`` (names; default every channel in ``channels.json``).
+``channels`` (names; default every channel in ``channels.json``); or, live, ``channel_ids``
+with ``token_env``/``token_file`` (a Slack token) read through the Web API (`live`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from incident_timeline.collector.bundle import SourceWriter
+from incident_timeline.collector.chat.live import channel_events
 from incident_timeline.collector.chat.slack import Names, channel_names, message_row, user_names
-from incident_timeline.collector.config import build
+from incident_timeline.collector.chat.webapi import SlackAPI, SlackError
 from incident_timeline.collector.errors import ConfigError, SourceError
 from incident_timeline.collector.formats import Context, rows_to_events
+from incident_timeline.collector.http import Endpoint, HttpCollector, make_client, secret
+from incident_timeline.collector.prometheus.collector import endpoint_from_table
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.window import Window
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ChatSettings:
-    """E.g. ``slack_export = "exports/slack.zip"``, ``channels = ["inc-checkout"]``."""
+class ChatSettings(Endpoint):
+    """E.g. ``slack_export = "exports/slack.zip"``, ``channels = ["inc-checkout"]``; or
+    ``channel_ids = ["C01INC"]`` with ``token_env = "SLACK_TOKEN"`` (the Web API at ``url``)."""
 
-    slack_export: str
+    url: str = "https://slack.com/api"
+    slack_export: str | None = None
     channels: list[str] = dataclasses.field(default_factory=list)
+    channel_ids: list[str] = dataclasses.field(default_factory=list)
 
 
 class Export:
@@ -71,36 +79,74 @@ class Export:
             self._zip.close()
 
 
-class ChatCollector:
-    """Reads the incident channel(s) of a Slack export for the window."""
+class ChatCollector(HttpCollector):
+    """Reads the incident channel(s) of a Slack export, or live, for the window."""
 
     name = "chat"
-
-    def __init__(self, settings: ChatSettings, base_dir: Path) -> None:
-        self.settings = settings
-        self.base_dir = base_dir
+    settings: ChatSettings
 
     @classmethod
     def from_config(cls, table: Any, path: Path) -> ChatCollector:
         """Build from the ``[chat]`` table of config file ``path``."""
-        if not isinstance(table, dict):
-            raise ConfigError(f"{path}: [chat] must be a table: write [chat], not [[chat]]")
-        return cls(build(ChatSettings, table, "chat", path), path.parent)
+        settings = endpoint_from_table(ChatSettings, table, "chat", path)
+        if not settings.slack_export and not settings.channel_ids:
+            raise ConfigError(
+                f"{path}: [chat] needs slack_export (a Slack export) or channel_ids with "
+                "token_env (the Web API); see config.example.toml"
+            )
+        return cls(settings, path.parent)
 
     def collect(self, window: Window, out: SourceWriter, *, clock: Clock) -> dict[str, int]:
-        """Read the export's day files around the window; returns counts for the manifest."""
-        path = Path(self.settings.slack_export).expanduser()
+        """Read the export's day files around the window, and the live channels; returns
+        counts for the manifest."""
+        counts = {"channels": 0, "days": 0, "messages": 0, "outside_window": 0}
+        if self.settings.slack_export:
+            self._export(window, out, counts)
+        if self.settings.channel_ids:
+            self._live(window, out, counts)
+        return counts
+
+    def _live(self, window: Window, out: SourceWriter, counts: dict[str, int]) -> None:
+        env = os.environ if self.env is None else self.env
+        s = self.settings
+        token = secret("token", s.token_env, s.token_file, env=env, base_dir=self.base_dir)
+        if not token:
+            raise ConfigError("[chat] channel_ids needs token_env or token_file (a Slack token)")
+        users: dict[str, str] = {}
+        with make_client(s, base_dir=self.base_dir, env=env, transport=self.transport) as client:
+            api = SlackAPI(client, store=out.write_raw, policy=self.policy, token=token)
+            try:
+                for channel_id in s.channel_ids:
+                    try:
+                        events, threads = channel_events(api, channel_id, window, out, users)
+                    except SlackError as exc:
+                        if exc.code in ("invalid_auth", "not_authed", "401"):
+                            raise
+                        out.warn(str(exc), partial=True)
+                        continue
+                    inside = (events["time"] >= window.since) & (events["time"] < window.until)
+                    counts["channels"] += 1
+                    counts["messages"] += int(inside.sum())
+                    counts["outside_window"] += int((~inside).sum())
+                    counts["threads"] = counts.get("threads", 0) + threads
+                    out.add_events(events[inside])
+            finally:
+                counts["requests"] = api.requests
+
+    def _export(self, window: Window, out: SourceWriter, counts: dict[str, int]) -> None:
+        path = Path(str(self.settings.slack_export)).expanduser()
         path = path if path.is_absolute() else self.base_dir / path
         if not path.exists():
             raise SourceError(f"slack_export {path}: no such file or folder")
         export = Export(path)
         try:
-            return self._collect(export, window, out)
+            self._read(export, window, out, counts)
         finally:
             export.close()
 
-    def _collect(self, export: Export, window: Window, out: SourceWriter) -> dict[str, int]:
-        counts = {"channels": 0, "days": 0, "messages": 0, "outside_window": 0}
+    def _read(
+        self, export: Export, window: Window, out: SourceWriter, counts: dict[str, int]
+    ) -> None:
         channels = _json(export, "channels.json", out)
         names = Names(user_names(_json(export, "users.json", out)), channel_names(channels))
         known = sorted(names.channels.values())
@@ -127,7 +173,6 @@ class ChatCollector:
             counts["messages"] += int(inside.sum())
             counts["outside_window"] += int((~inside).sum())
             out.add_events(events[inside])
-        return counts
 
 
 def _days(window: Window) -> list[date]:

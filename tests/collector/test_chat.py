@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from incident_timeline.collector.chat.slack import Names, readable
+from tests.doubles.slack import SlackDouble, serving
 from tests.support import DATA, cli
 
 EXPORT = DATA / "slack-export"
@@ -30,6 +33,16 @@ def events(bundle: Path) -> pd.DataFrame:
     frame = pd.read_parquet(bundle / "events" / "chat.parquet")
     frame["labels"] = frame["labels"].map(json.loads)
     return frame.sort_values("time", kind="stable").reset_index(drop=True)
+
+
+def seen(frame: pd.DataFrame) -> list[tuple[str, str, str, str | None]]:
+    """(time of day, actor, summary, noise) per event."""
+    return [
+        (t.strftime("%H:%M:%S"), actor, summary, labels.get("noise"))
+        for t, actor, summary, labels in zip(
+            frame["time"], frame["actor"], frame["summary"], frame["labels"], strict=True
+        )
+    ]
 
 
 EXPECTED = [
@@ -78,13 +91,7 @@ def test_slack_export_channel_as_chat_events(tmp_path: Path, packed: bool) -> No
         export = Path(shutil.make_archive(str(tmp_path / "slack"), "zip", EXPORT))
     bundle = run(tmp_path, str(export), 'channels = ["inc-checkout-1042"]\n')
     frame = events(bundle)
-    got = [
-        (t.strftime("%H:%M:%S"), actor, summary, labels.get("noise"))
-        for t, actor, summary, labels in zip(
-            frame["time"], frame["actor"], frame["summary"], frame["labels"], strict=True
-        )
-    ]
-    assert got == EXPECTED
+    assert seen(frame) == EXPECTED
     assert set(frame["kind"]) == {"chat"}
     assert set(frame["stream"]) == {"slack/#inc-checkout-1042"}
     assert (
@@ -146,3 +153,80 @@ def test_markup() -> None:
         "@channel 09:14 a@b.c"
     )
     assert readable("a &lt;b&gt; &amp;amp; <http://x|x>", names) == "a <b> &amp; x (http://x)"
+
+
+SLACK_TOKEN = "xoxb-0000-test-slack-token"
+
+
+@pytest.fixture
+def slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[SlackDouble]:
+    monkeypatch.setenv("SLACK_TEST_TOKEN", SLACK_TOKEN)
+    with serving(SlackDouble(token=SLACK_TOKEN, export=EXPORT)) as double:
+        yield double
+
+
+def live(tmp_path: Path, slack: SlackDouble, ids: str = '["C01INC"]', code: int = 0) -> Path:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[chat]\nurl = "{slack.url}"\ntoken_env = "SLACK_TEST_TOKEN"\nchannel_ids = {ids}\n'
+        "retries = 2\n"
+    )
+    out = tmp_path / "bundle"
+    cli(["collect", "-c", str(config), *WINDOW, "-o", str(out)], code)
+    return out
+
+
+def test_web_api_gives_the_same_events_as_the_export(tmp_path: Path, slack: SlackDouble) -> None:
+    slack.rate_limited = 1  # the first call is told to wait: Retry-After 1
+    started = time.monotonic()
+    bundle = live(tmp_path, slack)
+    assert time.monotonic() - started >= 1.0
+    frame = events(bundle)
+    assert seen(frame) == EXPECTED
+    methods = [method for method, _ in slack.calls]
+    assert methods[:3] == ["conversations.info", "conversations.info", "conversations.history"]
+    assert methods.count("conversations.replies") == 1
+    assert sorted(m for m in methods if m == "users.info") == ["users.info"] * 3
+    history = dict(slack.calls)["conversations.history"]
+    assert (history["oldest"], history["latest"], history["inclusive"]) == (
+        "1773132124.000000",
+        "1773138511.000000",
+        "true",
+    )
+    source = json.loads((bundle / "manifest.json").read_text())["sources"]["chat"]
+    assert source["counts"] == {
+        "channels": 1,
+        "days": 0,
+        "messages": 9,
+        "outside_window": 0,
+        "threads": 1,
+        "requests": 6,  # info, history, replies, users.info x3 (the 429's retry is the policy's)
+        "events": 9,
+    }
+    assert (
+        frame["ref"][3] == "raw/chat/slack-api/C01INC/history/0000.json#/messages/3"
+    )  # newest first
+
+
+def test_web_api_errors(tmp_path: Path, slack: SlackDouble) -> None:
+    slack.not_member.add("C02GEN")
+    bundle = live(tmp_path, slack, '["C01INC", "C02GEN", "C99NONE"]', code=3)
+    source = json.loads((bundle / "manifest.json").read_text())["sources"]["chat"]
+    assert source["warnings"] == [
+        "Slack conversations.history C02GEN: not_in_channel: the app is not in the channel; "
+        "invite it (/invite @app) or use an export",
+        "Slack conversations.info C99NONE: channel_not_found: no such channel for this token; "
+        "check channel_ids",
+    ]
+    slack.token = "xoxb-another-token"
+    other = tmp_path / "other"
+    other.mkdir()
+    bundle = live(other, slack, code=3)
+    source = json.loads((bundle / "manifest.json").read_text())["sources"]["chat"]
+    assert (source["status"], source["error"]) == (
+        "failed",
+        "Slack conversations.info C01INC: invalid_auth: the Slack token is not valid; "
+        "check token_env / token_file",
+    )
+    for file in bundle.rglob("*"):
+        assert not file.is_file() or SLACK_TOKEN.encode() not in file.read_bytes()

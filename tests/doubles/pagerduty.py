@@ -26,15 +26,13 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import functools
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
+
+from tests.doubles.loopback import serve
 
 CEILING = 10_000
 OVERVIEW = {
@@ -316,45 +314,18 @@ def _bare_channel(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- the server
-class _Handler(BaseHTTPRequestHandler):
-    server: Any
-
-    def do_GET(self) -> None:
-        split = urlsplit(self.path)
-        query = parse_qs(split.query, keep_blank_values=True)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        double: PagerDutyDouble = self.server.double
-        with self.server.lock:
-            operation, status, body, extra = double.handle(split.path, query, headers)
-            double.served.append(Served(operation, status, body, query))
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in extra.items():
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: tests read ``served`` instead."""
-
-
 @contextmanager
 def serving(double: PagerDutyDouble) -> Iterator[PagerDutyDouble]:
     """Serve ``double`` on a free loopback port for the block; ``double.url`` is its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.double = double  # type: ignore[attr-defined]
-    server.lock = threading.Lock()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    double.url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+
+    def respond(path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Any:
+        operation, status, body, extra = double.handle(path, query, headers)
+        double.served.append(Served(operation, status, body, query))
+        return status, body, extra
+
+    with serve(respond) as url:
+        double.url = url
         yield double
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 # ---------------------------------------------------------------------- builders
