@@ -67,7 +67,8 @@ KINDS: tuple[Kind, ...] = get_args(Kind)
 
 class EventRow(TypedDict, total=False):
     """One event as a parser of structured exports builds it, before ``rows_to_events``:
-    ``time_raw`` (and ``embedded_raw``) are parsed there, ``pointer`` becomes the ``ref``."""
+    ``time_raw`` (and ``embedded_raw``) are parsed there, ``pointer`` becomes the ``ref``
+    (unless the row carries its own ``ref``: records gathered from several raw pages)."""
 
     time_raw: str | None
     embedded_raw: str | None
@@ -81,6 +82,7 @@ class EventRow(TypedDict, total=False):
     message: str
     labels: dict[str, Any]
     pointer: str
+    ref: str
 
 
 DEFAULTS: dict[str, Any] = {

@@ -31,6 +31,7 @@ from incident_timeline.collector.formats import Context, rows_to_events
 from incident_timeline.collector.http import Endpoint, HttpCollector, make_client, secret
 from incident_timeline.collector.prometheus.collector import endpoint_from_table
 from incident_timeline.timeline.clock import Clock
+from incident_timeline.timeline.schema import EventRow
 from incident_timeline.timeline.window import Window
 
 
@@ -159,7 +160,7 @@ class ChatCollector(HttpCollector):
                 )
                 continue
             counts["channels"] += 1
-            rows = []
+            rows: list[EventRow] = []
             for day in _days(window):
                 name = f"{channel}/{day.isoformat()}.json"
                 data = export.read(name)
@@ -196,7 +197,7 @@ def _json(export: Export, name: str, out: SourceWriter) -> Any:
 
 def _day_rows(
     data: bytes, name: str, ref: str, channel: str, names: Names, out: SourceWriter
-) -> list[dict[str, Any]]:
+) -> list[EventRow]:
     try:
         messages = json.loads(data)
     except ValueError as exc:
@@ -206,10 +207,12 @@ def _day_rows(
         out.warn(f"{name}: not a Slack day file (expected a JSON array)", partial=True)
         return []
     ctx = Context(ref=ref, stream=f"slack/#{channel}")
-    rows = []
+    rows: list[EventRow] = []
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
             out.warn(f"{name}: item {i} is not a message object; kept in raw/", partial=True)
             continue
-        rows.append({**message_row(message, "", channel, names, ctx), "ref": f"{ref}#/{i}"})
+        record = message_row(message, "", channel, names, ctx)
+        record["ref"] = f"{ref}#/{i}"
+        rows.append(record)
     return rows

@@ -16,6 +16,7 @@ from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.chat.slack import Names, message_row, user_names
 from incident_timeline.collector.chat.webapi import SlackAPI, SlackError, slack_ts
 from incident_timeline.collector.formats import Context, rows_to_events
+from incident_timeline.timeline.schema import EventRow
 from incident_timeline.timeline.window import Window
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)")
@@ -53,7 +54,11 @@ def channel_events(
                     found.setdefault(str(message["ts"]), (message, f"{ref}#/messages/{i}"))
     names = Names(_names(api, [m for m, _ in found.values()], users, out), {channel_id: name})
     ctx = Context(ref="", stream=f"slack/#{name}")
-    rows = [{**message_row(m, "", name, names, ctx), "ref": ref} for m, ref in found.values()]
+    rows: list[EventRow] = []
+    for message, ref in found.values():
+        record = message_row(message, "", name, names, ctx)
+        record["ref"] = ref
+        rows.append(record)
     return rows_to_events(rows, ctx), len(threads)
 
 

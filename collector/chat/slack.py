@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from incident_timeline.collector.formats import Context, row
+from incident_timeline.timeline.schema import EventRow
 
 NOISE = {"channel_join": "join", "channel_leave": "leave", "group_join": "join"}
 _MARKUP = re.compile(r"<([^<>]+)>")
@@ -85,7 +86,7 @@ def readable(text: str, names: Names) -> str:
 
 def message_row(
     message: dict[str, Any], pointer: str, channel: str, names: Names, ctx: Context
-) -> dict[str, Any]:
+) -> EventRow:
     """One message as an event row of stream ``slack/#<channel>``."""
     subtype = message.get("subtype")
     bot = bool(message.get("bot_id")) or subtype == "bot_message"

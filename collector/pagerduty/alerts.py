@@ -26,6 +26,7 @@ from incident_timeline.collector.formats import (
     rows_to_events,
 )
 from incident_timeline.collector.prometheus.queryrange import fingerprint
+from incident_timeline.timeline.schema import EventRow
 
 _PAIR = re.compile(r"^ - (?P<name>[a-zA-Z_][a-zA-Z0-9_]*) = (?P<value>.*)$")
 _SEVERITY = {"critical": "critical", "error": "error", "warning": "warning", "info": "info"}
@@ -56,7 +57,7 @@ def parse_pagerduty_alerts(data: Any, ctx: Context) -> Parsed:
     return Parsed(rows_to_events(rows, ctx), None, {"alerts": len(rows)})
 
 
-def _alert_row(alert: dict[str, Any], i: int, ctx: Context) -> dict[str, Any]:
+def _alert_row(alert: dict[str, Any], i: int, ctx: Context) -> EventRow:
     body = _obj(alert.get("body"))
     details = body.get("details")
     label_sets = alertmanager_labels(details)

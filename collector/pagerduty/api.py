@@ -26,7 +26,7 @@ import httpx
 
 from incident_timeline.collector.errors import SourceError
 from incident_timeline.collector.http import RetryPolicy, request
-from incident_timeline.timeline.window import iso_z
+from incident_timeline.timeline.timefmt import iso_z
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 CEILING = 10_000

@@ -38,6 +38,7 @@ from incident_timeline.collector.pagerduty.api import ACCEPT, PagerDutyAPI, Page
 from incident_timeline.collector.pagerduty.formats import log_entry_row, parse_pagerduty_notes
 from incident_timeline.collector.pagerduty.settings import PagerDutySettings, settings_from_table
 from incident_timeline.timeline.clock import Clock
+from incident_timeline.timeline.schema import EventRow
 from incident_timeline.timeline.window import Window
 
 
@@ -155,7 +156,7 @@ class PagerDutyCollector(HttpCollector):
         until = clock().replace(microsecond=0) + timedelta(seconds=1)
         path = f"/incidents/{iid}/log_entries"
         seen: set[str] = set()
-        rows = []
+        rows: list[EventRow] = []
         pages = api.history(path, "log_entries", params, since, until, f"{iid}/log_entries")
         for page, ref in pages:
             ctx = Context(ref=ref, stream=iid)
@@ -164,7 +165,9 @@ class PagerDutyCollector(HttpCollector):
                 if not isinstance(entry, dict) or key in seen:
                     continue  # a split's halves may list an entry twice; keep it once
                 seen.add(str(key))
-                rows.append({**log_entry_row(entry, "", ctx), "ref": f"{ref}#/log_entries/{i}"})
+                record = log_entry_row(entry, "", ctx)
+                record["ref"] = f"{ref}#/log_entries/{i}"
+                rows.append(record)
         return [rows_to_events(rows, Context(ref="", stream=iid))]
 
     def _notes(

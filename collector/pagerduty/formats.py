@@ -28,6 +28,7 @@ from incident_timeline.collector.formats import (
     rows_to_events,
 )
 from incident_timeline.collector.pagerduty.alerts import parse_pagerduty_alerts
+from incident_timeline.timeline.schema import EventRow
 
 KINDS = {
     "trigger": ("page_trigger", "error"),
@@ -69,7 +70,7 @@ def parse_pagerduty_log_entries(data: Any, ctx: Context) -> Parsed:
     return parsed
 
 
-def log_entry_row(entry: dict[str, Any], pointer: str, ctx: Context) -> dict[str, Any]:
+def log_entry_row(entry: dict[str, Any], pointer: str, ctx: Context) -> EventRow:
     """One log entry as an event row (``pointer`` is its place in the raw document)."""
     entry_type = str(entry.get("type") or "")
     short = entry_type.removesuffix("_log_entry")
@@ -144,7 +145,7 @@ def _obj(value: Any) -> dict[str, Any]:
 def parse_pagerduty_notes(data: Any, ctx: Context) -> Parsed:
     """PagerDuty ``/incidents/{id}/notes`` JSON; the incident id is the stream (from config)."""
     items = objects(expect_list(data, "notes", "PagerDuty notes"), "PagerDuty notes")
-    rows = []
+    rows: list[EventRow] = []
     for i, note in enumerate(items):
         who = _obj(note.get("user")).get("summary")
         content = str(note.get("content") or "")

@@ -19,13 +19,8 @@ from incident_timeline.collector.errors import ConfigError, SourceError, WindowE
 from incident_timeline.collector.pagerduty.api import PagerDutyError
 from incident_timeline.collector.pagerduty.collector import PagerDutyCollector
 from incident_timeline.timeline.clock import Clock, utc_now
-from incident_timeline.timeline.window import (
-    Window,
-    human_duration,
-    iso_z,
-    parse_duration,
-    parse_time,
-)
+from incident_timeline.timeline.timefmt import human_duration, iso_z
+from incident_timeline.timeline.window import Window, parse_duration, parse_time
 
 
 def focus_collector(config: Config, incident_id: str) -> PagerDutyCollector:

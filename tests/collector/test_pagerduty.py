@@ -67,7 +67,7 @@ def test_pagerduty_incident_gives_window_title_and_the_paging_record(
     tmp_path: Path, double: PagerDutyDouble
 ) -> None:
     bundle, result = collect(tmp_path, double, "--pagerduty-incident", ID, "--pad", "30m")
-    assert "Window (UTC): 2026-03-10T08:42:04Z .. 2026-03-10T10:28:31Z (1 h 46 min)" in (
+    assert "Window (UTC): 2026-03-10T08:42:04Z .. 2026-03-10T10:28:31Z (1 h 46 min 27 s)" in (
         result.output
     )
     m = manifest(bundle)
