@@ -77,6 +77,9 @@ class PagerDutyCollector(HttpCollector):
         with self.api(out) as api:
             try:
                 incidents = self._incidents(api, window, out)
+                for cut in api.cuts:
+                    out.warn(f"incident list: {cut}", partial=True)
+                api.cuts.clear()
                 for incident in incidents:
                     counts["incidents"] += 1
                     self._incident(api, incident, window, out, counts, clock)
@@ -141,6 +144,9 @@ class PagerDutyCollector(HttpCollector):
                 counts["outside_window"] += int((~inside).sum())
                 counts[what] += len(frame)
                 out.add_events(frame)
+        for cut in api.cuts:
+            out.warn(f"incident {iid}: {cut}", partial=True)
+        api.cuts.clear()
 
     def _log_entries(
         self, api: PagerDutyAPI, incident: dict[str, Any], clock: Clock

@@ -452,3 +452,29 @@ def test_the_page_meets_alertmanager_by_dedup_key() -> None:
     )
     parsed = parse("alertmanager-webhook", line.encode(), Context(ref="raw/w", stream="w"))
     assert json.loads(parsed.events["labels"][0])["dedup_key"] == DEDUP_KEY
+
+
+def test_more_than_the_ceiling_in_one_second_keeps_what_came(
+    tmp_path: Path, double: PagerDutyDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same path as 10,000 entries in one second, at a ceiling of 300 (both sides' constant)
+    monkeypatch.setattr("incident_timeline.collector.pagerduty.api.CEILING", 300)
+    monkeypatch.setattr("tests.doubles.pagerduty.CEILING", 300)
+    burst = "Q7BURST"
+    entries = many_entries(burst, 350, "2026-03-10T09:30:00Z")
+    for entry in entries:
+        entry["created_at"] = "2026-03-10T09:30:00Z"
+    double.add(
+        incident(burst, 3002, "Burst", "2026-03-10T09:30:00Z", resolved="2026-03-10T09:40:00Z"),
+        entries,
+    )
+    bundle, _ = collect(tmp_path, double, "--pagerduty-incident", burst, code=3)
+    source = manifest(bundle)["sources"]["pagerduty"]
+    assert source["status"] == "partial"
+    assert source["warnings"] == [
+        f"incident {burst}: /incidents/{burst}/log_entries: more than 300 log_entries at "
+        f"2026-03-10T09:30:00Z; /incidents/{burst}/log_entries: more than 300 log_entries; "
+        "PagerDuty lists no further"
+    ]
+    frame = events(bundle)
+    assert int((frame["stream"] == burst).sum()) == 300
