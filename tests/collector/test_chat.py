@@ -230,3 +230,18 @@ def test_web_api_errors(tmp_path: Path, slack: SlackDouble) -> None:
     )
     for file in bundle.rglob("*"):
         assert not file.is_file() or SLACK_TOKEN.encode() not in file.read_bytes()
+
+
+def test_one_day_file_as_a_file_import(tmp_path: Path) -> None:
+    shutil.copy(EXPORT / "inc-checkout-1042/2026-03-10.json", tmp_path / "2026-03-10.json")
+    config = tmp_path / "config.toml"
+    config.write_text('[[file]]\npath = "2026-03-10.json"\nstream = "inc-checkout-1042"\n')
+    out = tmp_path / "bundle"
+    cli(["collect", "-c", str(config), *WINDOW, "-o", str(out)])
+    frame = pd.read_parquet(out / "events" / "file.parquet")
+    assert set(frame["source"]) == {"chat"}
+    assert list(frame["actor"])[:4] == ["Alertmanager", "PagerDuty", "U02RAJ", "U01JANE"]
+    assert frame["summary"][3] == (
+        "U01JANE: looking. @U02RAJ can you check #general for the deploy note?"
+    )
+    assert frame["ref"][3] == "raw/file/2026-03-10.json#/3"
