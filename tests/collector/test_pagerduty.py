@@ -86,12 +86,12 @@ def test_pagerduty_incident_gives_window_title_and_the_paging_record(
     assert m["sources"]["pagerduty"]["status"] == "ok"
     assert m["sources"]["pagerduty"]["counts"] == {
         "incidents": 2,  # Q1ABCDE, and Q2OLDER still open in the window; not Q3FARAWAY
-        "log_entries": 16,
+        "log_entries": 17,
         "notes": 2,
         "alerts": 1,
         "outside_window": 1,  # Q2OLDER's trigger, the evening before
         "requests": 7,
-        "events": 19,
+        "events": 20,
     }
     frame = events(bundle)
     mine = frame[frame["stream"] == ID]
@@ -120,21 +120,26 @@ def test_pagerduty_incident_gives_window_title_and_the_paging_record(
     notes = mine[mine["kind"] == "note"]
     assert list(zip(notes["time"].astype(str), notes["actor"], notes["summary"], strict=True)) == [
         (
-            "2026-03-10 09:21:10+00:00",
+            "2026-03-10 09:22:15+00:00",
             "Raj Patel",
-            "Note added: Rolling back v2.3.4; pool size 5 looks wrong",
+            "Note added: Rolled back to v2.3.3; error ratio falling",
         ),
         (
             "2026-03-10 09:22:15+00:00",
             "Raj Patel",
             "Note by Raj Patel: Rolled back to v2.3.3; error ratio falling",
         ),
+        ("2026-03-10 09:58:40+00:00", "Jane Doe", "Note added: Resolved. Postmortem to follow."),
         (
             "2026-03-10 09:58:40+00:00",
             "Jane Doe",
             "Note by Jane Doe: Resolved. Postmortem to follow.",
         ),
     ]
+    # on the merged timeline each note appears once (its annotation entry is folded into it)
+    merged = cli(["timeline", str(bundle), "--grep", "Postmortem to follow", "-f", "csv"])
+    [header, only] = merged.output.splitlines()
+    assert only.endswith(",raw/pagerduty/Q1ABCDE/notes.json#/notes/1")
     assert list(mine["kind"]) == [
         "page_alert",
         "page_trigger",
@@ -152,6 +157,7 @@ def test_pagerduty_incident_gives_window_title_and_the_paging_record(
         "page_urgency",
         "page_unack",
         "page_resolve",
+        "note",
         "note",
     ]
     actors = dict(zip(mine["kind"], mine["actor"], strict=False))

@@ -114,10 +114,10 @@ def entries(incident_id: str = ID) -> list[dict[str, Any]]:
             i,
             8,
             "annotate",
-            "2026-03-10T09:21:10Z",
+            "2026-03-10T09:22:15Z",  # adding a note logs an annotation with its text
             "Note added",
             RAJ,
-            {"type": "note", "summary": "Rolling back v2.3.4; pool size 5 looks wrong"},
+            {"type": "note", "summary": "Rolled back to v2.3.3; error ratio falling"},
         ),
         e(
             i,
@@ -168,6 +168,15 @@ def entries(incident_id: str = ID) -> list[dict[str, Any]]:
             {"type": "timeout"},
         ),
         e(i, 14, "resolve", RESOLVED, "Resolved through the API.", INTEGRATION, {"type": "api"}),
+        e(
+            i,
+            15,
+            "annotate",
+            "2026-03-10T09:58:40Z",
+            "Note added",
+            JANE,
+            {"type": "note", "summary": "Resolved. Postmortem to follow."},
+        ),
     ]
 
 
