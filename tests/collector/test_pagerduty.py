@@ -138,7 +138,7 @@ def test_pagerduty_incident_gives_window_title_and_the_paging_record(
     ]
     # on the merged timeline each note appears once (its annotation entry is folded into it)
     merged = cli(["timeline", str(bundle), "--grep", "Postmortem to follow", "-f", "csv"])
-    [header, only] = merged.output.splitlines()
+    [_header, only] = merged.output.splitlines()
     assert only.endswith(",raw/pagerduty/Q1ABCDE/notes.json#/notes/1")
     assert list(mine["kind"]) == [
         "page_alert",
