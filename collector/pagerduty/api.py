@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from incident_timeline.collector.errors import SourceError
+from incident_timeline.collector.errors import AuthError, SourceError
 from incident_timeline.collector.http import RetryPolicy, request
 from incident_timeline.timeline.timefmt import iso_z
 
@@ -80,6 +80,9 @@ class PagerDutyAPI:
             response = request(
                 self.client, "GET", path, what="pagerduty", policy=self.policy, params=params
             )
+        except AuthError as exc:  # the HTTP policy stops at 401/403; say it PagerDuty's way
+            status = 403 if str(exc).startswith("403") else 401
+            raise PagerDutyError(self._auth_message(path, status), status) from None
         except SourceError as exc:
             raise SourceError(self.redact(str(exc))) from None
         body = response.content
@@ -96,16 +99,20 @@ class PagerDutyAPI:
             raise PagerDutyError(f"{path}: expected a JSON object", 200)
         return document, ref
 
+    def _auth_message(self, path: str, status: int, detail: str = "") -> str:
+        detail = f": {detail}" if detail else ""
+        if status == 401:
+            return (
+                f"PagerDuty rejected the API token (HTTP 401{detail}); check {self.hint} "
+                "(a REST API key, sent as 'Token token=...')"
+            )
+        return f"the PagerDuty API token may not read {path} (HTTP 403{detail})"
+
     def _message(self, path: str, response: httpx.Response) -> str:
         status = response.status_code
         detail = self.redact(error_text(response))
-        if status == 401:
-            return (
-                f"PagerDuty rejected the API token (HTTP 401: {detail}); check {self.hint} "
-                "(a REST API key, sent as 'Token token=...')"
-            )
-        if status == 403:
-            return f"the PagerDuty API token may not read {path} (HTTP 403: {detail})"
+        if status in (401, 403):
+            return self._auth_message(path, status, detail)
         if status == 429:
             return (
                 f"PagerDuty kept rate-limiting {path} (HTTP 429: {detail}) after "

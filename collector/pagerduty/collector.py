@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from incident_timeline.collector.bundle import SourceWriter
+from incident_timeline.collector.bundle import SourceWriter, active_writer
 from incident_timeline.collector.errors import ConfigError
 from incident_timeline.collector.formats import Context, rows_to_events
 from incident_timeline.collector.http import HttpCollector, make_client, secret
@@ -37,6 +37,7 @@ from incident_timeline.collector.pagerduty.alerts import parse_pagerduty_alerts
 from incident_timeline.collector.pagerduty.api import ACCEPT, PagerDutyAPI, PagerDutyError
 from incident_timeline.collector.pagerduty.formats import log_entry_row, parse_pagerduty_notes
 from incident_timeline.collector.pagerduty.settings import PagerDutySettings, settings_from_table
+from incident_timeline.collector.secrets import secret_forms
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.schema import EventRow
 from incident_timeline.timeline.window import Window
@@ -63,6 +64,9 @@ class PagerDutyCollector(HttpCollector):
         if not token:
             raise ConfigError("[pagerduty] needs token_env or token_file (a REST API key)")
         headers = {**s.headers, "Accept": ACCEPT, "Authorization": f"Token token={token}"}
+        writer = out if out is not None else active_writer()
+        if writer is not None:  # masked in every error, warning, event and raw file
+            writer.add_secrets(secret_forms(token))
         endpoint = dataclasses.replace(s, token_env=None, token_file=None, headers=headers)
         store = out.write_raw if out is not None else (lambda rel, body: rel)
         hint = f"${s.token_env}" if s.token_env else f"token_file {s.token_file}"

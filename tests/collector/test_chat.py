@@ -130,7 +130,7 @@ def test_every_channel_by_default_and_an_unknown_one(tmp_path: Path) -> None:
     other.mkdir()
     bundle = run(other, str(EXPORT), 'channels = ["inc-chekout-1042"]\n', code=3)
     source = json.loads((bundle / "manifest.json").read_text())["sources"]["chat"]
-    assert source["warnings"] == [
+    assert [w["message"] for w in source["warnings"]] == [
         "channel 'inc-chekout-1042' is not in the export (has: general, inc-checkout-1042)"
     ]
 
@@ -212,7 +212,7 @@ def test_web_api_errors(tmp_path: Path, slack: SlackDouble) -> None:
     slack.not_member.add("C02GEN")
     bundle = live(tmp_path, slack, '["C01INC", "C02GEN", "C99NONE"]', code=3)
     source = json.loads((bundle / "manifest.json").read_text())["sources"]["chat"]
-    assert source["warnings"] == [
+    assert [w["message"] for w in source["warnings"]] == [
         "Slack conversations.history C02GEN: not_in_channel: the app is not in the channel; "
         "invite it (/invite @app) or use an export",
         "Slack conversations.info C99NONE: channel_not_found: no such channel for this token; "

@@ -309,8 +309,7 @@ def test_bad_token_is_clear_and_never_written(
     source = manifest(bundle)["sources"]["pagerduty"]
     assert source["status"] == "failed"
     assert source["error"] == (
-        "PagerDuty rejected the API token (HTTP 401: Authentication failed: Authentication "
-        "failed; received Authorization: Token token=***); check $PD_TEST_TOKEN (a REST API "
+        "PagerDuty rejected the API token (HTTP 401); check $PD_TEST_TOKEN (a REST API "
         "key, sent as 'Token token=...')"
     )
     assert source["error"] in result.output
@@ -372,7 +371,7 @@ def test_forbidden_not_found_and_server_errors(tmp_path: Path, double: PagerDuty
     )
     source = manifest(other)["sources"]["pagerduty"]
     assert source["status"] == "partial"
-    assert source["warnings"] == [
+    assert [w["message"] for w in source["warnings"]] == [
         f"incident {ID} notes: PagerDuty failed on /incidents/{ID}/notes (HTTP 503: Internal "
         "Server Error); try again later"
     ]
@@ -381,8 +380,7 @@ def test_forbidden_not_found_and_server_errors(tmp_path: Path, double: PagerDuty
     denied = tmp_path / "denied"
     cli(["collect", "-c", str(config(tmp_path, double)), "--last", "1h", "-o", str(denied)], 3)
     assert manifest(denied)["sources"]["pagerduty"]["error"] == (
-        "the PagerDuty API token may not read /incidents (HTTP 403: Access Denied: token lacks "
-        "access)"
+        "the PagerDuty API token may not read /incidents (HTTP 403)"
     )
 
 
@@ -432,7 +430,7 @@ def test_unknown_types_are_kept_and_a_cut_export_is_partial(tmp_path: Path) -> N
     )
     source = manifest(out)["sources"]["file"]
     assert source["status"] == "partial"
-    assert source["warnings"] == [
+    assert [w["message"] for w in source["warnings"]] == [
         'pd.json: the page says "more": true: the export is incomplete; export every page '
         "(offset += limit until more is false) or collect with [pagerduty]"
     ]
@@ -477,7 +475,7 @@ def test_more_than_the_ceiling_in_one_second_keeps_what_came(
     bundle, _ = collect(tmp_path, double, "--pagerduty-incident", burst, code=3)
     source = manifest(bundle)["sources"]["pagerduty"]
     assert source["status"] == "partial"
-    assert source["warnings"] == [
+    assert [w["message"] for w in source["warnings"]] == [
         f"incident {burst}: /incidents/{burst}/log_entries: more than 300 log_entries at "
         f"2026-03-10T09:30:00Z; /incidents/{burst}/log_entries: more than 300 log_entries; "
         "PagerDuty lists no further"
