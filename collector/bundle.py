@@ -3,13 +3,15 @@
     BUNDLE/manifest.json            window, config, tool version, collected_at, per-source status,
                                     sha256 and size of every file under raw/, events/, metrics/
     BUNDLE/raw/<source>/...         what each source gave, as received
-    BUNDLE/events/<source>.parquet  the event records
+    BUNDLE/events/<source>.parquet  the event records, in row groups of up to EVENT_ROWS rows
     BUNDLE/metrics/<name>.parquet   tidy metric samples, for plots
 
 Every write is atomic (temp file, then rename), and the manifest is rewritten when each source
 starts (status ``running``) and ends, so an interrupted run leaves a bundle that says which
 sources did not finish, and that ``--resume`` can complete (removing leftover temp files and
-collecting again a source whose config table changed).
+collecting again a source whose config table changed). Big inputs stream:
+``open_raw`` copies and hashes a raw file as it is written, and events go to Parquet a row group
+at a time as collectors add them, so memory does not grow with the input.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from incident_timeline.timeline.window import Window
 
 MANIFEST = "manifest.json"
 TOOL = "incident-timeline"
+# Rows per Parquet row group of events: big enough for fast scans (DuckDB, Spark and Polars read
+# row groups in parallel), small enough that a collector holds at most this many rows.
+EVENT_ROWS = 1 << 17
 
 
 # A source's outcome in the manifest: everything collected, some of it, or nothing usable.
@@ -80,6 +85,86 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class RawWriter:
+    """A raw file being written: ``write`` appends bytes and feeds the sha256 as they come."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        """Append ``data`` to the raw file."""
+        self._handle.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+
+
+class _Collect:
+    """A RawWriter's stand-in that keeps the blocks (to mask secrets across them at the end)."""
+
+    def __init__(self, blocks: list[bytes]) -> None:
+        self.blocks = blocks
+
+    def write(self, data: bytes) -> None:
+        self.blocks.append(bytes(data))
+
+
+class EventsWriter:
+    """events/<source>.parquet written a row group at a time into a temp file, renamed over
+    the final name only by ``close`` (nothing half-written is ever seen under that name)."""
+
+    def __init__(self, path: Path, rows: int = EVENT_ROWS) -> None:
+        self.path = path
+        self.rows = rows
+        self.count = 0
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._tmp: Path | None = None
+
+    def add(self, table: pa.Table) -> None:
+        """Queue validated events; full row groups are written at once."""
+        if not len(table):
+            return
+        self._pending.append(table)
+        self._pending_rows += len(table)
+        self.count += len(table)
+        if self._pending_rows >= self.rows:
+            self._flush(final=False)
+
+    def _flush(self, final: bool) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(
+                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
+            )
+            os.close(fd)
+            self._tmp = Path(tmp)
+            self._writer = pq.ParquetWriter(tmp, schema.SCHEMA)
+        if self._pending:
+            # Written whole (no slice of it kept back): what was added is freed at once.
+            table = pa.concat_tables(self._pending)
+            self._pending, self._pending_rows = [], 0
+            self._writer.write_table(table, row_group_size=self.rows)
+        elif final and self.count == 0:
+            self._writer.write_table(schema.SCHEMA.empty_table())
+
+    def close(self) -> None:
+        """Write what is left and move the file into place."""
+        self._flush(final=True)
+        assert self._writer is not None and self._tmp is not None
+        self._writer.close()
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Drop the temp file (the source failed before its events could be written)."""
+        if self._writer is not None:
+            self._writer.close()
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
 
 
 # What a warning record may say it is; third-party collectors may add their own.
@@ -148,7 +233,7 @@ class SourceWriter:
         self.masker = Masker()
         self.requests = {"ok": 0, "failed": 0}
         self.first_failure: str | None = None
-        self._events: list[pd.DataFrame] = []
+        self._events = EventsWriter(bundle.path / f"events/{name}.parquet")
         self._lock = threading.RLock()
         self._cancelled: str | None = None
 
@@ -194,6 +279,25 @@ class SourceWriter:
         so); returns its bundle-relative path."""
         return self.write_raw_blocks(relpath, [data])
 
+    @contextmanager
+    def open_raw(self, relpath: str) -> Iterator[tuple[str, RawWriter]]:
+        """Write a raw file piece by piece (``writer.write(bytes)``), hashed as it streams;
+        yields (its bundle-relative path, the writer). Atomic like ``write_raw``."""
+        if self.masker:  # secrets may span the writes: masked by write_raw_blocks at the end
+            blocks: list[bytes] = []
+            rel = self.raw_path(relpath)
+            yield rel, _Collect(blocks)  # type: ignore[misc]
+            self.write_raw_blocks(relpath, blocks)
+            return
+        self._check()
+        rel = self.raw_path(relpath)
+        with atomic_open(self.bundle.path / rel) as handle:
+            writer = RawWriter(handle)
+            yield rel, writer
+        with self._lock:
+            self._check()
+            self.bundle.record_file(rel, sha256=writer.digest.hexdigest(), size=writer.size)
+
     def copy_raw(self, src: Path, relpath: str) -> str:
         """Copy a file byte for byte under raw/<source>/; returns its bundle-relative path."""
         with src.open("rb") as source:
@@ -213,19 +317,27 @@ class SourceWriter:
             self.bundle.record_file(rel, masked=masked[0])
         return rel
 
-    def add_events(self, frame: pd.DataFrame) -> None:
-        """Queue validated events; they are written when the source finishes."""
-        frame = schema.validate(frame)
-        if self.masker and len(frame):
-            for column in ("summary", "message", "labels", "actor", "time_raw"):
-                frame[column] = (
-                    frame[column]
-                    .map(lambda v: self.mask(v) if isinstance(v, str) else v)
-                    .astype(frame[column].dtype)
-                )
+    def add_events(self, frame: pd.DataFrame | pa.Table) -> None:
+        """Validate events (secrets masked) and write them, a row group at a time; the file
+        appears under its name when the source finishes. A table must have the record's
+        schema."""
+        if isinstance(frame, pa.Table):
+            table = schema.check_table(frame)
+            if self.masker and len(table):
+                frame = table.to_pandas()
+        if isinstance(frame, pd.DataFrame):
+            frame = schema.validate(frame)
+            if self.masker and len(frame):
+                for column in ("summary", "message", "labels", "actor", "time_raw"):
+                    frame[column] = (
+                        frame[column]
+                        .map(lambda v: self.mask(v) if isinstance(v, str) else v)
+                        .astype(frame[column].dtype)
+                    )
+            table = schema.to_table(frame)
         with self._lock:
             self._check()
-            self._events.append(frame)
+            self._events.add(table)
 
     def _masked(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Events with every secret value masked in their text columns (vectorized: a column
@@ -264,14 +376,9 @@ class SourceWriter:
     def finish(self) -> int:
         """Write events/<source>.parquet; returns the number of events."""
         with self._lock:
-            frames = [f for f in self._events if len(f)]
-            self._events = []
-        events = pd.concat(frames, ignore_index=True) if frames else schema.empty_events()
-        rel = f"events/{self.name}.parquet"
-        with atomic_open(self.bundle.path / rel) as handle:
-            pq.write_table(schema.to_table(events), handle)
-        self.bundle.record_file(rel)
-        return len(events)
+            self._events.close()
+        self.bundle.record_file(f"events/{self.name}.parquet")
+        return self._events.count
 
 
 RUNNING = "running"  # a source's status while it is collected; left behind by a kill
@@ -376,10 +483,15 @@ class Bundle:
             }
             self.write_manifest()
 
-    def record_file(self, rel: str, *, masked: int = 0) -> None:
-        """Note a file's sha256 and size in the manifest (and how many secrets were masked)."""
+    def record_file(
+        self, rel: str, *, masked: int = 0, sha256: str | None = None, size: int | None = None
+    ) -> None:
+        """Note a file's sha256 and size in the manifest (computed from the file unless the
+        writer hashed it as it streamed), and how many secrets were masked."""
         full = self.path / rel
-        entry: dict[str, Any] = {"sha256": sha256_file(full), "bytes": full.stat().st_size}
+        if sha256 is None or size is None:
+            sha256, size = sha256_file(full), full.stat().st_size
+        entry: dict[str, Any] = {"sha256": sha256, "bytes": size}
         if masked:
             entry["masked"] = f"{masked} occurrence(s) of a configured secret masked"
         with self._lock:

@@ -39,6 +39,10 @@ class Context:
     fallback_time: Any = None
     # The window's end; with fallback_time (its start) it gives year-less timestamps a year.
     window_end: Any = None
+    # For a piece of a longer file (see ``Format.chunked``): the number of its first line, and
+    # the time of the last line before it (what a first line without a time inherits).
+    first_line: int = 1
+    previous_time: Any = None
 
 
 @dataclasses.dataclass
@@ -210,6 +214,11 @@ class Format:
     priority: int = 50
     source: str = "file"
     description: str = ""
+    # Whether ``parse`` may be given a big file a piece at a time: whole lines (``cut`` says
+    # where a piece may end: the bytes after it begin a record the next piece continues),
+    # with ``Context.first_line`` and ``previous_time`` telling where the piece sits.
+    chunked: bool = False
+    cut: Callable[[bytes], int] | None = None
 
 
 def json_parser(parse: Callable[[Any, Context], Parsed]) -> Callable[[bytes, Context], Parsed]:

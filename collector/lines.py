@@ -8,31 +8,48 @@ when it is the app's own timestamp next to a runtime one)."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from incident_timeline.collector.formats import Context
 from incident_timeline.timeline import schema
-from incident_timeline.timeline.timestamps import parse_timestamps
+from incident_timeline.timeline.columns import SPACE, SPACE_BUT_BLANK, arrow_strings, strings
+from incident_timeline.timeline.timestamps import parse_timestamps, runtime
+from incident_timeline.timeline.timestamps.extract import string_parts
 
 # What may come before and after a leading timestamp that the summary need not repeat:
 # logfmt time=/ts=, a bracket or quote, then separators.
-_BEFORE_TS = re.compile(r"\s*(?:(?:time|ts|t|timestamp)=)?[\[\"]?")
-_AFTER_TS = re.compile(r"[\]\"]?[\s:|,-]*")
+_BEFORE_TS = rf"^{SPACE}*(?:(?:time|ts|t|timestamp)=)?[\[\"]?"
+_AFTER_TS = rf'^[\]"]?(?:[:|,\-]|{SPACE})*'
 SUMMARY_MAX = 240
+_EMPTY = pa.scalar("", pa.large_string())
 
 
-def split_lines(text: str) -> pd.Series:
-    """Lines of ``text`` indexed by 1-based line number; blank lines are left out. A file
-    with CR-only line endings (classic Mac, some Windows tools) is split on CR."""
-    sep = "\r" if "\n" not in text and "\r" in text else "\n"
-    lines = pd.Series(text.split(sep), dtype="string")
-    lines = lines.str.removesuffix("\r")
-    lines.index = pd.RangeIndex(1, len(lines) + 1)
-    return lines[lines.str.strip() != ""]
+def split_lines(text: str | bytes, first_line: int = 1) -> pd.Series:
+    """Lines of ``text`` indexed by line number (the first is ``first_line``); blank and
+    whitespace-only lines are left out. Bytes are split in place (invalid UTF-8 replaced). A
+    file with CR-only line endings (classic Mac, some Windows tools) is split on CR."""
+    data = text.encode("utf-8", errors="surrogatepass") if isinstance(text, str) else text
+    if b"\n" not in data and b"\r" in data:
+        data = data.replace(b"\r", b"\n")
+    found = runtime.split_lines(data)
+    views = runtime.string_views(found.data, found.starts, found.lengths)
+    column = views.cast(pa.large_string())
+    # Only a line opening with whitespace (an ASCII one or a multi-byte character) can be
+    # whitespace only: the regex looks at those alone.
+    first = np.frombuffer(found.data, dtype=np.uint8)[found.starts]
+    maybe = np.flatnonzero((first <= 32) | (first >= 0xC2))
+    keep = np.ones(len(found.starts), dtype=bool)
+    if len(maybe):
+        blank = pc.match_substring_regex(column.take(pa.array(maybe)), f"^{SPACE}*$")
+        keep[maybe] = ~blank.to_numpy(zero_copy_only=False)
+        column = column.filter(pa.array(keep))
+    numbers = found.numbers[keep] + (first_line - 1)
+    return pd.Series(strings(column), index=numbers, copy=False)
 
 
 def looks_like_log(text: str) -> bool:
@@ -51,22 +68,26 @@ def window_of(ctx: Context) -> tuple[Any, Any] | None:
 
 def strip_leading(text: pd.Series, raw: pd.Series) -> pd.Series:
     """``text`` without the timestamp ``raw`` where the line opens with it (bare, bracketed,
-    quoted or as logfmt ``time=``), so that the summary does not repeat it."""
-    out = [
-        _without(line, stamp) if isinstance(stamp, str) and isinstance(line, str) else line
-        for line, stamp in zip(text.tolist(), raw.tolist(), strict=False)
-    ]
-    return pd.Series(out, index=text.index, dtype="string")
-
-
-def _without(line: str, stamp: str) -> str:
-    opening = _BEFORE_TS.match(line)
-    at = opening.end() if opening else 0
-    if not line.startswith(stamp, at):
-        return line
-    rest = line[at + len(stamp) :]
-    closing = _AFTER_TS.match(rest)
-    return rest[closing.end() if closing else 0 :]
+    quoted or as logfmt ``time=``), so that the summary does not repeat it. Whole column at
+    once: the stamp is compared in place, byte for byte, after the opening each row has."""
+    column = arrow_strings(text)
+    stamps = arrow_strings(raw)
+    data, starts, lengths = string_parts(column)
+    _, _, stamp_len = string_parts(stamps)
+    opening = pc.struct_field(pc.extract_regex(column, f"(?P<o>{_BEFORE_TS})"), [0])
+    _, _, before = string_parts(opening)
+    at = starts + before
+    fits = before + stamp_len <= lengths
+    size = np.where(fits, stamp_len, 0)
+    there = runtime.string_views(data, at, size).cast(pa.large_string())
+    same = pc.and_(pc.equal(there, stamps), pa.array(fits & (stamp_len > 0)))
+    same = same.fill_null(False).to_numpy(zero_copy_only=False)
+    if not same.any():
+        return text
+    rows = np.flatnonzero(same)
+    rest = runtime.string_views(data, (at + size)[rows], (lengths - before - size)[rows])
+    out = _scatter(column, same, pc.replace_substring_regex(rest.cast(column.type), _AFTER_TS, ""))
+    return pd.Series(strings(out), index=text.index, copy=False)
 
 
 def flagged(labels: pd.Series, dst: pd.Series, has_runtime: pd.Series | None) -> pd.Series:
@@ -86,6 +107,34 @@ def flagged(labels: pd.Series, dst: pd.Series, has_runtime: pd.Series | None) ->
 
 def summarize(text: pd.Series) -> pd.Series:
     """One table-friendly line: whitespace collapsed, cut at SUMMARY_MAX characters."""
-    flat = text.fillna("").str.replace(r"\s+", " ", regex=True).str.strip()
-    long = flat.str.len() > SUMMARY_MAX
-    return flat.where(~long, flat.str.slice(0, SUMMARY_MAX - 1) + "…")
+    flat = arrow_strings(text).fill_null("")
+    # Only rows with other whitespace than single inner blanks need the (costly) replace.
+    odd = pc.match_substring_regex(flat, f"[{SPACE_BUT_BLANK}]|  |^ | $").to_numpy(
+        zero_copy_only=False
+    )
+    if odd.any():
+        sub = flat.take(pa.array(np.flatnonzero(odd)))
+        # Runs of blanks alone (indented stack frames, aligned columns) take a simpler pattern.
+        other = pc.match_substring_regex(sub, f"[{SPACE_BUT_BLANK}]")
+        if pc.any(other).as_py():
+            sub = pc.replace_substring_regex(sub, f"{SPACE}+", " ")
+        else:
+            sub = pc.replace_substring_regex(sub, "  +", " ")
+        flat = _scatter(flat, odd, pc.utf8_trim(sub, " "))
+    cut = pc.binary_join_element_wise(
+        pc.utf8_slice_codeunits(flat, 0, SUMMARY_MAX - 1), pa.scalar("…", flat.type), _EMPTY
+    )
+    out = pc.if_else(pc.greater(pc.utf8_length(flat), SUMMARY_MAX), cut, flat)
+    return pd.Series(strings(out), index=text.index, copy=False)
+
+
+def _scatter(column: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:
+    """``column`` with the rows where ``rows`` is True replaced by ``values`` (in order)."""
+    return pc.replace_with_mask(column, pa.array(rows), values.cast(column.type))
+
+
+def line_refs(ref: str, numbers: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """``<ref>#L<n>`` for every line number (Arrow's number formatting, no Python per row)."""
+    digits = pc.cast(pa.array(numbers, type=pa.int64()), pa.large_string())
+    prefix = pa.scalar(f"{ref}#L", pa.large_string())
+    return strings(pc.binary_join_element_wise(prefix, digits, _EMPTY))

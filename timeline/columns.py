@@ -53,3 +53,24 @@ def extract(text: pd.Series, pattern: str) -> pd.DataFrame:
         field = pc.if_else(matched, pc.struct_field(found, [i]), pa.scalar(None, pa.large_string()))
         columns[found.type.field(i).name] = strings(field)
     return pd.DataFrame(columns, index=text.index)
+
+
+# Python's whitespace (``str.isspace``: what ``\s`` and ``str.strip`` mean on text), spelled out
+# for RE2, whose ``\s`` is only ASCII ``[\t\n\f\r ]`` (https://github.com/google/re2/wiki/Syntax).
+SPACE_BUT_BLANK = (
+    r"\t\n\x0b\x0c\r\x1c-\x1f\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+    r"\x{205f}\x{3000}"
+)
+SPACE = f"[ {SPACE_BUT_BLANK}]"
+
+
+def arrow_strings(text: pd.Series | pa.Array) -> pa.Array:
+    """A string column as one Arrow ``large_string`` array (no copy for Arrow-backed ones)."""
+    column = (
+        text if isinstance(text, pa.Array | pa.ChunkedArray) else pa.array(text, from_pandas=True)
+    )
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if not pa.types.is_large_string(column.type):
+        column = column.cast(pa.large_string())
+    return column

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from incident_timeline.timeline.columns import extract
+from incident_timeline.timeline.columns import SPACE, arrow_strings, strings
 
 # level=error, lvl=warn, "level":"error", severity: ERROR, and bare upper-case level words.
 _LEVEL_KEYED = r"""(?i:\b(?:level|lvl|severity)["']?\s*[=:]\s*["']?(?P<level>[a-z]+))"""
@@ -21,13 +24,33 @@ _SEVERITY = {
 }  # fmt: skip
 
 
+_LEVELS = pa.array(list(_SEVERITY), pa.large_string())
+_NAMES = pa.array(list(_SEVERITY.values()), pa.large_string())
+
+
 def detect_severity(lines: pd.Series, default: str = "info") -> pd.Series:
     """Severity of each line from its level word (keyed first, then a bare upper-case word);
-    a Go ``panic:`` line is critical; lines with no level word get ``default``."""
-    text = lines.astype("string")
-    keyed = extract(text, _LEVEL_KEYED)["level"].str.lower()
-    bare = extract(text, _LEVEL_BARE)["level"].str.lower()
-    level = keyed.where(keyed.isin(list(_SEVERITY)), bare)
-    severity = level.map(_SEVERITY).astype("string")
-    severity[text.str.match(r"^\s*panic:").fillna(False)] = "critical"
-    return severity.fillna(default)
+    a Go ``panic:`` line is critical; lines with no level word get ``default``. Whole column
+    at once with Arrow; the bare word is only looked for where no keyed one was found."""
+    text = arrow_strings(lines)
+    codes = _level_codes(text, _LEVEL_KEYED)
+    missing = np.flatnonzero(codes < 0)
+    if len(missing):
+        codes[missing] = _level_codes(text.take(pa.array(missing)), _LEVEL_BARE)
+    severity = _NAMES.take(pa.array(codes, mask=codes < 0)).fill_null(default)
+    panic = pc.match_substring_regex(text, f"^{SPACE}*panic:").fill_null(False)
+    severity = pc.if_else(panic, pa.scalar("critical", pa.large_string()), severity)
+    return pd.Series(strings(severity), index=lines.index, copy=False)
+
+
+def _level_codes(text: pa.Array, pattern: str) -> np.ndarray:
+    """Position in _SEVERITY of each row's level word (lower-cased), -1 where none is known."""
+    if not len(text):
+        return np.zeros(0, dtype=np.int64)
+    found = pc.extract_regex(text, pattern)
+    word = pc.if_else(
+        pc.is_valid(found), pc.struct_field(found, [0]), pa.scalar(None, pa.large_string())
+    )
+    index = pc.index_in(pc.utf8_lower(word), value_set=_LEVELS)
+    codes: np.ndarray = index.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes

@@ -28,6 +28,7 @@ from typing import Any, Literal, TypedDict, get_args
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 SCHEMA = pa.schema(
@@ -168,13 +169,14 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"event frame lacks columns {missing}")
-    out = pd.DataFrame(index=range(len(frame)))
+    columns = {}
     for name in COLUMNS:
         col = frame[name].reset_index(drop=True)
         if name in TIME_COLUMNS:
-            out[name] = _utc_column(col, name)
+            columns[name] = _utc_column(col, name)
         else:
-            out[name] = col.astype("string")
+            columns[name] = col.astype("string")
+    out = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))  # one constructor call
     for name in COLUMNS:
         if name not in NULLABLE and out[name].isna().any():
             raise ValueError(f"event column {name!r} has missing values")
@@ -185,7 +187,40 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
 
 def to_table(frame: pd.DataFrame) -> pa.Table:
     """Convert a validated event frame to an Arrow table with the exact schema."""
+    if _validated_dtypes(frame):  # what make_events returns: checked by Arrow, not again
+        table = pa.Table.from_pandas(frame[list(COLUMNS)], preserve_index=False)
+        return check_table(table.replace_schema_metadata(None))
     return pa.Table.from_pandas(validate(frame), schema=SCHEMA, preserve_index=False)
+
+
+def _validated_dtypes(frame: pd.DataFrame) -> bool:
+    if any(c not in frame.columns for c in COLUMNS):
+        return False
+    utc = pd.DatetimeTZDtype("ns", "UTC")
+    return all(
+        frame[c].dtype == utc if c in TIME_COLUMNS else isinstance(frame[c].dtype, pd.StringDtype)
+        for c in COLUMNS
+    )
+
+
+def check_table(table: pa.Table) -> pa.Table:
+    """``table`` in the exact record schema (cast where the types only differ in width, e.g.
+    large_string), or ValueError/TypeError as ``validate`` would raise."""
+    missing = [c for c in COLUMNS if c not in table.column_names]
+    if missing:
+        raise ValueError(f"event table lacks columns {missing}")
+    table = table.select(list(COLUMNS))
+    if not table.schema.equals(SCHEMA):
+        table = table.cast(SCHEMA)  # pyarrow checks non-nullable fields too
+    for name in COLUMNS:
+        if name not in NULLABLE and table[name].null_count:
+            raise ValueError(f"event column {name!r} has missing values")
+    for name, allowed in (("severity", SEVERITIES), ("time_quality", TIME_QUALITIES)):
+        seen = pc.unique(table[name]).to_pylist()
+        bad = sorted(set(seen) - set(allowed))
+        if bad:
+            raise ValueError(f"event column {name!r} has values {bad}; allowed: {list(allowed)}")
+    return table
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:

@@ -14,6 +14,7 @@ import dataclasses
 import glob
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from incident_timeline.collector import registry
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.config import build, check_zone_key
 from incident_timeline.collector.errors import ConfigError, ExportFormatError
+from incident_timeline.collector.files import pieces
 from incident_timeline.collector.files.deploy import as_deploys
 from incident_timeline.collector.files.records import per_record
 from incident_timeline.collector.formats import UNPARSED, Context, Format, Parsed, Sample
@@ -54,6 +56,7 @@ class FileCollector:
     def __init__(self, files: list[FileSource], base_dir: Path) -> None:
         self.files = files
         self.base_dir = base_dir
+        self._known: dict[str, Format] = {}
 
     @classmethod
     def from_config(cls, table: Any, path: Path) -> FileCollector:
@@ -63,8 +66,8 @@ class FileCollector:
                 f"{path}: file must be an array of tables: write [[file]], not [file]"
             )
         files = [build(FileSource, t, f"file[{i}]", path) for i, t in enumerate(table)]
+        names = ["auto", *sorted(registry.formats())]  # entry points are scanned once
         for i, entry in enumerate(files):
-            names = ["auto", *sorted(registry.formats())]
             if entry.format not in names:
                 raise ConfigError(
                     f"{path}: file[{i}].format {entry.format!r} is not one of {', '.join(names)}"
@@ -85,6 +88,7 @@ class FileCollector:
         """Copy and parse every matching file; returns counts for the manifest."""
         counts = {"files": 0, "failed_files": 0, "outside_window": 0}
         seen: set[Path] = set()
+        self._known = registry.formats()  # once per run, not per file: a scan of entry points
         for entry in self.files:
             paths = self._expand(entry, out)
             for file in paths:
@@ -117,6 +121,10 @@ class FileCollector:
     ) -> bool:
         rel = self._relpath(file)
         try:
+            if file.stat().st_size > pieces.PIECE:
+                streamed = self._stream(entry, file, rel, window, out, counts)
+                if streamed is not None:
+                    return streamed
             stored = file.read_bytes()  # read once: raw/ holds exactly the bytes parsed
             ref = out.write_raw(rel, stored)
         except OSError as exc:
@@ -131,7 +139,7 @@ class FileCollector:
                 ref=ref,
             )
             return False
-        known = registry.formats()
+        known = self._known or registry.formats()
         ctx = Context(
             ref=ref,
             stream=entry.stream or file.name,
@@ -163,6 +171,90 @@ class FileCollector:
         for key, value in parsed.counts.items():
             counts[key] = counts.get(key, 0) + value
         return ok
+
+    def _stream(
+        self,
+        entry: FileSource,
+        file: Path,
+        rel: str,
+        window: Window,
+        out: SourceWriter,
+        counts: dict[str, int],
+    ) -> bool | None:
+        """A big plain-text log in a line format, read, copied, hashed and parsed a piece at
+        a time (see `pieces`); None when the file is not one (compressed, binary, a JSON
+        document, a format read whole): the caller reads it whole."""
+        known = self._known or registry.formats()
+        with file.open("rb") as handle:
+            head = handle.read(pieces.PIECE)
+            if decoded(head) != (head, None):
+                return None
+            sample = Sample(head)
+            if sample.opens_json and sample.first_record is None:
+                return None  # maybe one JSON document: detection needs all of it
+            detected = detect_format(head, known)
+            fmt = known[entry.format] if entry.format != "auto" else detected
+            if not fmt.chunked:
+                return None
+            with out.open_raw(rel) as (ref, raw):
+                raw.write(head)
+                if fmt is not detected and detected.name != "log":
+                    out.warn(
+                        f"{rel}: format = {entry.format!r}, but the content looks like "
+                        f"{detected.name!r}; read as {entry.format!r}",
+                        kind="format",
+                        ref=ref,
+                    )
+                ctx = Context(
+                    ref=ref,
+                    stream=entry.stream or _default_stream(Path(rel), fmt.name),
+                    timezone=entry.timezone,
+                    namespace=entry.namespace,
+                    threshold=entry.threshold,
+                    label=entry.label,
+                    fallback_time=window.since,
+                    window_end=window.until,
+                )
+                tally = self._pieces(
+                    fmt,
+                    ctx,
+                    pieces.pieces(handle, raw, fmt.cut, first=head),
+                    out,
+                    counts,
+                    entry.kind,
+                )
+        self._check_counts(*tally, rel, window, out, ref)
+        return True
+
+    @staticmethod
+    def _pieces(
+        fmt: Format,
+        ctx: Context,
+        stream: Iterator[tuple[int, bytes]],
+        out: SourceWriter,
+        counts: dict[str, int],
+        kind: str = "log",
+    ) -> tuple[int, int, int]:
+        """Parse each piece and write its events before reading the next; returns how many
+        events, how many of them inferred, how many outside the window."""
+        previous, total, inferred, outside = None, 0, 0, 0
+        since, until = ctx.fallback_time, ctx.window_end
+        for line, data in stream:
+            piece = dataclasses.replace(ctx, first_line=line, previous_time=previous)
+            parsed = fmt.parse(data, piece)
+            events = as_deploys(parsed.events) if kind == "deploy" else parsed.events
+            total += len(events)
+            inferred += int((events["time_quality"] == "inferred").sum())
+            outside += int(((events["time"] < since) | (events["time"] >= until)).sum())
+            out.add_events(events)
+            if len(events):
+                previous = events["time"].iloc[-1]
+            for key, value in parsed.counts.items():
+                counts[key] = counts.get(key, 0) + value
+        # An export is evidence the user chose: lines outside the window are kept (a skewed
+        # clock can push a line past the window's edge) and only counted.
+        counts["outside_window"] += outside
+        return total, inferred, outside
 
     def _parse(
         self,
@@ -238,10 +330,24 @@ class FileCollector:
         """Say so when most lines have no readable time, or when every event is outside the
         window (a naive --since read as UTC is the usual cause)."""
         events = parsed.events
-        total = len(events)
+        inferred = int((events["time_quality"] == "inferred").sum())
+        outside = (events["time"] < window.since) | (events["time"] >= window.until)
+        FileCollector._check_counts(
+            len(events), inferred, int(outside.sum()), rel, window, out, ref
+        )
+
+    @staticmethod
+    def _check_counts(
+        total: int,
+        inferred: int,
+        outside: int,
+        rel: str,
+        window: Window,
+        out: SourceWriter,
+        ref: str,
+    ) -> None:
         if not total:
             return
-        inferred = int((events["time_quality"] == "inferred").sum())
         if inferred * 2 > total:
             out.warn(
                 f"{rel}: no timestamp found in {inferred:,} of {total:,} lines; their times "
@@ -250,8 +356,7 @@ class FileCollector:
                 kind="no_timestamps",
                 ref=ref,
             )
-        outside = (events["time"] < window.since) | (events["time"] >= window.until)
-        if bool(outside.all()):
+        if outside == total:
             naive = (
                 f"; naive times were read as {window.assumed_tz} (pass --tz or write a zone)"
                 if window.assumed_tz

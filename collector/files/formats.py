@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from incident_timeline.collector.formats import Context, Format, Parsed, text_parser
+from incident_timeline.collector.formats import Context, Format, Parsed
 from incident_timeline.collector.lines import (
     flagged,
+    line_refs,
     split_lines,
     strip_leading,
     summarize,
@@ -18,11 +19,13 @@ from incident_timeline.timeline.normalize import detect_severity
 from incident_timeline.timeline.timestamps import fill_inferred, parse_timestamps
 
 
-def parse_log(text: str, ctx: Context) -> Parsed:
+def parse_log(data: bytes, ctx: Context) -> Parsed:
     """A plain log file: the first timestamp of each line (any family) is its time."""
-    lines = split_lines(text)
+    lines = split_lines(data, ctx.first_line)
     parsed = parse_timestamps(lines, ctx.timezone, window_of(ctx))
-    time, quality = fill_inferred(parsed["time"], parsed["quality"], ctx.fallback_time)
+    time, quality = fill_inferred(
+        parsed["time"], parsed["quality"], ctx.fallback_time, ctx.previous_time
+    )
     plain = schema.labels_json({"file": ctx.ref.removeprefix("raw/file/")})
     labels = flagged(pd.Series(plain, index=lines.index), parsed["dst"], None)
     events = schema.make_events(
@@ -36,15 +39,16 @@ def parse_log(text: str, ctx: Context) -> Parsed:
         labels=labels,
         time_raw=parsed["time_raw"].fillna(""),
         time_quality=quality,
-        ref=ctx.ref + "#L" + lines.index.astype(str),
+        ref=line_refs(ctx.ref, lines.index.to_numpy()),
     )
     return Parsed(events, None, {"log_lines": len(events)})
 
 
 LOG = Format(
     name="log",
-    parse=text_parser(parse_log),
+    parse=parse_log,
     priority=100,
+    chunked=True,
     description="any text log: ISO 8601, klog, syslog, nginx/Apache, log4j, JSON, ...",
 )
 FORMATS = (LOG,)

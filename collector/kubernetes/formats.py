@@ -4,10 +4,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from incident_timeline.collector.formats import (
     Context,
@@ -19,25 +22,28 @@ from incident_timeline.collector.formats import (
     objects,
     row,
     rows_to_events,
-    text_parser,
 )
 from incident_timeline.collector.lines import (
     flagged,
+    line_refs,
     split_lines,
     strip_leading,
     summarize,
     window_of,
 )
 from incident_timeline.timeline import schema
-from incident_timeline.timeline.columns import extract
+from incident_timeline.timeline.columns import arrow_strings, extract, labels, strings, utc_times
 from incident_timeline.timeline.normalize import detect_severity
 from incident_timeline.timeline.schema import EventRow
 from incident_timeline.timeline.timestamps import (
     fill_inferred,
+    open_records,
     parse_iso,
     parse_timestamps,
     read_runtime_log,
 )
+from incident_timeline.timeline.timestamps.extract import string_parts, window
+from incident_timeline.timeline.timestamps.runtime import runtime_prefix, string_views
 
 # kubectl logs --prefix: "[pod/<pod>/<container>] "
 _PREFIX = r"^\[(?P<kind>[a-z]+)/(?P<pod>[^/\]]+)/(?P<container>[^\]]+)\] "
@@ -45,6 +51,9 @@ _PREFIX = r"^\[(?P<kind>[a-z]+)/(?P<pod>[^/\]]+)/(?P<container>[^\]]+)\] "
 _RUNTIME = r"^(?P<ts>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})) ?"
 # A container runtime's own log line: "<RFC 3339> stdout|stderr F|P <text>".
 _CRI = _RUNTIME + r"(?:stdout|stderr) [FP](?: |$)"
+_EXACT = ("exact",)
+_PREFIX_WHOLE = f"^(?P<whole>{_PREFIX[1:]})"
+_RUNTIME_WHOLE = f"^(?P<whole>{_RUNTIME[1:]})"
 
 
 def looks_like_kubectl(sample: Sample) -> bool:
@@ -62,26 +71,21 @@ def looks_like_cri(sample: Sample) -> bool:
     return not lines.empty and bool(lines.str.match(_CRI).mean() > 0.8)
 
 
-def parse_kubectl_logs(text: str, ctx: Context) -> Parsed:
+def parse_kubectl_logs(data: bytes | str, ctx: Context) -> Parsed:
     """``kubectl logs [--prefix] [--timestamps]``: the runtime stamp is ``time``, the app's
     own timestamp (if any) is ``embedded_time``; the prefix names the stream."""
-    # Arrow-backed strings: the regex replaces below run in Arrow's kernels, not per line.
-    lines = split_lines(text).astype("string[pyarrow]")
-    prefixed = bool(lines.str.startswith("[").any())
-    prefix = extract(lines, _PREFIX) if prefixed else _no_prefix(lines)
-    rest = lines.str.replace(_PREFIX, "", regex=True) if prefixed else lines
-    runtime = extract(rest, _RUNTIME)["ts"]
-    body = rest.str.replace(_RUNTIME, "", regex=True)
+    lines = split_lines(data, ctx.first_line)
+    prefix, rest = _cut(lines, _PREFIX_WHOLE, "[")
+    runtime, stamped, body = _runtime(rest)
     app = parse_timestamps(body, ctx.timezone, window_of(ctx))
     has_runtime = runtime.notna()
-    stamped = parse_iso(runtime)
     time = stamped["time"].where(has_runtime, app["time"])
     quality = stamped["quality"].where(has_runtime, app["quality"])
     time_raw = runtime.where(has_runtime, app["time_raw"]).fillna("")
-    time, quality = fill_inferred(time, quality, ctx.fallback_time)
+    time, quality = fill_inferred(time, quality, ctx.fallback_time, ctx.previous_time)
     stream, labels = _kube_streams(prefix, ctx)
     labels = flagged(labels, app["dst"], has_runtime)
-    summary = _strip_stamp(body, app["time_raw"])
+    summary = strip_leading(body, app["time_raw"])
     events = schema.make_events(
         time=time,
         source="kubernetes",
@@ -94,41 +98,53 @@ def parse_kubectl_logs(text: str, ctx: Context) -> Parsed:
         time_raw=time_raw,
         time_quality=quality,
         embedded_time=app["time"].where(has_runtime),
-        ref=ctx.ref + "#L" + lines.index.astype(str),
+        ref=line_refs(ctx.ref, lines.index.to_numpy()),
     )
     return Parsed(events, None, {"log_lines": len(events)})
 
 
-def _no_prefix(lines: pd.Series) -> pd.DataFrame:
-    empty = pd.Series(pd.NA, index=lines.index, dtype="string")
-    return pd.DataFrame({"kind": empty, "pod": empty, "container": empty})
+def _runtime(lines: pd.Series) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
+    """The ``--timestamps`` stamp of each line (NA where none), its time and quality, and the
+    lines without it. Stamps in the usual shape are read in place; the rest by the regex."""
+    column = arrow_strings(lines)
+    fast, token, utc = runtime_prefix(column)
+    data, starts, lengths = string_parts(column)
+    stamp = string_views(data, starts, token).cast(pa.large_string())
+    raw = pd.Series(strings(stamp, fast), index=lines.index, copy=False)
+    stamped = pd.DataFrame(
+        {"time": utc_times(utc), "quality": labels(np.zeros(len(fast), np.int64), fast, _EXACT)},
+        index=lines.index,
+    )
+    skip = np.minimum(token + 1, lengths) * fast
+    # Not the usual shape but maybe a stamp still (the regex is the definition): cheap
+    # checks first, as a valid one opens with "dddd-dd-ddT".
+    head = window(data, starts, 11)
+    maybe = ~fast & (lengths >= 20) & (head[:, 4] == 45) & (head[:, 7] == 45) & (head[:, 10] == 84)
+    if maybe.any():
+        rows = np.flatnonzero(maybe)
+        found, _ = _cut(lines.iloc[rows], _RUNTIME_WHOLE)
+        raw.iloc[rows] = found["ts"].to_numpy()
+        parsed = parse_iso(found["ts"])
+        stamped.iloc[rows, 0] = parsed["time"].to_numpy()
+        stamped.iloc[rows, 1] = parsed["quality"].to_numpy()
+        skip[rows] = string_parts(arrow_strings(found["whole"]))[2]
+    body = string_views(data, starts + skip, lengths - skip).cast(pa.large_string())
+    return raw, stamped, pd.Series(strings(body), index=lines.index, copy=False)
 
 
-# What `strip_leading` drops after a leading stamp, with \s spelt out so that Arrow's RE2
-# runs it (pandas falls back to Python's re, line by line, for \s).
-_AFTER_STAMP = r"^[\]\"]?[ \t\n\r\f\v:|,-]*"
-
-
-def _strip_stamp(body: pd.Series, raw: pd.Series) -> pd.Series:
-    """`strip_leading`, vectorized for the common case (the line opens with the stamp
-    itself): rows grouped by the stamp's length are compared and cut in Arrow; the rest
-    (``time=``, brackets, quotes) go through `strip_leading` one by one."""
-    out = body.astype("string[pyarrow]").copy()
-    lengths = raw.str.len()
-    done = pd.Series(False, index=body.index)
-    for n in lengths.dropna().unique():
-        rows = (lengths == n).fillna(False).to_numpy(dtype=bool)
-        head = out[rows].str.slice(0, int(n))
-        same = (head == raw[rows].astype("string[pyarrow]")).fillna(False).to_numpy(dtype=bool)
-        picked = np.flatnonzero(rows)[same]
-        if len(picked):
-            cut = out.iloc[picked].str.slice(int(n)).str.replace(_AFTER_STAMP, "", regex=True)
-            out.iloc[picked] = cut
-            done.iloc[picked] = True
-    left = (~done & raw.notna()).to_numpy(dtype=bool)
-    if left.any():
-        out[left] = strip_leading(body[left], raw[left])
-    return out
+def _cut(lines: pd.Series, pattern: str, opens: str = "") -> tuple[pd.DataFrame, pd.Series]:
+    """The named groups of ``pattern`` (anchored, its whole match as group ``whole``) at the
+    start of each line, and the lines with that match cut off (as views, no regex replace).
+    ``opens``: a first character every match has (a column without one skips the search)."""
+    column = arrow_strings(lines)
+    if opens and not pc.any(pc.starts_with(column, opens)).as_py():
+        none = pd.Series(pd.NA, index=lines.index, dtype="string")
+        return pd.DataFrame({n: none for n in re.compile(pattern).groupindex}), lines
+    found = extract(lines, pattern)
+    data, starts, lengths = string_parts(column)
+    _, _, skip = string_parts(arrow_strings(found["whole"]))
+    rest = string_views(data, starts + skip, lengths - skip).cast(pa.large_string())
+    return found, pd.Series(strings(rest), index=lines.index, copy=False)
 
 
 def parse_cri(data: bytes, ctx: Context) -> Parsed:
@@ -142,7 +158,7 @@ def parse_cri(data: bytes, ctx: Context) -> Parsed:
     time = records["time"].where(has_runtime, app["time"])
     quality = records["quality"].where(has_runtime, app["quality"])
     time_raw = records["time_raw"].where(has_runtime, app["time_raw"]).fillna("")
-    time, quality = fill_inferred(time, quality, ctx.fallback_time)
+    time, quality = fill_inferred(time, quality, ctx.fallback_time, ctx.previous_time)
     base = {"namespace": ctx.namespace, "file": ctx.ref.removeprefix("raw/file/")}
     labels = (
         records["stream"]
@@ -165,7 +181,7 @@ def parse_cri(data: bytes, ctx: Context) -> Parsed:
         time_raw=time_raw,
         time_quality=quality,
         embedded_time=app["time"].where(has_runtime),
-        ref=ctx.ref + "#L" + records["line"].astype(str),
+        ref=line_refs(ctx.ref, records["line"].to_numpy() + (ctx.first_line - 1)),
     )
     joined = int((records["partial"] > 0).sum())
     return Parsed(events, None, {"log_lines": len(events), "joined_partial_lines": joined})
@@ -173,6 +189,12 @@ def parse_cri(data: bytes, ctx: Context) -> Parsed:
 
 def _kube_streams(prefix: pd.DataFrame, ctx: Context) -> tuple[pd.Series, pd.Series]:
     has = prefix["pod"].notna()
+    if not has.any():  # no --prefix: one stream, one set of labels
+        plain = {"namespace": ctx.namespace, "pod": None, "container": None}
+        labels = pa.repeat(pa.scalar(schema.labels_json(plain), pa.large_string()), len(has))
+        return pd.Series(ctx.stream, index=has.index, dtype="string"), pd.Series(
+            strings(labels), index=has.index, copy=False
+        )
     ns = f"{ctx.namespace}/" if ctx.namespace else ""
     stream = (ns + prefix["pod"] + "/" + prefix["container"]).where(has, ctx.stream)
     keys = prefix["pod"].fillna("") + "\0" + prefix["container"].fillna("")
@@ -262,8 +284,9 @@ from incident_timeline.collector.kubernetes import exports  # noqa: E402 (uses e
 FORMATS = (
     Format(
         name="kubectl-logs",
-        parse=text_parser(parse_kubectl_logs),
+        parse=parse_kubectl_logs,
         detect=looks_like_kubectl,
+        chunked=True,
         priority=20,
         source="kubernetes",
         description="kubectl logs [--prefix] [--timestamps] output",
@@ -272,6 +295,8 @@ FORMATS = (
         name="cri",
         parse=parse_cri,
         detect=looks_like_cri,
+        chunked=True,
+        cut=open_records,
         priority=10,
         source="kubernetes",
         description="a container runtime's log file (<ts> stdout F ...)",

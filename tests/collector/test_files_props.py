@@ -50,8 +50,7 @@ def check(tmp_path: Path, fmt: str, data: bytes) -> None:
     collector = FileCollector([FileSource(path="in.dat", format=fmt)], folder)
     counts = collector.collect(WINDOW, writer, clock=lambda: WINDOW.until)
     assert (folder / "b/raw/file/in.dat").read_bytes() == data
-    events = [e for e in writer._events if len(e)]
-    total = sum(len(e) for e in events)
+    total = writer.finish()
     content, problem = decoded(data)
     lines = len(split_lines(text(content)))
     kinds = [w.kind for w in writer.records]

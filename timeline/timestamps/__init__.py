@@ -16,7 +16,7 @@ from incident_timeline.timeline.timestamps.engine import (
     parse_timestamps,
 )
 from incident_timeline.timeline.timestamps.families import FAMILIES, Family
-from incident_timeline.timeline.timestamps.runtime import read_runtime_log
+from incident_timeline.timeline.timestamps.runtime import open_records, read_runtime_log
 
 __all__ = [
     "FAMILIES",
@@ -24,6 +24,7 @@ __all__ = [
     "check_zone",
     "extract_iso",
     "fill_inferred",
+    "open_records",
     "parse_iso",
     "parse_streams",
     "parse_timestamps",

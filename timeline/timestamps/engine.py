@@ -294,14 +294,18 @@ def extract_iso(lines: pd.Series) -> pd.Series:
 
 
 def fill_inferred(
-    time: pd.Series, quality: pd.Series, fallback: pd.Timestamp
+    time: pd.Series, quality: pd.Series, fallback: pd.Timestamp, previous: Any = None
 ) -> tuple[pd.Series, pd.Series]:
-    """Give rows without a time their previous row's time (else the next's, else ``fallback``)
-    and mark them ``inferred``."""
+    """Give rows without a time their previous row's time (the first rows: ``previous``, the
+    time of the line before them when a stream is read in pieces; else the next's, else
+    ``fallback``) and mark them ``inferred``."""
     missing = time.isna()
     if not missing.any():
         return time, quality
-    filled = time.ffill().bfill().fillna(fallback)
+    filled = time.ffill()
+    if previous is not None and pd.isna(filled.iloc[0]):
+        filled = filled.fillna(pd.Timestamp(previous).tz_convert("UTC"))
+    filled = filled.bfill().fillna(fallback)
     marked = quality.copy()
     marked[missing] = "inferred"
     return filled, marked

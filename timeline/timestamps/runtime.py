@@ -12,6 +12,7 @@ the one final copy.
 from __future__ import annotations
 
 import itertools
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -21,7 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from incident_timeline.timeline.columns import labels, strings, utc_times
-from incident_timeline.timeline.timestamps.extract import ISO_WIDTH, iso_fields, window
+from incident_timeline.timeline.timestamps.extract import (
+    ISO_WIDTH,
+    iso_fields,
+    string_parts,
+    window,
+)
 from incident_timeline.timeline.timestamps.zone import NAT, apply_zone, local_ns, to_utc
 
 _TOKEN_END = ISO_WIDTH + 1  # the space after the longest timestamp
@@ -83,7 +89,7 @@ def lines_series(lines: Lines) -> pd.Series:
     return pd.Series(strings(views.cast(pa.large_string())), index=lines.numbers, copy=False)
 
 
-def string_views(data: bytes, starts: np.ndarray, lengths: np.ndarray) -> pa.Array:
+def string_views(data: bytes | np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> pa.Array:
     """Arrow ``string_view`` array of ``data[start : start + length]`` per row, zero-copy."""
     views = np.zeros((len(starts), 16), dtype=np.uint8)
     head = window(np.frombuffer(data, dtype=np.uint8), starts, 12)
@@ -209,3 +215,65 @@ def _groups(stream: np.ndarray, partial: np.ndarray) -> np.ndarray:
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first)] = np.arange(len(first))
     return rank[inverse]
+
+
+TAIL = 1 << 20  # how far back from a piece's end ``open_records`` looks
+_SHAPE = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.,]{8,}\S* (stdout|stderr) ([FP])(?: |$)")
+
+
+def open_records(data: bytes) -> int:
+    """Where a piece of a runtime log (whole lines) may end so that no record is split: the
+    start of the earliest record still open at its end (partial lines the next piece
+    continues), ``len(data)`` when none is, 0 when no line start in the last TAIL bytes is
+    free (the caller reads on, or splits a record that long: its lines are still kept)."""
+    base = max(0, len(data) - TAIL)
+    if base:
+        base = data.find(b"\n", base) + 1 or len(data)
+    spans: list[tuple[int, float]] = []  # (first line, last line) offsets of each record
+    open_at: dict[bytes, int] = {}
+    at = base
+    for line in data[base:].split(b"\n"):
+        shape = _SHAPE.match(line)
+        if shape:
+            stream, tag = shape.group(1), shape.group(2)
+            first = open_at.pop(stream, at)
+            if tag == b"P":
+                open_at[stream] = first
+            else:
+                spans.append((first, at))
+        at += len(line) + 1
+    spans.extend((first, float("inf")) for first in open_at.values())
+    cut = min((first for first, last in spans if last == float("inf")), default=len(data))
+    while True:  # no record may span the cut: move it before any that does
+        earlier = min((first for first, last in spans if first < cut <= last), default=cut)
+        if earlier == cut:
+            break
+        cut = earlier
+    return cut if cut > base else 0
+
+
+def runtime_prefix(lines: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The RFC 3339 stamp ``kubectl logs --timestamps`` puts first on each line, read in place:
+    ``YYYY-MM-DDThh:mm:ss[.f{1-9}]`` then ``Z`` or ``±hh:mm``, ending the line or followed by a
+    space. Returns (rows where it is, its length in bytes, UTC ns). Rows in another shape are
+    not read here (the caller's regex decides about them): this is the fast path only."""
+    data, starts, lengths = string_parts(lines)
+    if not len(starts):
+        empty = np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=bool), empty, empty
+    head = window(data, starts, _TOKEN_END + 1)
+    head = np.where(np.arange(_TOKEN_END + 1) < lengths[:, None], head, 0).astype(np.uint8)
+    spaces = head[:, 20:_TOKEN_END] == 32
+    whole = (lengths >= 20) & (lengths <= ISO_WIDTH)
+    token = np.where(spaces.any(axis=1), spaces.argmax(axis=1) + 20, np.where(whole, lengths, 0))
+    parts = iso_fields(head, token)
+    rows = np.arange(len(head))
+    last = head[rows, np.maximum(token - 1, 0)]
+    colon = head[rows, np.maximum(token - 3, 0)] == 58
+    sign = head[rows, np.maximum(token - 6, 0)]
+    zone = (last == 90) | (colon & ((sign == 43) | (sign == 45)))
+    ok = parts["ok"] & parts["zoned"] & zone & (head[:, 10] == 84) & (head[:, 19] != 44)
+    local, good = local_ns(parts)
+    ok &= good
+    utc = apply_zone(local, parts["minutes"], ok)
+    return ok, np.where(ok, token, 0), np.where(ok, utc, NAT)

@@ -1,0 +1,275 @@
+"""End-to-end ingestion: ``incident collect`` of big log files against baselines, same run.
+
+    python bench/ingest_bench.py [--lines 200000,500000] [--formats kubectl,cri] [--repeat 3]
+                                 [--mixed N] [--profile LINES] [--compare INCIDENT] [--keep DIR]
+
+For every size and format (``kubectl logs --timestamps`` output, container-runtime CRI files),
+a file is generated once, then each case runs in a fresh process ``--repeat`` times (median
+wall time, peak resident memory from ``wait4``, which covers the process and its children):
+
+* ``incident collect``: one ``[[file]]`` table, file → raw copy with sha256 → events Parquet
+  → manifest;
+* ``isoparse``: a per-line Python loop of ``dateutil.parser.isoparse`` on the runtime stamp;
+* ``pandas``: read, split the prefix, ``to_datetime``, write Parquet;
+* ``pyarrow``: pyarrow.csv read, split, parse (a cast to timestamp), write Parquet;
+* ``cp+sha256sum``: copying and hashing the file.
+
+Ratios are against the collect of the same file in the same run. ``--compare`` runs another
+build's ``incident`` (e.g. main's) on the same files. ``--mixed N`` also collects every real
+sample under ``../shared/data`` (one ``[[file]]`` table per file, each its own stream), each
+file's content repeated N times. ``--profile LINES`` prints a cProfile of one collect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+PYTHON = sys.executable
+INCIDENT = [str(Path(PYTHON).with_name("incident"))]
+OTHER: list[str] = []  # --compare: another build's incident, run on the same files
+CASES = {"isoparse", "pandas", "pyarrow", "cp"}  # --baselines
+WINDOW = ("2024-06-01T11:00:00Z", "2024-06-01T14:00:00Z")
+BODIES = (
+    'level=info ts={app} caller=main.go:216 msg="request served" path=/api/v1/cart status=200',
+    '{{"level":"info","ts":"{app}","logger":"http","msg":"GET /healthz","duration_ms":3}}',
+    "I0601 12:00:00.000000       1 controller.go:123] Reconciling deployment shop/api",
+    "{app} ERROR [main] c.e.shop.CheckoutService - order 4711 failed: timeout",
+    "    at com.example.shop.CheckoutService.place(CheckoutService.java:42)",
+)
+
+
+def generate(path: Path, lines: int, fmt: str, seed: int = 7) -> None:
+    """``lines`` lines of ``kubectl logs --timestamps`` (fmt ``kubectl``) or a CRI file
+    (``cri``: both streams, ~3 % partial lines), about 0.9 ms apart from 12:00 UTC."""
+    rnd = random.Random(seed)
+    ns = 1_717_243_200_000_000_000
+    with path.open("w", encoding="utf-8") as handle:
+        out: list[str] = []
+        for i in range(lines):
+            if len(out) == 20_000:
+                handle.write("".join(out))
+                out.clear()
+            ns += rnd.randrange(0, 1_800_000)
+            whole, frac = divmod(ns, 1_000_000_000)
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+            runtime = f"{stamp}.{frac:09d}Z"
+            body = rnd.choice(BODIES).format(app=f"{stamp}.{frac // 1_000_000:03d}Z")
+            if fmt == "cri":
+                stream = "stderr" if i % 11 == 0 else "stdout"
+                tag = "P" if rnd.random() < 0.03 else "F"
+                out.append(f"{runtime} {stream} {tag} {body}\n")
+            else:
+                out.append(f"{runtime} {body}\n")
+        handle.write("".join(out))
+
+
+def run(argv: list[str], cwd: Path | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one fresh process (and its children)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 3):
+        raise SystemExit(f"{argv[:3]} failed ({code}): {err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def median_of(argv: list[str], repeat: int, before: object = None) -> tuple[float, float]:
+    walls, peaks = [], []
+    for _ in range(repeat):
+        if callable(before):
+            before()
+        wall, peak = run(argv)
+        walls.append(wall)
+        peaks.append(peak)
+    return statistics.median(walls), max(peaks)
+
+
+def write_config(path: Path, files: list[tuple[Path, str]]) -> None:
+    tables = "".join(
+        f'[[file]]\npath = "{file}"\nformat = "{fmt}"\nstream = "s{i}"\n\n'
+        for i, (file, fmt) in enumerate(files)
+    )
+    path.write_text('[incident]\ntitle = "bench"\n\n' + tables, encoding="utf-8")
+
+
+def collect_argv(config: Path, out: Path, incident: list[str] = INCIDENT) -> list[str]:
+    return [*incident, "collect", "-c", str(config), "--since", WINDOW[0], "--until", WINDOW[1]]
+
+
+BASELINES = {
+    "isoparse": """
+import sys
+from datetime import timezone
+from dateutil.parser import isoparse
+n = 0
+for line in open(sys.argv[1], encoding="utf-8"):
+    isoparse(line[:line.index(" ")]).astimezone(timezone.utc)
+    n += 1
+""",
+    "pandas": """
+import sys
+import pandas as pd
+with open(sys.argv[1], encoding="utf-8") as handle:
+    lines = pd.Series(handle.read().splitlines(), dtype="string")
+parts = lines.str.split(" ", n=1, expand=True)
+frame = pd.DataFrame({"time": pd.to_datetime(parts[0], format="ISO8601", utc=True),
+                      "message": parts[1]})
+frame.to_parquet(sys.argv[2])
+""",
+    "pyarrow": """
+import sys
+import pyarrow as pa, pyarrow.compute as pc, pyarrow.csv as csv, pyarrow.parquet as pq
+table = csv.read_csv(sys.argv[1],
+    read_options=csv.ReadOptions(column_names=["line"]),
+    parse_options=csv.ParseOptions(delimiter="\\x01", quote_char=False, escape_char=False,
+                                   newlines_in_values=False),
+    convert_options=csv.ConvertOptions(column_types={"line": pa.string()}))
+parts = pc.split_pattern(table["line"], " ", max_splits=1)
+stamp = pc.list_element(parts, 0)
+message = pc.list_element(parts, 1)
+time = pc.cast(stamp, pa.timestamp("ns", tz="UTC"))
+pq.write_table(pa.table({"time": time, "message": message}), sys.argv[2])
+""",
+}
+
+
+def one_size(lines: int, fmt: str, tmp: Path, repeat: int) -> dict[str, tuple[float, float]]:
+    """Every case on one generated file: {case: (median wall, peak MB)}."""
+    data = tmp / f"{fmt}-{lines}.log"
+    generate(data, lines, fmt)
+    config = tmp / f"{fmt}-{lines}.toml"
+    write_config(config, [(data, "kubectl-logs" if fmt == "kubectl" else "cri")])
+    out = tmp / "bundle"
+
+    def clean() -> None:
+        shutil.rmtree(out, ignore_errors=True)
+
+    results = {"collect": median_of([*collect_argv(config, out), "-o", str(out)], repeat, clean)}
+    if OTHER:
+        argv = [*collect_argv(config, out, OTHER), "-o", str(out)]
+        results["collect (other)"] = median_of(argv, repeat, clean)
+    for name, code in BASELINES.items():
+        if name not in CASES:
+            continue
+        argv = [PYTHON, "-c", code, str(data), str(tmp / "baseline.parquet")]
+        results[name] = median_of(argv, 1 if name == "isoparse" else repeat)
+    copy = f'cp "{data}" "{tmp}/copy" && sha256sum "{tmp}/copy"'
+    if "cp" in CASES:
+        results["cp+sha256sum"] = median_of(["sh", "-c", copy], repeat)
+    results["_bytes"] = (data.stat().st_size / 1e6, 0.0)
+    data.unlink()
+    (tmp / "copy").unlink(missing_ok=True)
+    return results
+
+
+def report(lines: int, fmt: str, results: dict[str, tuple[float, float]]) -> None:
+    size = results.pop("_bytes")[0]
+    base = results["collect"][0]
+    print(f"\n{fmt}: {lines:,} lines ({size:,.0f} MB)")
+    print(f"  {'case':<14}{'wall s':>9}{'lines/s':>12}{'peak MB':>10}{'collect ×':>11}")
+    for name, (wall, peak) in results.items():
+        ratio = wall / base if base else float("nan")
+        print(f"  {name:<14}{wall:>9.2f}{lines / wall:>12,.0f}{peak:>10.0f}{ratio:>11.2f}")
+
+
+def mixed(tmp: Path, repeat: int, times: int) -> None:
+    """Every real sample under ../shared/data, one [[file]] table (own stream) each; with
+    ``times`` > 1 each file's content is repeated so that start-up does not dominate."""
+    skip = (".SOURCE", ".csv", ".md")
+    files = sorted(
+        p
+        for p in SHARED.rglob("*")
+        if p.is_file() and not p.name.endswith(skip) and p.name != "LICENSE"
+    )
+    if times > 1:
+        (tmp / "mixed").mkdir(exist_ok=True)
+        copies = []
+        for i, p in enumerate(files):
+            data = p.read_bytes()
+            copy = tmp / "mixed" / f"{i:03d}-{p.name}"
+            copy.write_bytes(data if data.endswith(b"\n") or not data else data + b"\n")
+            copy.write_bytes(copy.read_bytes() * times)
+            copies.append(copy)
+        files = copies
+    lines = sum(len(p.read_bytes().splitlines()) for p in files)
+    config = tmp / "mixed.toml"
+    write_config(config, [(p, "auto") for p in files])
+    out = tmp / "mixed-bundle"
+    print(f"\nmixed real formats: {len(files)} files (each ×{times}), {lines:,} lines")
+    builds = [("collect", INCIDENT)] + ([("collect (other)", OTHER)] if OTHER else [])
+    for name, incident in builds:
+        argv = [*collect_argv(config, out, incident), "-o", str(out)]
+        wall, peak = median_of(argv, repeat, lambda: shutil.rmtree(out, ignore_errors=True))
+        print(f"  {name:<16}{wall:>7.2f} s {lines / wall:>12,.0f} lines/s  peak {peak:.0f} MB")
+
+
+def profile(lines: int, fmt: str, tmp: Path, top: int = 25) -> None:
+    """cProfile of one collect in this process; prints the top functions by own time."""
+    from click.testing import CliRunner
+
+    from incident_timeline.report.cli import cli
+
+    data = tmp / f"profile-{fmt}.log"
+    generate(data, lines, fmt)
+    config = tmp / "profile.toml"
+    write_config(config, [(data, "kubectl-logs" if fmt == "kubectl" else "cri")])
+    out = tmp / "profile-bundle"
+    shutil.rmtree(out, ignore_errors=True)
+    prof = cProfile.Profile()
+    prof.enable()
+    CliRunner().invoke(cli, [*collect_argv(config, out)[1:], "-o", str(out)])
+    prof.disable()
+    print(f"\ncProfile of collect, {fmt}, {lines:,} lines (by cumulative, then own time)")
+    stats = pstats.Stats(prof)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", default="200000,500000", help="comma-separated sizes")
+    parser.add_argument("--formats", default="kubectl,cri")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--mixed", type=int, default=0, help="repeat each real file N times")
+    parser.add_argument("--compare", help="another build's incident command, same cases")
+    parser.add_argument("--baselines", default=",".join(sorted(CASES)), help="'' for none")
+    parser.add_argument("--profile", type=int, default=0, help="lines to profile (0: none)")
+    parser.add_argument("--keep", type=Path, help="work directory (default: a temp dir)")
+    args = parser.parse_args()
+    if args.compare:
+        OTHER.append(args.compare)
+    CASES.intersection_update(args.baselines.split(","))
+    tmp = args.keep or Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        for fmt in args.formats.split(","):
+            for lines in (int(n) for n in args.lines.split(",")):
+                report(lines, fmt, one_size(lines, fmt, tmp, args.repeat))
+        if args.mixed:
+            mixed(tmp, args.repeat, args.mixed)
+        if args.profile:
+            for fmt in args.formats.split(","):
+                profile(args.profile, fmt, tmp)
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
