@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,7 +23,9 @@ from incident_timeline.collector.errors import BundleError, IncidentError
 from incident_timeline.collector.kubernetes.settings import with_overrides
 from incident_timeline.collector.runner import SourceOutcome, collect
 from incident_timeline.report.postmortem import postmortem
+from incident_timeline.report.redact import for_bundle
 from incident_timeline.report.render import FORMATS, render
+from incident_timeline.report.scrub import scrub_bundle
 from incident_timeline.report.trust import (
     CORRECTIONS,
     clocks_json,
@@ -60,6 +62,18 @@ def user_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # an unwritable -o, a full disk: say which file and why
         raise click.ClickException(f"{exc.filename or 'I/O'}: {exc.strerror or exc}") from exc
+
+
+def redact_option(command: Callable[..., None]) -> Callable[..., None]:
+    """``--no-redact``: secrets are masked unless the user asks otherwise."""
+    return click.option(
+        "--no-redact",
+        "redact",
+        is_flag=True,
+        flag_value=False,
+        default=True,
+        help="Keep secrets (tokens, passwords, keys) as they are; masked by default.",
+    )(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -164,6 +178,7 @@ def collect_cmd(
 @click.option("--key-only", is_flag=True, help="Only key events: alerts, pages, deploys, ...")
 @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
 @click.option("--grep", help="Only events whose summary, message or actor match this regex.")
+@redact_option
 def timeline_cmd(
     bundle: Path,
     fmt: str | None,
@@ -171,6 +186,7 @@ def timeline_cmd(
     key_only: bool,
     sources: tuple[str, ...],
     grep: str | None,
+    redact: bool,
 ) -> None:
     """Print or write the bundle's merged timeline (all times UTC).
 
@@ -183,7 +199,7 @@ def timeline_cmd(
     """
     fmt = fmt or (_SUFFIXES.get(output.suffix, "table") if output else "table")
     with user_errors():
-        frame = _timeline(bundle, key_only, sources, grep)
+        frame = _timeline(bundle, key_only, sources, grep, redact=redact)
     text = render(frame, fmt)
     with user_errors():
         _emit(text, output)
@@ -256,17 +272,60 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
     type=click.Path(path_type=Path),
     help="Markdown file to write (default: BUNDLE/postmortem.md).",
 )
-def report_cmd(bundle: Path, output: Path | None) -> None:
+@redact_option
+def report_cmd(bundle: Path, output: Path | None, redact: bool) -> None:
     """Draft a blameless postmortem in Markdown from the bundle.
+
+    Secrets in the evidence (tokens, passwords, keys) are masked as «secret-N».
 
     \b
     Example:
       incident report bundle/ -o postmortem.md
     """
     with user_errors():
-        path = _report(bundle, output)
+        path = _report(bundle, output, redact=redact)
     click.echo(f"Postmortem draft: {path}")
     _exit_if_incomplete(bundle)
+
+
+@cli.group("bundle")
+def bundle_group() -> None:
+    """Work on a bundle as a whole: make a copy that is safe to share.
+
+    \b
+    Example:
+      incident bundle scrub bundle/ -o shareable/
+    """
+
+
+@bundle_group.command("scrub")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="New directory for the scrubbed copy.",
+)
+@click.option("--pattern", "patterns", multiple=True, help="Another regex to mask (repeatable).")
+def scrub_cmd(bundle: Path, output: Path, patterns: tuple[str, ...]) -> None:
+    """Write a shareable copy of BUNDLE with secrets masked in raw/, events/ and metrics/.
+
+    The original is left as received. The copy's checksums are recomputed and its manifest
+    says it was scrubbed and which rules ran; the same secret has the same «secret-N»
+    placeholder everywhere.
+
+    \b
+    Example:
+      incident bundle scrub bundle/ -o shareable/
+    """
+    with user_errors():
+        try:
+            manifest = scrub_bundle(bundle, output, patterns=patterns)
+        except ValueError as exc:  # a --pattern that is not a regex
+            raise click.ClickException(str(exc)) from exc
+    done = manifest["scrubbed"]
+    click.echo(f"Scrubbed copy: {output} ({done['secrets']} distinct secrets masked)")
 
 
 @cli.command("demo")
@@ -339,8 +398,11 @@ def _collect(config: Config, window: Window, output: Path, resume: bool) -> list
     return outcomes
 
 
-def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None):  # type: ignore[no-untyped-def]
-    frame = load(bundle)[1].events
+def _timeline(  # type: ignore[no-untyped-def]
+    bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None, redact: bool = True
+):
+    manifest, assembled = load(bundle)
+    frame = assembled.events
     present = sorted(set(frame["source"].unique()) - {"integrity"})
     unknown = [s for s in sources if s not in present and s != "integrity"]  # findings
     if unknown:
@@ -348,6 +410,8 @@ def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str 
             f"no source {', '.join(map(repr, unknown))} in {bundle}; "
             f"sources present: {', '.join(present) or 'none'}"
         )
+    if redact:  # the whole timeline, so a secret's number does not depend on the filters
+        frame = for_bundle(manifest).frame(frame)
     frame = filter_events(frame, sources, grep)
     return key_events(frame) if key_only else frame
 
@@ -368,20 +432,24 @@ def _exit_if_incomplete(bundle: Path) -> None:
         sys.exit(EXIT_PARTIAL)
 
 
-def _report(bundle: Path, output: Path | None) -> Path:
+def _report(bundle: Path, output: Path | None, redact: bool = True) -> Path:
     manifest, assembled = load(bundle)
     events = assembled.events
+    redactor = for_bundle(manifest) if redact else None
+    if redactor is not None:
+        events = redactor.frame(events)
     path = output or bundle / "postmortem.md"
+    text = postmortem(
+        manifest,
+        events,
+        key_events(events),
+        corrections=assembled.corrections,
+        applied=assembled.applied,
+    )
+    if redactor is not None:  # what the draft took from the manifest: errors, warnings
+        text = redactor.text(text)
     with atomic_open(path, "w") as handle:
-        handle.write(
-            postmortem(
-                manifest,
-                events,
-                key_events(events),
-                corrections=assembled.corrections,
-                applied=assembled.applied,
-            )
-        )
+        handle.write(text)
     return path
 
 
