@@ -22,6 +22,7 @@ from incident_timeline.collector.config import Config, load_config
 from incident_timeline.collector.errors import BundleError, IncidentError
 from incident_timeline.collector.kubernetes.settings import with_overrides
 from incident_timeline.collector.runner import SourceOutcome, collect
+from incident_timeline.report.plots import figures_markdown, write_figures
 from incident_timeline.report.postmortem import postmortem
 from incident_timeline.report.redact import for_bundle
 from incident_timeline.report.render import FORMATS, render
@@ -31,6 +32,7 @@ from incident_timeline.report.trust import (
     clocks_json,
     clocks_text,
     load,
+    read_metrics,
     write_corrections,
 )
 from incident_timeline.timeline.keyevents import key_events
@@ -446,6 +448,14 @@ def _report(bundle: Path, output: Path | None, redact: bool = True) -> Path:
         corrections=assembled.corrections,
         applied=assembled.applied,
     )
+    figures = write_figures(
+        bundle,
+        manifest,
+        read_metrics(bundle, manifest),
+        events,
+        redact=redactor.text if redactor is not None else str,
+    )
+    text += "\n" + figures_markdown(figures, bundle, path) if figures else ""
     if redactor is not None:  # what the draft took from the manifest: errors, warnings
         text = redactor.text(text)
     with atomic_open(path, "w") as handle:
