@@ -22,6 +22,7 @@ from incident_timeline.collector.config import Config, load_config
 from incident_timeline.collector.errors import BundleError, IncidentError
 from incident_timeline.collector.kubernetes.settings import with_overrides
 from incident_timeline.collector.runner import SourceOutcome, collect
+from incident_timeline.report.html import report_page
 from incident_timeline.report.plots import figures_markdown, write_figures
 from incident_timeline.report.postmortem import postmortem
 from incident_timeline.report.redact import for_bundle
@@ -52,7 +53,34 @@ EXAMPLE_CONFIG = next(
     ),
     _PACKAGE / "config.example.toml",
 )
-_SUFFIXES = {".md": "md", ".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".txt": "table"}
+_SUFFIXES = {
+    ".md": "md",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".parquet": "parquet",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "table",
+}
+# A format may also be written to files with these suffixes (Timesketch reads .csv or .jsonl).
+_ALSO = {"timesketch": (".csv", ".jsonl"), "table": (".txt",)}
+
+
+def output_format(fmt: str | None, output: Path | None) -> str:
+    """The format: ``fmt`` if given, else from ``output``'s suffix, else ``table``. A suffix
+    that names another format is a ValueError: never a file of the wrong kind."""
+    suffix = output.suffix.lower() if output is not None else ""
+    implied = _SUFFIXES.get(suffix)
+    if fmt is None:
+        return implied or "table"
+    if implied is not None and implied != fmt and suffix not in _ALSO.get(fmt, ()):
+        raise ValueError(
+            f"-o {output} is a {suffix} file but --format is {fmt}; "
+            f"use a matching suffix or drop --format"
+        )
+    if fmt == "timesketch" and suffix not in ("", ".csv", ".jsonl"):
+        raise ValueError(f"--format timesketch writes .csv or .jsonl, not {output}")
+    return fmt
 
 
 @contextmanager
@@ -174,7 +202,8 @@ def collect_cmd(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
-    help="Output format (default: from -o's suffix, else table).",
+    help="Output format (default: from -o's suffix, else table); timesketch: CSV if -o ends "
+    "in .csv, else JSON Lines.",
 )
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
 @click.option("--key-only", is_flag=True, help="Only key events: alerts, pages, deploys, ...")
@@ -198,11 +227,18 @@ def timeline_cmd(
       incident timeline bundle/ --source pagerduty --source alertmanager
       incident timeline bundle/ --grep 'pool exhausted|503' -o errors.csv
       incident timeline bundle/ -o bundle/timeline.parquet
+      incident timeline bundle/ -o timeline.html          # interactive, self-contained
+      incident timeline bundle/ --format timesketch -o timesketch.jsonl
     """
-    fmt = fmt or (_SUFFIXES.get(output.suffix, "table") if output else "table")
+    try:
+        fmt = output_format(fmt, output)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     with user_errors():
         frame = _timeline(bundle, key_only, sources, grep, redact=redact)
-    text = render(frame, fmt)
+        title = read_manifest(bundle).get("title") or "Incident timeline"
+    csv = output is not None and output.suffix.lower() == ".csv"
+    text = render(frame, fmt, title=f"Timeline: {title}", csv=csv)
     with user_errors():
         _emit(text, output)
     _exit_if_incomplete(bundle)
@@ -274,19 +310,31 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
     type=click.Path(path_type=Path),
     help="Markdown file to write (default: BUNDLE/postmortem.md).",
 )
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path),
+    help="Also write one self-contained HTML page: the draft, figures, interactive timeline.",
+)
 @redact_option
-def report_cmd(bundle: Path, output: Path | None, redact: bool) -> None:
-    """Draft a blameless postmortem in Markdown from the bundle.
+def report_cmd(bundle: Path, output: Path | None, html_path: Path | None, redact: bool) -> None:
+    """Draft a blameless postmortem in Markdown from the bundle, with figures.
 
-    Secrets in the evidence (tokens, passwords, keys) are masked as «secret-N».
+    Figures (PNG and SVG) go to BUNDLE/figures/ and are linked from the draft. Secrets in
+    the evidence (tokens, passwords, keys) are masked as «secret-N».
 
     \b
-    Example:
+    Examples:
       incident report bundle/ -o postmortem.md
+      incident report bundle/ --html report.html
     """
+    if output is not None and output.suffix.lower() in (".html", ".htm"):
+        raise click.UsageError(f"-o {output} is for the Markdown draft; use --html {output}")
     with user_errors():
-        path = _report(bundle, output, redact=redact)
+        path = _report(bundle, output, redact=redact, html_path=html_path)
     click.echo(f"Postmortem draft: {path}")
+    if html_path is not None:
+        click.echo(f"HTML report:      {html_path}")
     _exit_if_incomplete(bundle)
 
 
@@ -434,7 +482,9 @@ def _exit_if_incomplete(bundle: Path) -> None:
         sys.exit(EXIT_PARTIAL)
 
 
-def _report(bundle: Path, output: Path | None, redact: bool = True) -> Path:
+def _report(
+    bundle: Path, output: Path | None, redact: bool = True, html_path: Path | None = None
+) -> Path:
     manifest, assembled = load(bundle)
     events = assembled.events
     redactor = for_bundle(manifest) if redact else None
@@ -460,6 +510,12 @@ def _report(bundle: Path, output: Path | None, redact: bool = True) -> Path:
         text = redactor.text(text)
     with atomic_open(path, "w") as handle:
         handle.write(text)
+    if html_path is not None:
+        page = report_page(
+            manifest, events, text, {f.png: (bundle / f.png).read_bytes() for f in figures}
+        )
+        with atomic_open(html_path, "w") as handle:
+            handle.write(page)
     return path
 
 
