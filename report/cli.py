@@ -388,7 +388,8 @@ def scrub_cmd(bundle: Path, output: Path, patterns: tuple[str, ...]) -> None:
     help="Bundle directory for the example incident.",
 )
 def demo_cmd(output: Path) -> None:
-    """Run the bundled example incident end to end: collect, timeline, report.
+    """Run the bundled example incident end to end: collect, timeline, report (Markdown,
+    figures and the HTML page).
 
     The example is a scripted outage of checkout-api (examples/checkout-incident) made of the
     exports an on-call engineer would have: kubectl logs and events, Prometheus query_range
@@ -407,10 +408,11 @@ def demo_cmd(output: Path) -> None:
         with atomic_open(output / "timeline.md", "w") as handle:
             handle.write(render(_timeline(output, False, (), None), "md"))
         click.echo(render(frame, "table"))
-        report = _report(output, None)
+        report = _report(output, None, html_path=output / "report.html")
     click.echo(f"\nBundle:      {output}/ (manifest.json, raw/, events/, metrics/)")
     click.echo(f"Timeline:    {output / 'timeline.md'}  (all events; incident timeline {output})")
-    click.echo(f"Postmortem:  {report}")
+    click.echo(f"Postmortem:  {report}  (figures in {output / 'figures'}/)")
+    click.echo(f"HTML:        {output / 'report.html'}  (draft, figures, interactive timeline)")
     found = frame["kind"].isin(["clock", "gap"]).sum()
     click.echo(f"Trust:       {found} clock/gap findings (incident clocks {output})")
     if any(o.status in ("partial", "failed") for o in outcomes):

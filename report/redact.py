@@ -39,6 +39,7 @@ _PEM_BEGIN = "-----BEGIN [A-Z0-9 ]*PRIVATE KEY"
 _PEM_END = "-----END [A-Z0-9 ]*PRIVATE KEY"
 MAX_PEM_LINES = 200  # a 16384-bit RSA key is ~190 lines of 64 columns
 MIN_PROPAGATED = 8  # a shorter secret ("admin") masked everywhere would eat ordinary words
+LINE_SCREEN = 64 * 1024  # longer texts are screened line by line with RE2
 _TOKEN_TAIL = re.compile(r"[A-Za-z0-9_\-.+/=~]*")
 
 
@@ -226,6 +227,9 @@ class Redactor:
     rules: list[Rule]
     mapping: dict[str, str] = field(default_factory=dict)
     counts: Counter[str] = field(default_factory=Counter)
+    _cache: tuple[int, tuple[re.Pattern[str], str] | None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     @classmethod
     def default(cls, patterns: Iterable[str] = ()) -> Redactor:
@@ -269,12 +273,34 @@ class Redactor:
         return whole[: start - base] + masked + match.string[end : match.end()]
 
     def _known(self, text: str) -> str:
-        pattern = self._known_pattern()
-        return pattern.sub(lambda m: self.mapping[m.group(0)], text) if pattern else text
+        known = self._known_pattern()
+        if known is None:
+            return text
+        pattern, hint = known
+        if len(text) <= LINE_SCREEN:
+            return pattern.sub(lambda m: self.mapping[m.group(0)], text)
+        # A long text (a raw file): RE2 finds the few lines with a known secret in one pass;
+        # Python's re would try every alternative at every position.
+        lines = pd.Series(text.split("\n"), dtype="string[pyarrow]")
+        fixed = self._apply(lines, hint, lambda line: pattern.sub(self._known_sub, line))
+        return "\n".join(fixed.tolist())
 
-    def _known_pattern(self) -> re.Pattern[str] | None:
-        long = sorted((s for s in self.mapping if len(s) >= MIN_PROPAGATED), key=len, reverse=True)
-        return re.compile("|".join(map(re.escape, long))) if long else None
+    def _known_sub(self, match: re.Match[str]) -> str:
+        return self.mapping[match.group(0)]
+
+    def _known_pattern(self) -> tuple[re.Pattern[str], str] | None:
+        """The known secrets (long enough) as one pattern, longest first, and its RE2 hint;
+        rebuilt only when a secret was added."""
+        if self._cache is None or self._cache[0] != len(self.mapping):
+            long = sorted(
+                (s for s in self.mapping if len(s) >= MIN_PROPAGATED), key=len, reverse=True
+            )
+            alternation = "|".join(map(re.escape, long))
+            self._cache = (
+                len(self.mapping),
+                (re.compile(alternation), alternation) if long else None,
+            )
+        return self._cache[1]
 
     def series(self, values: pd.Series) -> pd.Series:
         """Mask a string column; only rows that pass the RE2 screen go through Python."""
@@ -291,9 +317,11 @@ class Redactor:
             out[name] = self.series(out[name])
         known = self._known_pattern()
         if known is not None:
-            hint = "|".join(re.escape(s) for s in self.mapping if len(s) >= MIN_PROPAGATED)
+            pattern, hint = known
             for name in present:
-                out[name] = self._apply(out[name], hint, self._known)
+                out[name] = self._apply(
+                    out[name], hint, lambda text: pattern.sub(self._known_sub, text)
+                )
         return out
 
     def _pem_bodies(self, out: pd.DataFrame) -> None:

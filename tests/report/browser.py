@@ -24,7 +24,8 @@ ARGS = [
 ]
 
 
-def _missing(message: str) -> None:
+def missing(message: str) -> None:
+    """Skip naming what to install; under CI=true fail instead."""
     if os.environ.get("CI") == "true":
         pytest.fail(message + " (CI=true: a missing browser is a failure, not a skip)")
     pytest.skip(message)
@@ -34,11 +35,11 @@ def chromium() -> Iterator[Any]:
     """A launched browser (playwright launches it with a fresh temporary --user-data-dir)."""
     path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
     if not path:
-        _missing("chromium is not installed; apt-get install --no-install-recommends chromium")
+        missing("chromium is not installed; apt-get install --no-install-recommends chromium")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _missing("playwright is not installed; pip install -e '.[test]'")
+        missing("playwright is not installed; pip install -e '.[test]'")
     with sync_playwright() as play:
         browser = play.chromium.launch(executable_path=path, args=ARGS)
         try:

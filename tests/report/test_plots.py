@@ -215,3 +215,26 @@ def test_a_bundle_without_metrics_still_gets_an_overview(tmp_path: Path, count: 
     manifest, metrics, events = synthetic()
     written = write_figures(tmp_path, manifest, {} if count == 0 else metrics, events)
     assert [w.name for w in written] == ["overview"] + (["query-latency"] if count else [])
+
+
+def test_the_draft_shows_its_figures_when_rendered_by_cmark_gfm(demo_bundle: Path) -> None:
+    import shutil
+    import subprocess
+
+    from tests.report.browser import missing
+
+    binary = shutil.which("cmark-gfm")
+    if binary is None:
+        missing("cmark-gfm is not installed; apt-get install --no-install-recommends cmark-gfm")
+    page = subprocess.run(
+        [str(binary), "--extension", "table", demo_bundle / "postmortem.md"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    images = re.findall(r'<img src="([^"]+)" alt="([^"]*)"', page)
+    assert images == [
+        ("figures/overview.png", "Checkout API 5xx after v2.3.4 deploy: events per source"),
+        ("figures/query-error_ratio.png", "5xx ratio (error_ratio)"),
+    ]
+    assert all((demo_bundle / src).is_file() for src, _ in images)

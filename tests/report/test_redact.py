@@ -198,3 +198,18 @@ def test_the_redact_table_is_checked(tmp_path: Path) -> None:
     path.write_text("[redact]\npattern = []\n")
     with pytest.raises(ConfigError, match=r"unknown key redact.pattern \(did you mean"):
         load_config(path)
+
+
+def test_a_long_text_masks_known_secrets_on_every_line() -> None:
+    r = Redactor.default()
+    assert r.text("password=hunter2-prod") == "password=«secret-1»"
+    lines = [f"line {i} ok" for i in range(20_000)]
+    lines[7] = "bare hunter2-prod here"
+    lines[-1] = "and password=s3cond-one"
+    out = r.text("\n".join(lines)).split("\n")
+    assert len(out) == 20_000
+    assert (out[7], out[-1], out[8]) == (
+        "bare «secret-1» here",
+        "and password=«secret-2»",
+        "line 8 ok",
+    )
