@@ -22,8 +22,11 @@ from incident_timeline.timeline.metrics import parse_threshold
 TOP_SERIES = 5
 OVERVIEW_BINS = 120
 # Series the collectors keep for the trust checks, not for people: ALERTS history is shown as
-# alert markers, node_timex_* is the clock check's input (`timeline/trust/clocks.py`).
-NOT_A_QUERY = re.compile(r"^(alerts|ALERTS.*|node_timex_.*)$")
+# alert markers; node_timex_*, node_time_seconds and scrape_duration_seconds are the clock
+# checks' inputs (`timeline/trust/`, `collector/prometheus/evidence.py`).
+NOT_A_QUERY = re.compile(
+    r"^(alerts|ALERTS.*|node_timex_.*|node_time_seconds|scrape_duration_seconds)$"
+)
 # A rolling update emits one ScalingReplicaSet event per step (kubernetes/kubernetes
 # pkg/controller/deployment/sync.go); steps of one stream this close together are one deploy.
 DEPLOY_BURST = pd.Timedelta(minutes=5)

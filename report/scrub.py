@@ -32,7 +32,7 @@ from incident_timeline.collector.errors import BundleError
 from incident_timeline.report.redact import Redactor, for_bundle, redact_json
 from incident_timeline.report.trust import CORRECTIONS, load
 from incident_timeline.timeline import schema
-from incident_timeline.timeline.window import iso_z
+from incident_timeline.timeline.timefmt import iso_z
 
 METRIC_COLUMNS = ("series", "labels")
 
