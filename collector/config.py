@@ -105,7 +105,8 @@ def load_config(path: Path) -> Config:
     if not [k for k in raw if k not in ("incident", *REPORT_TABLES)]:
         raise ConfigError(
             f"{path}: no sources configured; add a table per source, e.g. [prometheus] or "
-            f"[[file]] (see config.example.toml); installed: {', '.join(sorted(registry.available()))}"
+            "[[file]] (see config.example.toml); installed: "
+            + ", ".join(sorted(registry.available()))
         )
     redact = build(RedactSettings, raw.get("redact", {}), "redact", path)
     _check_patterns(redact, path)
