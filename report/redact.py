@@ -122,7 +122,12 @@ _KEYS = (
 )
 _KEY = rf"[A-Za-z0-9_.\-]*?(?:{_KEYS})"
 SECRET_KEY = re.compile(_KEY, re.IGNORECASE)
-_NOT_A_VALUE = r"(?!(?:null|none|true|false|\*+|«secret-\d+»)(?:[\s,;&\"'}\])]|$))"
+# Not secrets: empty-ish values, our placeholders, and what the collector already masked
+# (collector/secrets.py MASK).
+_NOT_A_VALUE = (
+    r"(?!(?:null|none|true|false|\*+|«secret-\d+»)(?:[\s,;&\"'}\])]|$))"
+    r"(?!<secret masked by incident-timeline>)"
+)
 
 
 def _own_rules() -> list[Rule]:

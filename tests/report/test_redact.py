@@ -47,6 +47,10 @@ def lost(text: str) -> list[str]:
         ("xoxp-1234-5678-abcdef tail", "«secret-1» tail"),
         ("password=null token=true", "password=null token=true"),
         ("max_tokens=100 token_count=5", "max_tokens=100 token_count=5"),
+        (  # already masked by the collector
+            "token=<secret masked by incident-timeline> ok",
+            "token=<secret masked by incident-timeline> ok",
+        ),
     ],
 )
 def test_each_rule_masks_just_the_secret(text: str, expected: str) -> None:
@@ -190,12 +194,13 @@ def test_the_redact_table_is_checked(tmp_path: Path) -> None:
     from incident_timeline.collector.errors import ConfigError
 
     path = tmp_path / "c.toml"
-    path.write_text("[redact]\npatterns = ['token-(?P<secret>[a-z]+)']\n")
+    source = '[[file]]\npath = "x.log"\n'
+    path.write_text(source + "[redact]\npatterns = ['token-(?P<secret>[a-z]+)']\n")
     assert load_config(path).redact.patterns == ["token-(?P<secret>[a-z]+)"]
-    path.write_text("[redact]\npatterns = ['(']\n")
+    path.write_text(source + "[redact]\npatterns = ['(']\n")
     with pytest.raises(ConfigError, match=r"c.toml: redact.patterns\[0\]: '\(' is not a regex"):
         load_config(path)
-    path.write_text("[redact]\npattern = []\n")
+    path.write_text(source + "[redact]\npattern = []\n")
     with pytest.raises(ConfigError, match=r"unknown key redact.pattern \(did you mean"):
         load_config(path)
 
