@@ -40,6 +40,8 @@ class IncidentSettings:
     until: str | None = None
     max_window: str = "7d"
     source_budget: str = "15m"
+    grafana_url: str | None = None
+    grafana_datasource: str | None = None
 
     @property
     def max_window_delta(self) -> timedelta:

@@ -7,11 +7,12 @@ errors live in the foundation (`timeline.errors`) and are re-exported here.
     ├── ConfigError             bad or unknown key, wrong type, missing value (names key and file)
     ├── BundleError             bundle missing, unreadable, or collected for another window
     │   └── IncompleteBundle    a source started and never finished (kill, Ctrl-C)
-    └── SourceError             one source failed; the bundle is still written
-        ├── DeadlineError       a request or a source ran past its time budget
-        ├── AuthError           401/403 from a source: the credential is wrong
-        ├── TooLargeError       an answer over the size cap (cut, not stored)
-        └── ExportFormatError   a hand-made export file is not in the format it claims
+    ├── SourceError             one source failed; the bundle is still written
+    │   ├── DeadlineError       a request or a source ran past its time budget
+    │   ├── AuthError           401/403 from a source: the credential is wrong
+    │   ├── TooLargeError       an answer over the size cap (cut, not stored)
+    │   └── ExportFormatError   a hand-made export file is not in the format it claims
+    └── TemplateError           a report template cannot be read or rendered
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "InputError",
     "PatternError",
     "SourceError",
+    "TemplateError",
     "ThresholdError",
     "TooLargeError",
     "WindowError",
@@ -83,3 +85,7 @@ class ExportFormatError(SourceError):
     def __init__(self, message: str, pointer: str | None = None) -> None:
         super().__init__(message)
         self.pointer = pointer
+
+
+class TemplateError(IncidentError):
+    """A postmortem template (``--template``) is missing, invalid or uses unknown names."""

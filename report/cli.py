@@ -22,18 +22,25 @@ from incident_timeline.collector.config import Config, load_config
 from incident_timeline.collector.errors import BundleError, IncidentError
 from incident_timeline.collector.kubernetes.settings import with_overrides
 from incident_timeline.collector.runner import SourceOutcome, collect
-from incident_timeline.report.html import report_page
-from incident_timeline.report.plots import figures_markdown, write_figures
-from incident_timeline.report.postmortem import postmortem
+from incident_timeline.report.curation import (
+    add_note,
+    check_ref,
+    curate_key,
+    hide,
+    pin,
+    read_curation,
+    with_notes,
+)
+from incident_timeline.report.drafts import write_report
 from incident_timeline.report.redact import for_bundle
 from incident_timeline.report.render import FORMATS, render
 from incident_timeline.report.scrub import scrub_bundle
+from incident_timeline.report.story import manifest_window
 from incident_timeline.report.trust import (
     CORRECTIONS,
     clocks_json,
     clocks_text,
     load,
-    read_metrics,
     write_corrections,
 )
 from incident_timeline.timeline.keyevents import key_events
@@ -311,30 +318,54 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
     help="Markdown file to write (default: BUNDLE/postmortem.md).",
 )
 @click.option(
+    "--template",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Your own Jinja2 template (same context as the shipped one; see README).",
+)
+@click.option("--force", is_flag=True, help="Replace the draft even if a person edited it.")
+@click.option(
     "--html",
     "html_path",
     type=click.Path(path_type=Path),
     help="Also write one self-contained HTML page: the draft, figures, interactive timeline.",
 )
 @redact_option
-def report_cmd(bundle: Path, output: Path | None, html_path: Path | None, redact: bool) -> None:
+def report_cmd(
+    bundle: Path,
+    output: Path | None,
+    template: Path | None,
+    force: bool,
+    html_path: Path | None,
+    redact: bool,
+) -> None:
     """Draft a blameless postmortem in Markdown from the bundle, with figures.
 
-    Figures (PNG and SVG) go to BUNDLE/figures/ and are linked from the draft. Secrets in
-    the evidence (tokens, passwords, keys) are masked as «secret-N».
+    A draft someone has edited since it was generated is never overwritten: the new draft
+    is written beside it (postmortem.new.md) unless --force. The full timeline is written
+    next to the draft as CSV. Figures (PNG and SVG) go to BUNDLE/figures/ and are linked
+    from the draft. Secrets in the evidence (tokens, passwords, keys) are masked as
+    «secret-N» unless --no-redact.
 
     \b
     Examples:
-      incident report bundle/ -o postmortem.md
+      incident report bundle/
+      incident report bundle/ -o postmortem.md --template team-postmortem.md.j2
       incident report bundle/ --html report.html
     """
     if output is not None and output.suffix.lower() in (".html", ".htm"):
         raise click.UsageError(f"-o {output} is for the Markdown draft; use --html {output}")
     with user_errors():
-        path = _report(bundle, output, redact=redact, html_path=html_path)
-    click.echo(f"Postmortem draft: {path}")
+        written = write_report(
+            bundle, output, template=template, force=force, redact=redact, html_path=html_path
+        )
+    if written.kept is not None:
+        click.echo(f"{written.kept} was edited since it was generated; kept it as it is.")
+        click.echo(f"New draft: {written.path} (replace the edited one with --force)")
+    else:
+        click.echo(f"Postmortem draft: {written.path}")
+    click.echo(f"Full timeline: {written.csv}")
     if html_path is not None:
-        click.echo(f"HTML report:      {html_path}")
+        click.echo(f"HTML report: {html_path}")
     _exit_if_incomplete(bundle)
 
 
@@ -378,6 +409,61 @@ def scrub_cmd(bundle: Path, output: Path, patterns: tuple[str, ...]) -> None:
     click.echo(f"Scrubbed copy: {output} ({done['secrets']} distinct secrets masked)")
 
 
+@cli.command("note")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("text")
+@click.option(
+    "--at", "at", required=True, help="When: 14:40 (on the incident's day) or a full time."
+)
+@click.option("--actor", help="Who did or decided it.")
+@click.option("--tz", default="UTC", show_default=True, help="Zone of a naive --at.")
+def note_cmd(bundle: Path, text: str, at: str, actor: str | None, tz: str) -> None:
+    """Add a human-entered event to the bundle's timeline (kept in BUNDLE/curation.json).
+
+    \b
+    Example:
+      incident note bundle/ --at 14:40 --actor alice "Decided to roll back"
+    """
+    with user_errors():
+        note = add_note(
+            bundle, at, text, window=manifest_window(read_manifest(bundle)), actor=actor, tz=tz
+        )
+    click.echo(f"Note at {note.time}: {note.text}")
+
+
+@cli.command("pin")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("ref")
+def pin_cmd(bundle: Path, ref: str) -> None:
+    """Put the event REF (its ref column) into the key timeline and the report.
+
+    \b
+    Example:
+      incident pin bundle/ 'raw/file/exports/app.log#L812'
+    """
+    with user_errors():
+        check_ref(load(bundle)[1].events, ref)
+        pin(bundle, ref)
+    click.echo(f"Pinned {ref}")
+
+
+@cli.command("hide")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("ref")
+def hide_cmd(bundle: Path, ref: str) -> None:
+    """Take the event REF out of the key timeline and the report (it stays in the bundle).
+
+    \b
+    Example:
+      incident hide bundle/ 'raw/file/exports/events.json#/items/12'
+    """
+    with user_errors():
+        events = with_notes(load(bundle)[1].events, read_curation(bundle))
+        check_ref(events, ref)
+        hide(bundle, ref)
+    click.echo(f"Hidden {ref}")
+
+
 @cli.command("demo")
 @click.option(
     "-o",
@@ -388,8 +474,7 @@ def scrub_cmd(bundle: Path, output: Path, patterns: tuple[str, ...]) -> None:
     help="Bundle directory for the example incident.",
 )
 def demo_cmd(output: Path) -> None:
-    """Run the bundled example incident end to end: collect, timeline, report (Markdown,
-    figures and the HTML page).
+    """Run the bundled example incident end to end: collect, timeline, report.
 
     The example is a scripted outage of checkout-api (examples/checkout-incident) made of the
     exports an on-call engineer would have: kubectl logs and events, Prometheus query_range
@@ -408,7 +493,7 @@ def demo_cmd(output: Path) -> None:
         with atomic_open(output / "timeline.md", "w") as handle:
             handle.write(render(_timeline(output, False, (), None), "md"))
         click.echo(render(frame, "table"))
-        report = _report(output, None, html_path=output / "report.html")
+        report = write_report(output, html_path=output / "report.html").path
     click.echo(f"\nBundle:      {output}/ (manifest.json, raw/, events/, metrics/)")
     click.echo(f"Timeline:    {output / 'timeline.md'}  (all events; incident timeline {output})")
     click.echo(f"Postmortem:  {report}  (figures in {output / 'figures'}/)")
@@ -454,7 +539,8 @@ def _timeline(  # type: ignore[no-untyped-def]
     bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None, redact: bool = True
 ):
     manifest, assembled = load(bundle)
-    frame = assembled.events
+    curation = read_curation(bundle)
+    frame = with_notes(assembled.events, curation)
     present = sorted(set(frame["source"].unique()) - {"integrity"})
     unknown = [s for s in sources if s not in present and s != "integrity"]  # findings
     if unknown:
@@ -465,7 +551,9 @@ def _timeline(  # type: ignore[no-untyped-def]
     if redact:  # the whole timeline, so a secret's number does not depend on the filters
         frame = for_bundle(manifest).frame(frame)
     frame = filter_events(frame, sources, grep)
-    return key_events(frame) if key_only else frame
+    if not key_only:
+        return frame
+    return curate_key(frame, key_events(frame, manifest_window(manifest)), curation)
 
 
 def _warn_incomplete(bundle: Path) -> bool:
@@ -482,43 +570,6 @@ def _warn_incomplete(bundle: Path) -> bool:
 def _exit_if_incomplete(bundle: Path) -> None:
     if _warn_incomplete(bundle):
         sys.exit(EXIT_PARTIAL)
-
-
-def _report(
-    bundle: Path, output: Path | None, redact: bool = True, html_path: Path | None = None
-) -> Path:
-    manifest, assembled = load(bundle)
-    events = assembled.events
-    redactor = for_bundle(manifest) if redact else None
-    if redactor is not None:
-        events = redactor.frame(events)
-    path = output or bundle / "postmortem.md"
-    text = postmortem(
-        manifest,
-        events,
-        key_events(events),
-        corrections=assembled.corrections,
-        applied=assembled.applied,
-    )
-    figures = write_figures(
-        bundle,
-        manifest,
-        read_metrics(bundle, manifest),
-        events,
-        redact=redactor.text if redactor is not None else str,
-    )
-    text += "\n" + figures_markdown(figures, bundle, path) if figures else ""
-    if redactor is not None:  # what the draft took from the manifest: errors, warnings
-        text = redactor.text(text)
-    with atomic_open(path, "w") as handle:
-        handle.write(text)
-    if html_path is not None:
-        page = report_page(
-            manifest, events, text, {f.png: (bundle / f.png).read_bytes() for f in figures}
-        )
-        with atomic_open(html_path, "w") as handle:
-            handle.write(page)
-    return path
 
 
 def _emit(text: str | bytes, output: Path | None) -> None:

@@ -123,8 +123,8 @@ def metric_figures(
 ) -> list[MetricFigure]:
     """One figure per named or thresholded query in ``metrics``, in name order."""
     queries = query_settings(manifest)
-    markers = tuple(response_markers(events, redact))
     window = _window(manifest, events)
+    markers = tuple(m for m in response_markers(events, redact) if window[0] <= m.time <= window[1])
     figures = []
     for name in sorted(metrics):
         settings = queries.get(name)
@@ -279,8 +279,8 @@ def _mitigation(
 ) -> Marker | None:
     """The first rollback, else the first note saying the change was rolled back or
     mitigated: the moment people acted to end the impact."""
-    rollbacks = [m for m in markers if m.category == "rollback"]
-    if rollbacks:  # the rollback's own marker becomes the mitigation: one line, not two
+    rollbacks = sorted((m for m in markers if m.category == "rollback"), key=lambda m: m.time)
+    if rollbacks:  # the first rollback's own marker becomes the mitigation: one line, not two
         markers.remove(rollbacks[0])
         return Marker(rollbacks[0].time, "mitigation", f"{rollbacks[0].label} (mitigation)")
     notes = events.loc[
@@ -328,7 +328,7 @@ def overview_figure(
         edges=tuple(edges),
         lanes=tuple(lanes),
         spans=tuple(sorted(spans, key=lambda s: (s.start, s.end))),
-        markers=tuple(response_markers(events, redact)),
+        markers=tuple(m for m in response_markers(events, redact) if since <= m.time <= until),
     )
 
 

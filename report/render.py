@@ -15,9 +15,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from incident_timeline.report.markdown import md_cell, md_row
 from incident_timeline.timeline.schema import COLUMNS, TIME_COLUMNS, to_table
 from incident_timeline.timeline.timefmt import iso_ns_column
 
+__all__ = ["md_cell", "md_row", "render"]  # md_cell/md_row: the one escape, in markdown.py
 FORMATS: tuple[str, ...] = ("table", "md", "csv", "jsonl", "parquet", "html", "timesketch")
 TABLE_HEADERS: tuple[str, ...] = ("TIME (UTC)", "SOURCE", "KIND", "ACTOR", "SUMMARY")
 MD_HEADERS: tuple[str, ...] = ("Time (UTC)", "Source", "Kind", "Actor", "Summary")
@@ -64,20 +66,6 @@ def render(
     raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
 
 
-def md_cell(text: Any) -> str:
-    """Escape ``text`` for one cell of a GitHub Markdown table.
-
-    ``|`` becomes ``\\|``, a backtick ``\\```, line breaks (``\\r\\n``, ``\\n``, ``\\r``) become
-    ``<br>``; surrounding whitespace is stripped; None or NA gives an empty cell. Other text,
-    including other Markdown, is left alone.
-    """
-    if text is None or (not isinstance(text, str) and pd.isna(text)):
-        return ""
-    out = str(text).strip()
-    out = out.replace("|", "\\|").replace("`", "\\`")
-    return out.replace("\r\n", "<br>").replace("\n", "<br>").replace("\r", "<br>")
-
-
 def render_table(frame: pd.DataFrame, *, width: int | None = None) -> str:
     """A fixed-width text table for the terminal: time (ms), source, kind, actor, summary."""
     if width is None:
@@ -109,11 +97,6 @@ def render_markdown(frame: pd.DataFrame) -> str:
     for time, *cells in zip(times, *columns, strict=True):
         lines.append(md_row([time, *(md_cell(c) for c in cells)]))
     return "\n".join(lines) + "\n"
-
-
-def md_row(cells: Any) -> str:
-    """Join already escaped cells into one Markdown table row."""
-    return "| " + " | ".join(cells) + " |"
 
 
 def render_csv(frame: pd.DataFrame) -> str:

@@ -1,35 +1,45 @@
 """Condense a merged timeline to the events a postmortem's timeline table needs.
 
-A first, simple rule set (order of the input is kept; it should be the merged order):
+The rules (order of the input is kept; it should be the merged order):
 
+- only events inside the window, when one is given (a deploy log's history is not a key event);
 - every alert, silence, page, note, deploy, threshold crossing and integrity finding
-  (`KEY_KINDS`, and any kind starting with one of `KEY_PREFIXES`);
+  (`KEY_KINDS`, and any kind starting with one of `KEY_PREFIXES`), except heartbeat alerts
+  (`heartbeats`: Watchdog and its kin fire all the time to prove the pipeline works);
 - Kubernetes events of severity warning or worse, only the first of each signature (the same
   probe failure on twenty pods is one row, ``(×20 in window)``);
-- a rollout (deploy events of one stream, each within `ROLLOUT_GAP` of the previous) keeps
-  only its first and last step, each saying how many steps the rollout had;
+- a rollout (see `timeline.changes`: the steps of one Deployment, or the lines of one deploy
+  pipeline) is one row, at its first step, saying what changed and in how many steps;
 - for error and critical log lines, only the first line of each *error signature*, with
-  `` (×N in window)`` appended to its summary when the signature occurs N > 1 times;
+  `` (×N in window)`` appended to its summary when the signature occurs N > 1 times; a JSON
+  line is shown as its level, message and error (`json_text`), not as the whole object;
 - alert and threshold events that repeat (same source, kind, stream, alert name and state, each
   within `BURST_GAP` of the previous: one alert per pod, a flapping threshold) keep the first,
   saying ``(+N more within 3 min)``.
 
 So that a million-event window still gives a table of tens of rows, at most
 `MAX_ERROR_SIGNATURES` error signatures and `MAX_WARNING_SIGNATURES` warning signatures are
-listed (the most frequent; ties: the earliest); the rest become one row at the first of them,
-saying how many signatures and lines were left out. Everything else (info logs, normal
-Kubernetes events, ...) is dropped.
+listed: first those first seen inside the incident (from `SIGNATURE_LEAD` before its onset), by
+first occurrence, then long-standing ones, the most frequent first (ties: the earliest); the
+rest become one row at the first of them, saying how many signatures and lines were left out.
+Everything else (info logs, normal Kubernetes events, ...) is dropped.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from incident_timeline.timeline.changes import rollouts
 from incident_timeline.timeline.schema import COLUMNS
 from incident_timeline.timeline.timefmt import seconds_text
+
+if TYPE_CHECKING:  # window.py imports collector.errors; the public timeline API must not
+    from incident_timeline.timeline.window import Window
 
 KEY_KINDS: tuple[str, ...] = (
     "alert_pending",
@@ -46,7 +56,20 @@ KEY_KINDS: tuple[str, ...] = (
 KEY_PREFIXES: tuple[str, ...] = ("page_",)
 WARNING_OR_WORSE: tuple[str, ...] = ("warning", "error", "critical")
 ERROR_OR_WORSE: tuple[str, ...] = ("error", "critical")
-ROLLOUT_GAP = pd.Timedelta(minutes=5)
+# kube-prometheus-stack's always-firing alerts (Watchdog: "meant to ensure that the entire
+# alerting pipeline is functional"; InfoInhibitor; DeadMansSwitch in older charts).
+HEARTBEAT_ALERTS: tuple[str, ...] = ("Watchdog", "InfoInhibitor", "DeadMansSwitch")
+HEARTBEAT_EDGE = pd.Timedelta(minutes=5)  # "all window long": within this of both edges
+ONSET_KINDS: tuple[str, ...] = ("metric_threshold", "alert_pending", "alert_firing", "page_trigger")
+# An error shows before the signals built on it: rate(x[5m]) needs minutes of errors to cross
+# a threshold, and a rule's `for:` waits longer. Errors first seen this long before the onset
+# still count as the incident's own.
+SIGNATURE_LEAD = pd.Timedelta(minutes=10)
+JSON_LEVEL_KEYS: tuple[str, ...] = ("level", "lvl", "severity", "log.level", "levelname")
+JSON_MESSAGE_KEYS: tuple[str, ...] = ("msg", "message", "event", "log", "text", "@message")
+JSON_ERROR_KEYS: tuple[str, ...] = (
+    "error", "err", "error.message", "exception", "exc_info", "error.type", "stack_trace",
+)  # fmt: skip
 BURST_GAP = pd.Timedelta(minutes=5)
 BURST_KINDS: tuple[str, ...] = (
     "alert_pending",
@@ -72,12 +95,26 @@ _SIGNATURE_RULES: tuple[tuple[str, str], ...] = (
         "<uuid>",
     ),
     (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b", "<ip>"),  # IPv4, optional port
+    # IPv6: the full eight groups, or shortened with "::" (so 14:02:05 stays a time)
+    (r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?:%\w+)?(?![\w:])", "<ip>"),
+    (
+        r"(?<![\w:])(?=[0-9a-fA-F:]*[0-9a-fA-F])(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})*)?"
+        r"::(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})*)?(?:%\w+)?(?![\w:])",
+        "<ip>",
+    ),
     (r"(?<==)[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?[a-zA-Zµ%]*(?!\w)", "<n>"),  # key=1.5ms
+    # Go/Prometheus durations (1m30.5s, 250ms, 2h): one placeholder, whatever the unit
+    (r"(?<![\w.])(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d))+(?![\w.])", "<dur>"),
     (r"\b0[xX][0-9a-fA-F]+\b", "<n>"),
     # Kubernetes generated names: the 5-character pod suffix (vowel-free alphabet)
     (r"(?<=[a-z0-9]-)[bcdfghjklmnpqrstvwxz2456789]{5}\b", "<id>"),
     # hex ids: 6+ hex chars with at least one digit and one letter (so "decade" stays)
     (r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{6,}\b", "<n>"),
+    # ids that mix letters and digits (base62, base32, ULIDs, ord_8fK2mQ91x): 6+ letters and
+    # digits between separators ("_" counts as one here), with a digit and a letter
+    (r"(?<![A-Za-z0-9])(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]{6,}(?![A-Za-z0-9])", "<n>"),
+    # prefixed ids without digits (Stripe-style cus_NffrFeUfNV2Hib): mixed case after "x_"
+    (r"(?<=[a-z]_)(?=[a-z]*[A-Z])(?=[A-Z]*[a-z])[A-Za-z]{8,}(?![A-Za-z0-9])", "<n>"),
     (r"\d+", "<n>"),  # any other digits
     (r"\s+", " "),
 )
@@ -97,27 +134,44 @@ def error_signature(summaries: pd.Series) -> pd.Series:
     return out.str.strip()
 
 
-def key_events(frame: pd.DataFrame) -> pd.DataFrame:
+def key_events(
+    frame: pd.DataFrame,
+    window: Window | None = None,
+    *,
+    onset: pd.Timestamp | None = None,
+    max_errors: int = MAX_ERROR_SIGNATURES,
+) -> pd.DataFrame:
     """Select the key events of a merged timeline; see the module docstring for the rules.
 
-    Returns the schema's columns, rows in input order, with a fresh index. Counts for repeated
-    errors are over ``frame`` (the window the caller gives), across all sources and streams.
+    With ``window``, events outside it are not key events (a deploy log's history, a skewed
+    line past the edge). ``onset`` is when the incident began (default: `incident_onset`);
+    error signatures first seen since shortly before it rank first. Returns the schema's
+    columns, rows in input order, with a fresh index. Counts for repeated errors are over the
+    window, across all sources and streams.
     """
     frame = frame.reset_index(drop=True)
+    if window is not None:
+        inside = (frame["time"] >= window.since) & (frame["time"] < window.until)
+        frame = frame.loc[inside].reset_index(drop=True)
     kind = frame["kind"]
     severity = frame["severity"]
     keep = kind.isin(KEY_KINDS).to_numpy(dtype=bool, copy=True)
     for prefix in KEY_PREFIXES:
         keep |= kind.str.startswith(prefix).to_numpy(dtype=bool, na_value=False)
+    keep &= ~heartbeats(frame, window).to_numpy(dtype=bool)
     summary = frame["summary"].copy()
     warnings = ((kind == "k8s_event") & severity.isin(WARNING_OR_WORSE)).to_numpy(dtype=bool)
     errors = ((kind == "log") & severity.isin(ERROR_OR_WORSE)).to_numpy(dtype=bool)
+    if errors.any():
+        summary.loc[errors] = readable(frame.loc[errors, "summary"])
+    start = incident_onset(frame, window) if onset is None else onset
     for rows, limit, what in (
-        (errors, MAX_ERROR_SIGNATURES, "error"),
+        (errors, max_errors, "error"),
         (warnings, MAX_WARNING_SIGNATURES, "warning"),
     ):
         if rows.any():
-            first, counted = _signatures(frame.loc[rows, "summary"], limit, what)
+            new = frame.loc[rows, "time"] >= start - SIGNATURE_LEAD if start is not None else None
+            first, counted = _signatures(summary.loc[rows], limit, what, new)
             keep[rows] = first.to_numpy(dtype=bool)
             summary.loc[counted.index] = counted
     bursts = kind.isin(BURST_KINDS).to_numpy(dtype=bool)
@@ -127,22 +181,103 @@ def key_events(frame: pd.DataFrame) -> pd.DataFrame:
         summary.loc[labelled.index] = labelled
     deploys = (kind == "deploy").to_numpy(dtype=bool)
     if deploys.any():
-        ends, labelled = _rollout_ends(frame.loc[deploys])
-        keep[deploys] = ends.to_numpy(dtype=bool)
-        summary.loc[labelled.index] = labelled
+        keep[deploys] = False
+        for change in rollouts(frame):
+            keep[change.index] = True
+            summary.loc[change.index] = change.summary
     out = frame.loc[keep, list(COLUMNS)].copy()
     out["summary"] = summary.loc[keep].astype("string")
     return out.reset_index(drop=True)
 
 
-def _first_of_each_signature(summaries: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Mark the first row of each signature; return the new summaries of repeated ones."""
-    return _signatures(summaries, None, "error")
+def heartbeats(frame: pd.DataFrame, window: Window | None = None) -> pd.Series:
+    """Mark alert events of heartbeat alerts: named like one (`HEARTBEAT_ALERTS`) or, given a
+    window, firing from its first minutes to its last with no resolution in between."""
+    alerts = frame["kind"].str.startswith("alert_").fillna(False).astype(bool)
+    if not alerts.any():
+        return alerts
+    names = frame.loc[alerts, "labels"].str.extract(r'"alertname": "([^"]*)"')[0]
+    names = names.reindex(frame.index)
+    marked = alerts & names.isin(HEARTBEAT_ALERTS)
+    if window is None:
+        return marked.astype(bool)
+    rows = frame.loc[alerts & names.notna()].assign(_name=names)
+    for name, group in rows.groupby("_name"):
+        if (
+            group["time"].min() <= window.since + HEARTBEAT_EDGE
+            and group["time"].max() >= window.until - HEARTBEAT_EDGE
+            and not (group["kind"] == "alert_resolved").any()
+        ):
+            marked |= alerts & (names == name)
+    return marked.astype(bool)
 
 
-def _signatures(summaries: pd.Series, limit: int | None, what: str) -> tuple[pd.Series, pd.Series]:
-    """Mark the first row of each signature (at most ``limit`` signatures, the most frequent,
-    plus one row for the rest); return the new summaries of the marked rows that changed."""
+def incident_onset(frame: pd.DataFrame, window: Window | None = None) -> pd.Timestamp | None:
+    """When the incident became visible: the first threshold crossing, alert (not a
+    heartbeat) or page in the frame, or None when there is none."""
+    signal = frame["kind"].isin(ONSET_KINDS) & ~heartbeats(frame, window)
+    if not signal.any():
+        return None
+    return pd.Timestamp(frame.loc[signal, "time"].min())
+
+
+def readable(summaries: pd.Series) -> pd.Series:
+    """JSON log lines as their level, message and error (``error: db pool exhausted (err:
+    pq: too many clients)``); other lines unchanged."""
+    looks = summaries.str.lstrip().str.startswith("{").fillna(False)
+    if not looks.any():
+        return summaries
+    out = summaries.copy()
+    out.loc[looks] = [json_text(str(text)) for text in summaries.loc[looks]]
+    return out
+
+
+def json_text(line: str) -> str:
+    """One JSON log object as ``level: message (error: ...)``, or the line if it is not one."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(value, dict):
+        return line
+    flat = _flatten(value)
+    message = _pick(flat, JSON_MESSAGE_KEYS)
+    if message is None:
+        return line
+    level = _pick(flat, JSON_LEVEL_KEYS)
+    error = _pick(flat, JSON_ERROR_KEYS)
+    text = f"{level}: {message}" if level else message
+    return f"{text} ({error})" if error and error != message else text
+
+
+def _flatten(value: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict):
+            out |= _flatten(item, name + ".")
+        else:
+            out[name] = item
+    return out
+
+
+def _pick(flat: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        item = flat.get(key)
+        if item not in (None, "") and not isinstance(item, (list, dict)):
+            return " ".join(str(item).split())
+    return None
+
+
+def _signatures(
+    summaries: pd.Series, limit: int | None, what: str, new: pd.Series | None = None
+) -> tuple[pd.Series, pd.Series]:
+    """Mark the first row of each signature (at most ``limit`` signatures plus one row for
+    the rest); return the new summaries of the marked rows that changed.
+
+    Signatures first seen where ``new`` is true (inside the incident) rank first, by first
+    occurrence, so a noisy long-standing error cannot crowd out the incident's own first
+    error; the others rank by count (ties: the earliest)."""
     signature = error_signature(summaries)
     first = ~signature.duplicated(keep="first")
     counts = signature.map(signature.value_counts()).astype("int64")
@@ -152,8 +287,13 @@ def _signatures(summaries: pd.Series, limit: int | None, what: str) -> tuple[pd.
     )
     if limit is None or int(first.sum()) <= limit:
         return first, counted
-    ranked = pd.DataFrame({"n": -counts[first], "pos": np.flatnonzero(first.to_numpy())})
-    chosen = ranked.sort_values(["n", "pos"], kind="stable").index[:limit]
+    pos = np.flatnonzero(first.to_numpy())
+    fresh = new[first].to_numpy(dtype=bool) if new is not None else np.zeros(len(pos), bool)
+    ranked = pd.DataFrame(
+        {"old": ~fresh, "n": np.where(fresh, 0, -counts[first]), "pos": pos},
+        index=first[first].index,
+    )
+    chosen = ranked.sort_values(["old", "n", "pos"], kind="stable").index[:limit]
     rest = first & ~first.index.isin(chosen)
     left = rest[rest].index
     lines = int(counts.loc[left].sum())
@@ -190,21 +330,3 @@ def _burst_firsts(rows: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         label, index=size[many].index, dtype="string"
     )
     return first.reindex(rows.index), labelled
-
-
-def _rollout_ends(deploys: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    """Mark the first and last step of each rollout; return their labelled summaries."""
-    by_stream = deploys.sort_values(["stream", "time"], kind="stable")
-    gap = by_stream["time"].groupby(by_stream["stream"]).diff()
-    burst = (gap.isna() | (gap > ROLLOUT_GAP)).cumsum()
-    size = burst.map(burst.value_counts())
-    first = ~burst.duplicated(keep="first")
-    last = ~burst.duplicated(keep="last")
-    ends = (first | last).reindex(deploys.index)
-    many = (first | last) & (size > 1)
-    label = pd.Series("", index=by_stream.index, dtype="string")
-    label[first & many] = " (first of " + size[first & many].astype("string") + " rollout steps)"
-    label[last & many & ~first] = (
-        " (last of " + size[last & many & ~first].astype("string") + " rollout steps)"
-    )
-    return ends, by_stream.loc[many, "summary"] + label[many]

@@ -21,11 +21,15 @@ from incident_timeline.collector import registry
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.config import build, check_zone_key
 from incident_timeline.collector.errors import ConfigError, ExportFormatError
+from incident_timeline.collector.files.deploy import as_deploys
 from incident_timeline.collector.files.records import per_record
 from incident_timeline.collector.formats import UNPARSED, Context, Format, Parsed, Sample
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import parse_threshold
 from incident_timeline.timeline.window import Window
+
+# What a plain log's lines are: ``deploy`` makes each line a deploy event (see files/deploy.py).
+KINDS: tuple[str, ...] = ("log", "deploy")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -39,6 +43,7 @@ class FileSource:
     namespace: str | None = None
     threshold: str | None = None
     label: str | None = None
+    kind: str = "log"
 
 
 class FileCollector:
@@ -65,6 +70,10 @@ class FileCollector:
                     f"{path}: file[{i}].format {entry.format!r} is not one of {', '.join(names)}"
                 )
             check_zone_key(entry.timezone, f"file[{i}].timezone", path)
+            if entry.kind not in KINDS:
+                raise ConfigError(
+                    f"{path}: file[{i}].kind {entry.kind!r} is not one of {', '.join(KINDS)}"
+                )
             if entry.threshold is not None:
                 try:
                     parse_threshold(entry.threshold)
@@ -142,6 +151,8 @@ class FileCollector:
             self._check_times(parsed, rel, window, out, ref)
         # An export is evidence the user chose: lines outside the window are kept (a skewed
         # clock can push a line past the window's edge) and only counted.
+        if entry.kind == "deploy":
+            parsed = dataclasses.replace(parsed, events=as_deploys(parsed.events))
         inside = (parsed.events["time"] >= window.since) & (parsed.events["time"] < window.until)
         counts["outside_window"] += int((~inside).sum())
         out.add_events(parsed.events)

@@ -109,18 +109,18 @@ def test_correct_one_then_timeline_and_report_use_it(bundle: Path) -> None:
     assert panic["labels"]["correction"] == "node_clock:node-b"
 
     key = run("timeline", str(bundle), "--key-only", "--format", "md").output
-    assert "node-b clock 2.4 s ahead" in key and "[corrected]" in key
+    assert "node-b clock 2.4 s ahead" in key and "\\[corrected\\]" in key
 
     run("report", str(bundle))
     text = (bundle / "postmortem.md").read_text()
     assert "Times of 5917 events were corrected for clock problems" in text
-    assert "### Clock corrections applied" in text
+    assert "Corrections applied (accepted with `incident clocks --correct`" in text
     assert (
-        "- `node_clock:node-b`: node-b's clock was 2.4 s ahead; `time` and "
-        "`embedded_time` shifted by -2.400 s on 5917 rows"
+        "- `node_clock:node-b`: node-b's clock was 2.4 s ahead; time and "
+        "embedded_time shifted by -2.400 s on 5917 rows"
     ) in text
-    assert "### Evidence caveats (clock and gap findings)" in text
-    assert "Corrections on offer, not applied: `app_clock:pgbouncer`; accept them" in text
+    assert "## Evidence Integrity" in text
+    assert "Corrections on offer, not applied: `app_clock:pgbouncer`. Accept them" in text
 
 
 def test_correct_all_and_unknown_ids(bundle: Path) -> None:

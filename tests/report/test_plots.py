@@ -48,15 +48,17 @@ def test_the_demo_figure_shows_the_incident_from_its_events(demo_bundle: Path) -
         Span(utc("2026-02-17T14:11:15"), utc("2026-02-17T14:26:45"), "beyond threshold"),
     )
     assert [(m.time.strftime("%H:%M:%S"), m.category) for m in spec.markers] == [
-        ("14:02:10", "deploy"),
+        ("14:02:05", "deploy"),  # the CI pipeline
+        ("14:02:10", "deploy"),  # the rollout it started
         ("14:11:30", "alert pending"),
         ("14:13:30", "alert firing"),
         ("14:13:33", "page"),
         ("14:16:47", "ack"),
-        ("14:22:41", "mitigation"),
+        ("14:22:40", "mitigation"),  # the CI rollback, first
+        ("14:22:41", "rollback"),  # the ReplicaSet scaled back up
         ("14:31:12", "resolved"),
     ]
-    assert spec.markers[5].label == "rollback: checkout/deployment/checkout-api (mitigation)"
+    assert spec.markers[6].label == "rollback: ci/deploy (mitigation)"
 
 
 def test_the_overview_has_a_lane_per_source_with_every_event(demo_bundle: Path) -> None:

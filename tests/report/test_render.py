@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from incident_timeline.report import render as render_module
-from incident_timeline.report.render import FORMATS, md_cell, render
+from incident_timeline.report.render import FORMATS, render
 from incident_timeline.timeline.schema import COLUMNS, empty_events, make_events, validate
 from tests.support import utc as ts
 
@@ -41,18 +41,6 @@ def sample() -> pd.DataFrame:
         embedded_time=[None, None, ts("2026-02-17 14:20:00.25")],
         ref=["raw/pd/log.json#/0", "raw/pd/log.json#/1", "raw/k/api.log#L7"],
     )
-
-
-def test_md_cell_escapes_pipes_backticks_and_newlines() -> None:
-    assert md_cell("a|b") == "a\\|b"
-    assert md_cell("run `kubectl rollout undo`") == "run \\`kubectl rollout undo\\`"
-    assert md_cell("one\r\ntwo\nthree\rfour") == "one<br>two<br>three<br>four"
-    assert md_cell("  padded\n") == "padded"
-    assert md_cell("*bold* _it_ <b> \\ [x](y)") == "*bold* _it_ <b> \\ [x](y)"
-    assert md_cell(None) == ""
-    assert md_cell(pd.NA) == ""
-    assert md_cell(float("nan")) == ""
-    assert md_cell(42) == "42"
 
 
 def test_markdown_table_as_a_whole() -> None:
