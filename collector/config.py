@@ -55,6 +55,19 @@ class IncidentSettings:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class RedactSettings:
+    """The ``[redact]`` table: extra regexes whose matches are masked in everything shared,
+    e.g. ``patterns = ['customer-(?P<secret>[0-9]{6})']`` (group ``secret``, else group 1,
+    else the whole match)."""
+
+    patterns: list[str] = dataclasses.field(default_factory=list)
+
+
+# Tables that configure the report, not a collector.
+REPORT_TABLES = ("redact",)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Config:
     """A loaded configuration: settings, each present collector's table, and where it came from."""
 
@@ -62,6 +75,7 @@ class Config:
     incident: IncidentSettings
     sources: dict[str, Collector]
     raw: dict[str, Any]
+    redact: RedactSettings = dataclasses.field(default_factory=RedactSettings)
 
     @property
     def base_dir(self) -> Path:
@@ -81,7 +95,7 @@ def load_config(path: Path) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     check_no_secrets(raw, path)
-    known = ["incident", *registry.available()]
+    known = ["incident", *REPORT_TABLES, *registry.available()]
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -90,17 +104,20 @@ def load_config(path: Path) -> Config:
             )
     incident = build(IncidentSettings, raw.get("incident", {}), "incident", path)
     _check_incident(incident, path)
-    if not [k for k in raw if k != "incident"]:
+    if not [k for k in raw if k not in ("incident", *REPORT_TABLES)]:
         raise ConfigError(
             f"{path}: no sources configured; add a table per source, e.g. [prometheus] or "
-            f"[[file]] (see config.example.toml); installed: {', '.join(sorted(known[1:]))}"
+            "[[file]] (see config.example.toml); installed: "
+            + ", ".join(sorted(registry.available()))
         )
+    redact = build(RedactSettings, raw.get("redact", {}), "redact", path)
+    _check_patterns(redact, path)
     sources = {
         name: registry.load(name).from_config(value, path)
         for name, value in raw.items()
-        if name != "incident"
+        if name not in ("incident", *REPORT_TABLES)
     }
-    return Config(path=path, incident=incident, sources=sources, raw=raw)
+    return Config(path=path, incident=incident, sources=sources, raw=raw, redact=redact)
 
 
 def build(cls: type[T], table: Any, where: str, path: Path) -> T:
@@ -169,6 +186,16 @@ def _check_incident(incident: IncidentSettings, path: Path) -> None:
             parse_duration(getattr(incident, key))
         except ValueError as exc:
             raise ConfigError(f"{path}: incident.{key}: {exc}") from exc
+
+
+def _check_patterns(redact: RedactSettings, path: Path) -> None:
+    for i, text in enumerate(redact.patterns):
+        try:
+            re.compile(text)
+        except re.error as exc:
+            raise ConfigError(
+                f"{path}: redact.patterns[{i}]: {text!r} is not a regex: {exc}"
+            ) from None
 
 
 def _type_ok(value: Any, hint: Any) -> bool:

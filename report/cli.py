@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,9 @@ from incident_timeline.report.curation import (
     with_notes,
 )
 from incident_timeline.report.drafts import write_report
+from incident_timeline.report.redact import for_bundle
 from incident_timeline.report.render import FORMATS, render
+from incident_timeline.report.scrub import scrub_bundle
 from incident_timeline.report.story import manifest_window
 from incident_timeline.report.trust import (
     CORRECTIONS,
@@ -59,7 +61,34 @@ EXAMPLE_CONFIG = next(
     ),
     _PACKAGE / "config.example.toml",
 )
-_SUFFIXES = {".md": "md", ".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet", ".txt": "table"}
+_SUFFIXES = {
+    ".md": "md",
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".parquet": "parquet",
+    ".html": "html",
+    ".htm": "html",
+    ".txt": "table",
+}
+# A format may also be written to files with these suffixes (Timesketch reads .csv or .jsonl).
+_ALSO = {"timesketch": (".csv", ".jsonl"), "table": (".txt",)}
+
+
+def output_format(fmt: str | None, output: Path | None) -> str:
+    """The format: ``fmt`` if given, else from ``output``'s suffix, else ``table``. A suffix
+    that names another format is a ValueError: never a file of the wrong kind."""
+    suffix = output.suffix.lower() if output is not None else ""
+    implied = _SUFFIXES.get(suffix)
+    if fmt is None:
+        return implied or "table"
+    if implied is not None and implied != fmt and suffix not in _ALSO.get(fmt, ()):
+        raise ValueError(
+            f"-o {output} is a {suffix} file but --format is {fmt}; "
+            f"use a matching suffix or drop --format"
+        )
+    if fmt == "timesketch" and suffix not in ("", ".csv", ".jsonl"):
+        raise ValueError(f"--format timesketch writes .csv or .jsonl, not {output}")
+    return fmt
 
 
 @contextmanager
@@ -71,6 +100,18 @@ def user_errors() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:  # an unwritable -o, a full disk: say which file and why
         raise click.ClickException(f"{exc.filename or 'I/O'}: {exc.strerror or exc}") from exc
+
+
+def redact_option(command: Callable[..., None]) -> Callable[..., None]:
+    """``--no-redact``: secrets are masked unless the user asks otherwise."""
+    return click.option(
+        "--no-redact",
+        "redact",
+        is_flag=True,
+        flag_value=False,
+        default=True,
+        help="Keep secrets (tokens, passwords, keys) as they are; masked by default.",
+    )(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -204,12 +245,14 @@ def collect_cmd(
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
-    help="Output format (default: from -o's suffix, else table).",
+    help="Output format (default: from -o's suffix, else table); timesketch: CSV if -o ends "
+    "in .csv, else JSON Lines.",
 )
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here, not stdout.")
 @click.option("--key-only", is_flag=True, help="Only key events: alerts, pages, deploys, ...")
 @click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
 @click.option("--grep", help="Only events whose summary, message or actor match this regex.")
+@redact_option
 def timeline_cmd(
     bundle: Path,
     fmt: str | None,
@@ -217,6 +260,7 @@ def timeline_cmd(
     key_only: bool,
     sources: tuple[str, ...],
     grep: str | None,
+    redact: bool,
 ) -> None:
     """Print or write the bundle's merged timeline (all times UTC).
 
@@ -226,11 +270,18 @@ def timeline_cmd(
       incident timeline bundle/ --source pagerduty --source alertmanager
       incident timeline bundle/ --grep 'pool exhausted|503' -o errors.csv
       incident timeline bundle/ -o bundle/timeline.parquet
+      incident timeline bundle/ -o timeline.html          # interactive, self-contained
+      incident timeline bundle/ --format timesketch -o timesketch.jsonl
     """
-    fmt = fmt or (_SUFFIXES.get(output.suffix, "table") if output else "table")
+    try:
+        fmt = output_format(fmt, output)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     with user_errors():
-        frame = _timeline(bundle, key_only, sources, grep)
-    text = render(frame, fmt)
+        frame = _timeline(bundle, key_only, sources, grep, redact=redact)
+        title = read_manifest(bundle).get("title") or "Incident timeline"
+    csv = output is not None and output.suffix.lower() == ".csv"
+    text = render(frame, fmt, title=f"Timeline: {title}", csv=csv)
     with user_errors():
         _emit(text, output)
     _exit_if_incomplete(bundle)
@@ -308,27 +359,90 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
     help="Your own Jinja2 template (same context as the shipped one; see README).",
 )
 @click.option("--force", is_flag=True, help="Replace the draft even if a person edited it.")
-def report_cmd(bundle: Path, output: Path | None, template: Path | None, force: bool) -> None:
-    """Draft a blameless postmortem in Markdown from the bundle.
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(path_type=Path),
+    help="Also write one self-contained HTML page: the draft, figures, interactive timeline.",
+)
+@redact_option
+def report_cmd(
+    bundle: Path,
+    output: Path | None,
+    template: Path | None,
+    force: bool,
+    html_path: Path | None,
+    redact: bool,
+) -> None:
+    """Draft a blameless postmortem in Markdown from the bundle, with figures.
 
     A draft someone has edited since it was generated is never overwritten: the new draft
     is written beside it (postmortem.new.md) unless --force. The full timeline is written
-    next to the draft as CSV.
+    next to the draft as CSV. Figures (PNG and SVG) go to BUNDLE/figures/ and are linked
+    from the draft. Secrets in the evidence (tokens, passwords, keys) are masked as
+    «secret-N» unless --no-redact.
 
     \b
     Examples:
       incident report bundle/
       incident report bundle/ -o postmortem.md --template team-postmortem.md.j2
+      incident report bundle/ --html report.html
     """
+    if output is not None and output.suffix.lower() in (".html", ".htm"):
+        raise click.UsageError(f"-o {output} is for the Markdown draft; use --html {output}")
     with user_errors():
-        written = write_report(bundle, output, template=template, force=force)
+        written = write_report(
+            bundle, output, template=template, force=force, redact=redact, html_path=html_path
+        )
     if written.kept is not None:
         click.echo(f"{written.kept} was edited since it was generated; kept it as it is.")
         click.echo(f"New draft: {written.path} (replace the edited one with --force)")
     else:
         click.echo(f"Postmortem draft: {written.path}")
     click.echo(f"Full timeline: {written.csv}")
+    if html_path is not None:
+        click.echo(f"HTML report: {html_path}")
     _exit_if_incomplete(bundle)
+
+
+@cli.group("bundle")
+def bundle_group() -> None:
+    """Work on a bundle as a whole: make a copy that is safe to share.
+
+    \b
+    Example:
+      incident bundle scrub bundle/ -o shareable/
+    """
+
+
+@bundle_group.command("scrub")
+@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="New directory for the scrubbed copy.",
+)
+@click.option("--pattern", "patterns", multiple=True, help="Another regex to mask (repeatable).")
+def scrub_cmd(bundle: Path, output: Path, patterns: tuple[str, ...]) -> None:
+    """Write a shareable copy of BUNDLE with secrets masked in raw/, events/ and metrics/.
+
+    The original is left as received. The copy's checksums are recomputed and its manifest
+    says it was scrubbed and which rules ran; the same secret has the same «secret-N»
+    placeholder everywhere.
+
+    \b
+    Example:
+      incident bundle scrub bundle/ -o shareable/
+    """
+    with user_errors():
+        try:
+            manifest = scrub_bundle(bundle, output, patterns=patterns)
+        except ValueError as exc:  # a --pattern that is not a regex
+            raise click.ClickException(str(exc)) from exc
+    done = manifest["scrubbed"]
+    click.echo(f"Scrubbed copy: {output} ({done['secrets']} distinct secrets masked)")
 
 
 @cli.command("note")
@@ -415,10 +529,11 @@ def demo_cmd(output: Path) -> None:
         with atomic_open(output / "timeline.md", "w") as handle:
             handle.write(render(_timeline(output, False, (), None), "md"))
         click.echo(render(frame, "table"))
-        report = write_report(output).path
+        report = write_report(output, html_path=output / "report.html").path
     click.echo(f"\nBundle:      {output}/ (manifest.json, raw/, events/, metrics/)")
     click.echo(f"Timeline:    {output / 'timeline.md'}  (all events; incident timeline {output})")
-    click.echo(f"Postmortem:  {report}")
+    click.echo(f"Postmortem:  {report}  (figures in {output / 'figures'}/)")
+    click.echo(f"HTML:        {output / 'report.html'}  (draft, figures, interactive timeline)")
     found = frame["kind"].isin(["clock", "gap"]).sum()
     click.echo(f"Trust:       {found} clock/gap findings (incident clocks {output})")
     if any(o.status in ("partial", "failed") for o in outcomes):
@@ -470,7 +585,9 @@ def _collect(
     return outcomes
 
 
-def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None):  # type: ignore[no-untyped-def]
+def _timeline(  # type: ignore[no-untyped-def]
+    bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None, redact: bool = True
+):
     manifest, assembled = load(bundle)
     curation = read_curation(bundle)
     frame = with_notes(assembled.events, curation)
@@ -481,6 +598,8 @@ def _timeline(bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str 
             f"no source {', '.join(map(repr, unknown))} in {bundle}; "
             f"sources present: {', '.join(present) or 'none'}"
         )
+    if redact:  # the whole timeline, so a secret's number does not depend on the filters
+        frame = for_bundle(manifest).frame(frame)
     frame = filter_events(frame, sources, grep)
     if not key_only:
         return frame

@@ -20,7 +20,10 @@ from typing import Any
 from incident_timeline.collector.bundle import atomic_open
 from incident_timeline.collector.errors import BundleError
 from incident_timeline.report.curation import read_curation, with_notes
+from incident_timeline.report.html import report_page
+from incident_timeline.report.plots import figures_markdown, write_figures
 from incident_timeline.report.postmortem import postmortem
+from incident_timeline.report.redact import for_bundle
 from incident_timeline.report.render import render_csv
 from incident_timeline.report.trust import load, read_metrics
 
@@ -42,11 +45,18 @@ def write_report(
     *,
     template: Path | None = None,
     force: bool = False,
+    redact: bool = True,
+    html_path: Path | None = None,
 ) -> Written:
-    """Draft the bundle's postmortem to ``output`` (default BUNDLE/postmortem.md), safely."""
+    """Draft the bundle's postmortem to ``output`` (default BUNDLE/postmortem.md), safely,
+    with its figures (BUNDLE/figures/) linked and, if ``html_path``, the HTML page. Secrets
+    are masked everywhere unless ``redact`` is False."""
     manifest, assembled = load(bundle)
     curation = read_curation(bundle)
     events = with_notes(assembled.events, curation)
+    redactor = for_bundle(manifest) if redact else None
+    if redactor is not None:
+        events = redactor.frame(events)
     path = output or bundle / "postmortem.md"
     csv = path.with_name(f"{path.stem}-timeline.csv")
     text = postmortem(
@@ -61,8 +71,17 @@ def write_report(
         template=template,
         metrics=read_metrics(bundle, manifest),
     )
+    mask = redactor.text if redactor is not None else str
+    figures = write_figures(bundle, manifest, read_metrics(bundle, manifest), events, redact=mask)
+    if figures:
+        text = text.rstrip("\n") + "\n\n" + figures_markdown(figures, bundle, path)
+    text = mask(text)  # what the draft took from the manifest: errors, warnings, titles
     with atomic_open(csv, "w") as handle:
         handle.write(render_csv(events))
+    if html_path is not None:
+        shown = {f.png: (bundle / f.png).read_bytes() for f in figures}
+        with atomic_open(html_path, "w") as handle:
+            handle.write(report_page(manifest, events, text, shown))
     return _write_guarded(bundle, path, text, force=force, csv=csv)
 
 

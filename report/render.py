@@ -1,4 +1,5 @@
-"""Render a timeline frame as a terminal table, Markdown, CSV, JSON Lines or Parquet.
+"""Render a timeline frame as a terminal table, Markdown, CSV, JSON Lines, Parquet, a
+self-contained HTML page, or Timesketch's CSV / JSON Lines.
 
 Every format is a pure function of the frame (and, for ``table``, the width), so golden files
 can pin the output. Times are always UTC.
@@ -19,7 +20,7 @@ from incident_timeline.timeline.schema import COLUMNS, TIME_COLUMNS, to_table
 from incident_timeline.timeline.timefmt import iso_ns_column
 
 __all__ = ["md_cell", "md_row", "render"]  # md_cell/md_row: the one escape, in markdown.py
-FORMATS: tuple[str, ...] = ("table", "md", "csv", "jsonl", "parquet")
+FORMATS: tuple[str, ...] = ("table", "md", "csv", "jsonl", "parquet", "html", "timesketch")
 TABLE_HEADERS: tuple[str, ...] = ("TIME (UTC)", "SOURCE", "KIND", "ACTOR", "SUMMARY")
 MD_HEADERS: tuple[str, ...] = ("Time (UTC)", "Source", "Kind", "Actor", "Summary")
 MIN_WIDTH = 80
@@ -29,13 +30,29 @@ GAP = "  "
 _JSON = json.JSONEncoder(ensure_ascii=False)
 
 
-def render(frame: pd.DataFrame, fmt: str, *, width: int | None = None) -> str | bytes:
+def render(
+    frame: pd.DataFrame,
+    fmt: str,
+    *,
+    width: int | None = None,
+    title: str = "Incident timeline",
+    csv: bool = False,
+) -> str | bytes:
     """Render ``frame`` in format ``fmt`` (one of `FORMATS`); Parquet is bytes, the rest str.
 
     ``width`` only matters for ``table``: the summary is cut with ``…`` so each row fits it.
     By default it is the terminal's width, at least 80 columns. An explicit width is honoured
-    as long as the summary keeps 10 columns; narrower than that, rows overflow.
+    as long as the summary keeps 10 columns; narrower than that, rows overflow. ``title``
+    heads the ``html`` page; ``csv`` makes ``timesketch`` CSV instead of JSON Lines.
     """
+    if fmt == "html":
+        from incident_timeline.report.html import html_document
+
+        return html_document(frame, title=title, subtitle=f"{len(frame):,} events (UTC)")
+    if fmt == "timesketch":
+        from incident_timeline.report.timesketch import render_timesketch
+
+        return render_timesketch(frame, csv=csv)
     if fmt == "table":
         return render_table(frame, width=width)
     if fmt == "md":

@@ -3,6 +3,7 @@ run from another directory, it has the demo and nothing generic at the top of si
 
 from __future__ import annotations
 
+import site
 import subprocess
 import sys
 import tarfile
@@ -52,6 +53,16 @@ def test_wheel_installs_alone_and_runs_the_demo_anywhere(dist: Path, tmp_path: P
     # The fresh venv sees the already-installed dependencies, not this source tree.
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
+    # Run from a venv, the dependencies are in that venv's site-packages, which a venv made
+    # from it does not see: add them by path (no .pth inside runs, so not the editable install).
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    parent = [p for p in site.getsitepackages() if not p.startswith(sys.base_prefix)]
+    (Path(purelib) / "parent-deps.pth").write_text("".join(p + "\n" for p in parent))
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
         check=True,

@@ -21,8 +21,14 @@ END = "<!-- end of command reference -->"
 def reference() -> str:
     runner = CliRunner()
     parts = []
-    for name in [None, *sorted(cli.commands)]:
-        args = [name, "--help"] if name else ["--help"]
+    names: list[str | None] = [None]
+    for name in sorted(cli.commands):
+        group = cli.commands[name]
+        names.append(name)
+        if isinstance(group, click.Group):
+            names += [f"{name} {sub}" for sub in sorted(group.commands)]
+    for name in names:
+        args = [*name.split(), "--help"] if name else ["--help"]
         result = runner.invoke(cli, args, prog_name="incident", terminal_width=100)
         assert result.exit_code == 0, result.output
         parts.append(f"### `incident{' ' + name if name else ''}`\n\n```\n{result.output}```\n")
@@ -30,7 +36,11 @@ def reference() -> str:
 
 
 def test_every_command_has_help_with_examples() -> None:
-    for name, command in cli.commands.items():
+    commands = dict(cli.commands)
+    for name, group in cli.commands.items():
+        if isinstance(group, click.Group):
+            commands |= {f"{name} {sub}": c for sub, c in group.commands.items()}
+    for name, command in commands.items():
         assert isinstance(command, click.Command)
         assert command.help and len(command.help) > 40, name
         if name != "demo":

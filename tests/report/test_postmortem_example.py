@@ -125,8 +125,10 @@ def test_the_draft_renders_as_its_text_with_cmark_gfm(collected: Path) -> None:
     page = Html(render_gfm(draft(collected)))
     assert [len({len(row) for row in table}) for table in page.tables] == [1] * len(page.tables)
     assert page.headings[1 : len(SECTIONS) + 1] == list(SECTIONS)
-    assert {"script", "img", "br"}.isdisjoint(page.tags)
-    assert page.links == []  # no URL in this config, and none from evidence
+    assert {"script", "br"}.isdisjoint(page.tags)
+    # The only images and links are the draft's own figures (issue 14), none from evidence.
+    assert page.tags.count("img") == len(list((collected / "figures").glob("*.png")))
+    assert all(link.startswith("figures/") and link.endswith(".svg") for link in page.links)
     assert "pipeline checkout-api#1842" in "".join(page.text)
 
 

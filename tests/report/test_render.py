@@ -143,7 +143,9 @@ def test_empty_frame_in_every_text_format() -> None:
 
 
 def test_unknown_format_lists_the_allowed_ones() -> None:
-    assert FORMATS == ("table", "md", "csv", "jsonl", "parquet")
+    assert FORMATS == ("table", "md", "csv", "jsonl", "parquet", "html", "timesketch")
     with pytest.raises(ValueError) as info:
-        render(sample(), "html")
-    assert str(info.value) == "unknown format 'html'; allowed: table, md, csv, jsonl, parquet"
+        render(sample(), "xlsx")
+    assert str(info.value) == (
+        "unknown format 'xlsx'; allowed: table, md, csv, jsonl, parquet, html, timesketch"
+    )
