@@ -45,6 +45,12 @@ class Incident:
     id: str
     number: str | None
     title: str | None
+    # From the manifest's ``incident`` section (collect --pagerduty-incident), when known.
+    urgency: str | None = None
+    priority: str | None = None
+    service: str | None = None
+    escalation_policy: str | None = None
+    responders: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,9 +127,9 @@ def build_story(
         incomplete=incomplete_message(dict(manifest)),
         date=_date(window, hurt),
         status="Draft",
-        incidents=_incidents(inside),
+        incidents=_incidents(inside, manifest.get("incident")),
         severities=_label_values(inside.loc[~beats], "severity", ("alert_firing",)),
-        urgencies=_label_values(inside, "urgency", ("page_trigger",)),
+        urgencies=_urgencies(inside, manifest.get("incident")),
         window=window,
         impact=hurt,
         summary=summary_sentence(manifest, hurt, found, responded),
@@ -227,9 +233,21 @@ def _inside(events: pd.DataFrame, window: Window | None) -> pd.DataFrame:
     return events.loc[mask]
 
 
-def _incidents(events: pd.DataFrame) -> list[Incident]:
+def _incidents(events: pd.DataFrame, paged: Any = None) -> list[Incident]:
     rows = events.loc[events["source"] == "pagerduty", "labels"]
     found: dict[str, Incident] = {}
+    if isinstance(paged, Mapping) and paged.get("id"):
+        number = paged.get("number")
+        found[str(paged["id"])] = Incident(
+            str(paged["id"]),
+            None if number is None else str(number),
+            paged.get("title"),
+            urgency=paged.get("urgency"),
+            priority=paged.get("priority"),
+            service=paged.get("service"),
+            escalation_policy=paged.get("escalation_policy"),
+            responders=tuple(paged.get("responders") or ()),
+        )
     for text in rows.drop_duplicates():
         lab = labels(text)
         ident = lab.get("incident")
@@ -238,6 +256,12 @@ def _incidents(events: pd.DataFrame) -> list[Incident]:
             number = _NUMBER.match(title or "")
             found[ident] = Incident(ident, number.group(1) if number else None, title)
     return list(found.values())
+
+
+def _urgencies(events: pd.DataFrame, paged: Any) -> list[str]:
+    found = _label_values(events, "urgency", ("page_trigger",))
+    urgency = paged.get("urgency") if isinstance(paged, Mapping) else None
+    return sorted({*found, urgency} if urgency else set(found))
 
 
 def _label_values(events: pd.DataFrame, key: str, kinds: tuple[str, ...]) -> list[str]:

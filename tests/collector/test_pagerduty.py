@@ -482,3 +482,17 @@ def test_more_than_the_ceiling_in_one_second_keeps_what_came(
     ]
     frame = events(bundle)
     assert int((frame["stream"] == burst).sum()) == 300
+
+
+def test_the_report_header_names_the_paged_incident(
+    tmp_path: Path, double: PagerDutyDouble
+) -> None:
+    bundle, _ = collect(tmp_path, double, "--pagerduty-incident", ID, "--pad", "30m")
+    cli(["report", str(bundle)], exit_code=None)
+    head = (bundle / "postmortem.md").read_text().split("## ")[0]
+    assert f"| **Incident** | `{ID}` (#1042), `Q2OLDER` |" in head  # both in the window
+    assert f"| **Priority (`{ID}`)** | P1 |" in head
+    assert "| **Service** | checkout-api |" in head
+    assert "| **Escalation policy** | Checkout on-call |" in head
+    assert "| **Responders** | Jane Doe, Raj Patel |" in head
+    assert "| **Urgency (PagerDuty)** | high |" in head
