@@ -6,7 +6,6 @@ own models."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -18,21 +17,15 @@ import pytest
 
 from tests.collector import kubernetes_scenario as sc
 from tests.doubles.kubernetes import Running, serve
-from tests.support import SHARED
+from tests.support import shared
 
-SPEC = SHARED / "specs" / "kubernetes" / "swagger.json"
 HTTP = httpx.Client()  # one client: a new one per request costs a TLS context each
 
 
 @cache
 def spec() -> dict[str, Any]:
     """The OpenAPI v2 document (skips, or fails under CI=true, when absent)."""
-    if not SPEC.exists():
-        message = f"{SPEC} is missing (the shared specs folder is not here)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return json.loads(SPEC.read_text())
+    return json.loads(shared("specs", "kubernetes", "swagger.json").read_text())
 
 
 @cache

@@ -8,7 +8,6 @@ skip, except under ``CI=true`` where that is a failure.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -20,19 +19,12 @@ from incident_timeline.collector.files.collector import detect_format, parse
 from incident_timeline.collector.formats import Context
 from incident_timeline.collector.lines import split_lines
 from incident_timeline.timeline.timestamps.engine import parse_timestamps
+from tests import support
+from tests.support import shared
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = support.SHARED / "data"
 YEAR = 2005  # the year given to year-less stamps (Android, Linux, OpenSSH): any year works
 WINDOW = (pd.Timestamp(f"{YEAR}-01-01", tz="UTC"), pd.Timestamp(f"{YEAR + 1}-01-01", tz="UTC"))
-
-
-def shared(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing; CI must run the real-log tests")
-        pytest.skip(f"{path} is absent (the shared real-log samples are not checked out here)")
-    return path
 
 
 def strp(fmt: str) -> Callable[[str], pd.Timestamp]:
@@ -80,7 +72,7 @@ TRUTH: dict[str, Callable[[pd.Series], tuple[str, pd.Timestamp]]] = {
 
 @pytest.mark.parametrize("system", sorted(TRUTH))
 def test_loghub_timestamps_equal_the_structured_truth(system: str) -> None:
-    folder = shared("loghub", system)
+    folder = shared("data", "loghub", system)
     lines = pd.Series(
         (folder / f"{system}_2k.log").read_text(errors="replace").splitlines(), dtype="string"
     )
@@ -109,7 +101,7 @@ def sample_files() -> list[Path]:
     "path", sample_files() or [SHARED / "k8s"], ids=lambda p: str(p.relative_to(SHARED))
 )
 def test_every_real_sample_parses_without_losing_a_line(path: Path) -> None:
-    data = shared(str(path.relative_to(SHARED))).read_bytes()
+    data = shared("data", str(path.relative_to(SHARED))).read_bytes()
     ctx = Context(
         ref=f"raw/file/{path.name}",
         stream=path.name,
@@ -142,6 +134,8 @@ EXPECTED_SHARE = {  # files where every line carries a timestamp the parser must
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_SHARE))
 def test_k8s_samples_have_every_timestamp_found(name: str) -> None:
-    lines = pd.Series(shared("k8s", name).read_text(errors="replace").splitlines(), dtype="string")
+    lines = pd.Series(
+        shared("data", "k8s", name).read_text(errors="replace").splitlines(), dtype="string"
+    )
     got = parse_timestamps(lines, "UTC", WINDOW)
     assert got["time"].notna().mean() >= EXPECTED_SHARE[name]
