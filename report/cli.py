@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +19,19 @@ from incident_timeline.collector.bundle import (
     read_manifest,
 )
 from incident_timeline.collector.config import Config, load_config
-from incident_timeline.collector.errors import BundleError, IncidentError
+from incident_timeline.collector.errors import BundleError
 from incident_timeline.collector.kubernetes.settings import with_overrides
 from incident_timeline.collector.runner import SourceOutcome, collect
+from incident_timeline.report import cli_curation as curation_commands
+from incident_timeline.report.cliutil import bundle_argument, user_errors
 from incident_timeline.report.curation import (
-    add_note,
-    check_ref,
     curate_key,
-    hide,
-    pin,
     read_curation,
     with_notes,
 )
 from incident_timeline.report.drafts import write_report
 from incident_timeline.report.redact import for_bundle
 from incident_timeline.report.render import FORMATS, render
-from incident_timeline.report.scrub import scrub_bundle
 from incident_timeline.report.story import manifest_window
 from incident_timeline.report.trust import (
     CORRECTIONS,
@@ -89,17 +85,6 @@ def output_format(fmt: str | None, output: Path | None) -> str:
     if fmt == "timesketch" and suffix not in ("", ".csv", ".jsonl"):
         raise ValueError(f"--format timesketch writes .csv or .jsonl, not {output}")
     return fmt
-
-
-@contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn the project's errors into one-line messages with exit code 1."""
-    try:
-        yield
-    except IncidentError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except OSError as exc:  # an unwritable -o, a full disk: say which file and why
-        raise click.ClickException(f"{exc.filename or 'I/O'}: {exc.strerror or exc}") from exc
 
 
 def redact_option(command: Callable[..., None]) -> Callable[..., None]:
@@ -239,7 +224,7 @@ def collect_cmd(
 
 
 @cli.command("timeline")
-@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@bundle_argument
 @click.option(
     "-f",
     "--format",
@@ -288,7 +273,7 @@ def timeline_cmd(
 
 
 @cli.command("clocks")
-@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@bundle_argument
 @click.option(
     "-f",
     "--format",
@@ -346,7 +331,7 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
 
 
 @cli.command("report")
-@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@bundle_argument
 @click.option(
     "-o",
     "--output",
@@ -405,99 +390,8 @@ def report_cmd(
     _exit_if_incomplete(bundle)
 
 
-@cli.group("bundle")
-def bundle_group() -> None:
-    """Work on a bundle as a whole: make a copy that is safe to share.
-
-    \b
-    Example:
-      incident bundle scrub bundle/ -o shareable/
-    """
-
-
-@bundle_group.command("scrub")
-@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="New directory for the scrubbed copy.",
-)
-@click.option("--pattern", "patterns", multiple=True, help="Another regex to mask (repeatable).")
-def scrub_cmd(bundle: Path, output: Path, patterns: tuple[str, ...]) -> None:
-    """Write a shareable copy of BUNDLE with secrets masked in raw/, events/ and metrics/.
-
-    The original is left as received. The copy's checksums are recomputed and its manifest
-    says it was scrubbed and which rules ran; the same secret has the same «secret-N»
-    placeholder everywhere.
-
-    \b
-    Example:
-      incident bundle scrub bundle/ -o shareable/
-    """
-    with user_errors():
-        try:
-            manifest = scrub_bundle(bundle, output, patterns=patterns)
-        except ValueError as exc:  # a --pattern that is not a regex
-            raise click.ClickException(str(exc)) from exc
-    done = manifest["scrubbed"]
-    click.echo(f"Scrubbed copy: {output} ({done['secrets']} distinct secrets masked)")
-
-
-@cli.command("note")
-@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.argument("text")
-@click.option(
-    "--at", "at", required=True, help="When: 14:40 (on the incident's day) or a full time."
-)
-@click.option("--actor", help="Who did or decided it.")
-@click.option("--tz", default="UTC", show_default=True, help="Zone of a naive --at.")
-def note_cmd(bundle: Path, text: str, at: str, actor: str | None, tz: str) -> None:
-    """Add a human-entered event to the bundle's timeline (kept in BUNDLE/curation.json).
-
-    \b
-    Example:
-      incident note bundle/ --at 14:40 --actor alice "Decided to roll back"
-    """
-    with user_errors():
-        note = add_note(
-            bundle, at, text, window=manifest_window(read_manifest(bundle)), actor=actor, tz=tz
-        )
-    click.echo(f"Note at {note.time}: {note.text}")
-
-
-@cli.command("pin")
-@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.argument("ref")
-def pin_cmd(bundle: Path, ref: str) -> None:
-    """Put the event REF (its ref column) into the key timeline and the report.
-
-    \b
-    Example:
-      incident pin bundle/ 'raw/file/exports/app.log#L812'
-    """
-    with user_errors():
-        check_ref(load(bundle)[1].events, ref)
-        pin(bundle, ref)
-    click.echo(f"Pinned {ref}")
-
-
-@cli.command("hide")
-@click.argument("bundle", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.argument("ref")
-def hide_cmd(bundle: Path, ref: str) -> None:
-    """Take the event REF out of the key timeline and the report (it stays in the bundle).
-
-    \b
-    Example:
-      incident hide bundle/ 'raw/file/exports/events.json#/items/12'
-    """
-    with user_errors():
-        events = with_notes(load(bundle)[1].events, read_curation(bundle))
-        check_ref(events, ref)
-        hide(bundle, ref)
-    click.echo(f"Hidden {ref}")
+for _command in curation_commands.COMMANDS:
+    cli.add_command(_command)
 
 
 @cli.command("demo")
