@@ -3,7 +3,7 @@
     BUNDLE/manifest.json            window, config, tool version, collected_at, per-source status,
                                     sha256 and size of every file under raw/, events/, metrics/
     BUNDLE/raw/<source>/...         what each source gave, as received
-    BUNDLE/events/<source>.parquet  the event records, in row groups of up to EVENT_ROWS rows
+    BUNDLE/events/<source>.parquet  the event records, in row groups of up to bundlefiles.EVENT_ROWS
     BUNDLE/metrics/<name>.parquet   tidy metric samples, for plots
 
 Every write is atomic (temp file, then rename), and the manifest is rewritten when each source
@@ -20,20 +20,25 @@ import contextvars
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from incident_timeline.collector.bundlefiles import (
+    EventsWriter,
+    RawWriter,
+    _Collect,
+    atomic_open,
+    sha256_file,
+)
 from incident_timeline.collector.errors import BundleError, DeadlineError
 from incident_timeline.collector.secrets import MASK, Masker
 from incident_timeline.timeline import schema
@@ -42,9 +47,6 @@ from incident_timeline.timeline.window import Window
 
 MANIFEST = "manifest.json"
 TOOL = "incident-timeline"
-# Rows per Parquet row group of events: big enough for fast scans (DuckDB, Spark and Polars read
-# row groups in parallel), small enough that a collector holds at most this many rows.
-EVENT_ROWS = 1 << 17
 
 
 # A source's outcome in the manifest: everything collected, some of it, or nothing usable.
@@ -59,112 +61,6 @@ def tool_version() -> str:
         return version(TOOL)
     except PackageNotFoundError:
         return "0+unknown"
-
-
-@contextmanager
-def atomic_open(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Open a temp file next to ``path``; rename it over ``path`` only if the block succeeds."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:  # name the file the user asked for, not our temp file
-        raise OSError(exc.errno, exc.strerror, str(path)) from None
-    try:
-        with os.fdopen(fd, mode) as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-class RawWriter:
-    """A raw file being written: ``write`` appends bytes and feeds the sha256 as they come."""
-
-    def __init__(self, handle: IO[bytes]) -> None:
-        self._handle = handle
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def write(self, data: bytes | memoryview) -> None:
-        """Append ``data`` to the raw file."""
-        self._handle.write(data)
-        self.digest.update(data)
-        self.size += len(data)
-
-
-class _Collect:
-    """A RawWriter's stand-in that keeps the blocks (to mask secrets across them at the end)."""
-
-    def __init__(self, blocks: list[bytes]) -> None:
-        self.blocks = blocks
-
-    def write(self, data: bytes) -> None:
-        self.blocks.append(bytes(data))
-
-
-class EventsWriter:
-    """events/<source>.parquet written a row group at a time into a temp file, renamed over
-    the final name only by ``close`` (nothing half-written is ever seen under that name)."""
-
-    def __init__(self, path: Path, rows: int = EVENT_ROWS) -> None:
-        self.path = path
-        self.rows = rows
-        self.count = 0
-        self._pending: list[pa.Table] = []
-        self._pending_rows = 0
-        self._writer: pq.ParquetWriter | None = None
-        self._tmp: Path | None = None
-
-    def add(self, table: pa.Table) -> None:
-        """Queue validated events; full row groups are written at once."""
-        if not len(table):
-            return
-        self._pending.append(table)
-        self._pending_rows += len(table)
-        self.count += len(table)
-        if self._pending_rows >= self.rows:
-            self._flush(final=False)
-
-    def _flush(self, final: bool) -> None:
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(
-                dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp"
-            )
-            os.close(fd)
-            self._tmp = Path(tmp)
-            self._writer = pq.ParquetWriter(tmp, schema.SCHEMA)
-        if self._pending:
-            # Written whole (no slice of it kept back): what was added is freed at once.
-            table = pa.concat_tables(self._pending)
-            self._pending, self._pending_rows = [], 0
-            self._writer.write_table(table, row_group_size=self.rows)
-        elif final and self.count == 0:
-            self._writer.write_table(schema.SCHEMA.empty_table())
-
-    def close(self) -> None:
-        """Write what is left and move the file into place."""
-        self._flush(final=True)
-        assert self._writer is not None and self._tmp is not None
-        self._writer.close()
-        os.replace(self._tmp, self.path)
-
-    def abort(self) -> None:
-        """Drop the temp file (the source failed before its events could be written)."""
-        if self._writer is not None:
-            self._writer.close()
-        if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
 
 
 # What a warning record may say it is; third-party collectors may add their own.

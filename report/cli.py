@@ -14,10 +14,10 @@ import click
 from incident_timeline.collector.bundle import (
     MANIFEST,
     TOOL,
-    atomic_open,
     incomplete_message,
     read_manifest,
 )
+from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.collector.config import Config, load_config
 from incident_timeline.collector.errors import BundleError
 from incident_timeline.collector.kubernetes.settings import with_overrides

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from incident_timeline.collector.bundle import atomic_open
+from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.collector.errors import BundleError, WindowError
 from incident_timeline.timeline import schema
 from incident_timeline.timeline.timefmt import iso_z

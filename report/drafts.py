@@ -17,7 +17,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from incident_timeline.collector.bundle import atomic_open
+from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.collector.errors import BundleError
 from incident_timeline.report.curation import read_curation, with_notes
 from incident_timeline.report.html import report_page

@@ -22,7 +22,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from incident_timeline.collector.bundle import atomic_open
+from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.report.figspec import (
     Marker,
     MetricFigure,

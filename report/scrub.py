@@ -23,11 +23,10 @@ import pyarrow.parquet as pq
 
 from incident_timeline.collector.bundle import (
     MANIFEST,
-    atomic_open,
     read_manifest,
-    sha256_file,
     tool_version,
 )
+from incident_timeline.collector.bundlefiles import atomic_open, sha256_file
 from incident_timeline.collector.errors import BundleError
 from incident_timeline.report.redact import Redactor, for_bundle, redact_json
 from incident_timeline.report.trust import CORRECTIONS, load

@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from incident_timeline.collector.bundle import atomic_open, read_events, read_manifest
+from incident_timeline.collector.bundle import read_events, read_manifest
+from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.collector.errors import BundleError
 from incident_timeline.timeline.timefmt import seconds_text
 from incident_timeline.timeline.trust.checks import Assembled, Integrity, assemble

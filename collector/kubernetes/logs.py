@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from incident_timeline.collector.bundle import atomic_open
+from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.collector.formats import Context
 from incident_timeline.collector.kubernetes.client import KubeAPI, KubeAPIError
 from incident_timeline.collector.kubernetes.formats import parse_kubectl_logs

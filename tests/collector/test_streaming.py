@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from incident_timeline.collector.bundle import EventsWriter
+from incident_timeline.collector.bundlefiles import EventsWriter
 from incident_timeline.collector.files import pieces
 from incident_timeline.collector.files.collector import FileCollector, FileSource
 from incident_timeline.collector.formats import Context
