@@ -31,9 +31,9 @@ import pyarrow as pa
 
 from incident_timeline.timeline.columns import labels, strings, utc_times
 from incident_timeline.timeline.errors import ZoneError
-from incident_timeline.timeline.timestamps import detect
+from incident_timeline.timeline.timestamps import detect, infer
 from incident_timeline.timeline.timestamps.assemble import PARTS, Parts, convert, empty_parts, loose
-from incident_timeline.timeline.timestamps.families import FAMILIES
+from incident_timeline.timeline.timestamps.families import FAMILIES, Families, Family
 from incident_timeline.timeline.timestamps.zone import (
     FLAGS,
     NAT,
@@ -79,7 +79,13 @@ def check_zone(name: str) -> ZoneInfo:
 
 
 def parse_timestamps(
-    lines: pd.Series, tz: str = "UTC", window: Window = None, *, threads: int = 1
+    lines: pd.Series,
+    tz: str = "UTC",
+    window: Window = None,
+    *,
+    threads: int = 1,
+    families: Families | None = None,
+    learn: bool | None = None,
 ) -> pd.DataFrame:
     """The timestamp of every line of one stream, as a frame aligned with ``lines``:
 
@@ -91,15 +97,20 @@ def parse_timestamps(
       change (resolved as ``timeline.localtime`` says), else NA.
 
     ``window`` (since, until) gives year-less timestamps their year; without it they are
-    left without a time. Long streams are read CHUNK lines at a time, ``threads`` chunks at
-    once. Example::
+    left without a time. ``families`` is the set of layouts to look for (a tuple of
+    ``Family`` values in priority order, e.g. ``(layout.compile_format("%d/%m %H.%M.%S"),)``);
+    by default the built-ins (FAMILIES) and, for what they miss, the slow path's loose shape.
+    ``learn`` (by default: with the built-ins and a window) infers layouts from the lines no
+    family matched (see ``infer``); what it learnt or could not settle is listed in the
+    frame's ``attrs["time_notes"]``. Long streams are read CHUNK lines at a time, ``threads``
+    chunks at once. Example::
 
         day = (pd.Timestamp("2024-01-15", tz="UTC"), pd.Timestamp("2024-01-16", tz="UTC"))
         parse_timestamps(pd.Series(["I0115 14:31:02.123456 1 x.go:1] hi"]), "UTC", day)
     """
     check_zone(tz)
     column = _arrow(lines)
-    steps = detect.plan(column)
+    steps, notes = _plan(column, tz, window, families, learn)
     starts = range(0, len(column), CHUNK)
 
     def one(at: int) -> list[Hit]:
@@ -110,9 +121,30 @@ def parse_timestamps(
             chunks = list(pool.map(one, starts))
     else:
         chunks = [one(at) for at in starts]
-    return _assemble(
+    frame = _assemble(
         len(column), [hit for chunk in chunks for hit in chunk], tz, window, lines.index
     )
+    frame.attrs["time_notes"] = list(notes)
+    return frame
+
+
+def _plan(
+    column: pa.Array, tz: str, window: Window, families: Families | None, learn: bool | None
+) -> tuple[list[detect.Step], tuple[str, ...]]:
+    """The stream's search steps; with layouts learnt for what the families miss (placed
+    before the last search for every family anywhere), and the notes on what was learnt."""
+    own = families is not None
+    wanted = (not own if learn is None else learn) and window is not None
+    steps, unmatched = detect.plan_sample(
+        column, FAMILIES if families is None else tuple(families), loose=not own, learn=wanted
+    )
+    if not unmatched:
+        return steps, ()
+    learnt = infer.learn(unmatched, _window(window), tz)
+    if learnt.families:
+        last = max(i for i, step in enumerate(steps) if step.families)
+        steps = [*steps[:last], detect.Step(learnt.families), *steps[last:]]
+    return steps, learnt.notes
 
 
 def parse_streams(
@@ -156,8 +188,11 @@ def _batch(
     columns = [_arrow(lines) for lines in series]
     bounds = np.cumsum([0] + [len(c) for c in columns])
     plans: dict[tuple[detect.Step, ...], list[int]] = {}
+    notes = []
     for number, column in enumerate(columns):
-        plans.setdefault(tuple(detect.plan(column)), []).append(number)
+        found, learnt = _plan(column, tz, window, None, None)
+        plans.setdefault(tuple(found), []).append(number)
+        notes.append(learnt)
     groups: list[Group] = []
     for steps, members in plans.items():
         lines = (
@@ -170,28 +205,30 @@ def _batch(
     n = int(bounds[-1])
     frame = _assemble(n, _chunk(groups, 0), tz, window, pd.RangeIndex(n), bounds[1:-1])
     out = {}
-    for name, lines, at, end in zip(names, series, bounds[:-1], bounds[1:], strict=True):
+    for name, lines, at, end, learnt in zip(
+        names, series, bounds[:-1], bounds[1:], notes, strict=True
+    ):
         out[name] = frame.iloc[at:end]
         out[name].index = lines.index
+        out[name].attrs = {"time_notes": list(learnt)}
     return out
 
 
 def _chunk(groups: list[Group], at: int) -> list[Hit]:
     """Find the timestamps of each group of lines with the group's steps, then convert each
     family's matches at once. A group's rows are its own (None: from ``at`` on, in order)."""
-    by_family: dict[int, list[tuple[np.ndarray, pa.Array]]] = {}
+    by_family: dict[Family | None, list[tuple[np.ndarray, pa.Array]]] = {}
     for lines, rows, steps in groups:
-        found, pending = detect.find(lines, steps)
-        slow = detect.find_loose(lines, pending)
-        for hit in found + ([slow] if slow else []):
+        found, _ = detect.find(lines, steps)
+        for hit in found:
             by_family.setdefault(hit.family, []).append(
                 (hit.rows + at if rows is None else rows[hit.rows], hit.raw)
             )
     out = []
-    for family, pieces in sorted(by_family.items()):
+    for family, pieces in by_family.items():
         rows = pieces[0][0] if len(pieces) == 1 else np.concatenate([p[0] for p in pieces])
         raw = pieces[0][1] if len(pieces) == 1 else pa.concat_arrays([p[1] for p in pieces])
-        got = loose(raw) if family == detect.LOOSE_FAMILY else convert(FAMILIES[family], raw)
+        got = loose(raw) if family is None else convert(family, raw)
         out.append((rows, raw, got))
     return out
 
