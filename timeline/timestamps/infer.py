@@ -110,7 +110,7 @@ def _choose(
     for candidate in [*_civil(lines), *_epochs(lines, bounds)]:
         times = _read(candidate.family, lines, window, tz)
         if _fits(times, bounds, len(lines)):
-            fits.setdefault(candidate.shape, []).append((candidate, times, times != _NAT))
+            fits.setdefault(candidate.shape, []).append((candidate, times, ~np.isnat(times)))
     notes: list[str] = []
     best: tuple[_Candidate, np.ndarray] | None = None
     for shape, found in fits.items():
@@ -156,7 +156,7 @@ def _read(
 def _fits(times: np.ndarray, bounds: tuple[pd.Timestamp, pd.Timestamp], n: int) -> bool:
     """Whether readings ``times`` (of ``n`` lines) read enough lines, inside the bounds, in
     order."""
-    read = times[times != _NAT]
+    read = times[~np.isnat(times)]
     if len(read) < max(MIN_LINES, (n + 1) // 2):
         return False
     low, high = (np.datetime64(b.tz_convert(None).to_datetime64(), "ns") for b in bounds)

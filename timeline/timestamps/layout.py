@@ -111,6 +111,8 @@ def _body(text: str) -> str:
             raise LayoutError(f"time_format {text!r} has no {what}: a timestamp needs its clock")
     if "j" not in names and not ("d" in names or "e" in names):
         raise LayoutError(f"time_format {text!r} has no day (%d, %e or %j)")
+    if "j" in names and not ("Y" in names or "y" in names):
+        raise LayoutError(f"time_format {text!r}: %j needs a year (%Y or %y)")
     if "j" not in names and not any(m in names for m in ("m", "b", "h", "B")):
         raise LayoutError(f"time_format {text!r} has no month (%m, %b or %B)")
     parts, used = [], set()
