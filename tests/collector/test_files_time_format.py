@@ -71,7 +71,7 @@ def test_a_format_that_reads_no_line_is_a_config_error_naming_file_and_line(
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ('time_format = "%H:%M:%S"', "file[0]: time_format '%H:%M:%S' has no day"),
+        ('time_format = "%m %H:%M:%S"', "file[0]: time_format '%m %H:%M:%S' has no day"),
         ('time_format = "%d/%m %H:%M %Q"', "file[0]: time_format '%d/%m %H:%M %Q': %Q is not"),
         ('time_regex = "no group"', "file[0]: time_regex 'no group' has no group"),
         (

@@ -108,7 +108,7 @@ def test_time_regex_says_where_the_stamp_is() -> None:
 @pytest.mark.parametrize(
     ("fmt", "regex", "message"),
     [
-        ("%H:%M:%S", None, "has no day"),
+        ("%H:%M:%S %m", None, "has no day"),
         ("%d %H:%M", None, "has no month"),
         ("%d/%m %H", None, "has no %M"),
         ("%d/%m %H:%M %p", None, "%p is not supported"),
@@ -321,3 +321,44 @@ def test_number_range_matches_exactly_the_range(low: int, high: int) -> None:
     probe |= set(range(low, high + 1, max(1, (high - low) // 5000)))
     wrong = [x for x in sorted(probe) if bool(regex.match(str(x))) != (low <= x <= high)]
     assert wrong == []
+
+
+def test_a_clock_alone_takes_the_window_day_and_rolls_over_midnight_real_file() -> None:
+    # lnav's rollover fixture: time-only lines, the clock going back at midnight
+    lines = shared("data", "extra", "lnav", "logfile_rollover.0.log").read_text().splitlines()
+    got = parse(lines, ("2024-01-15T00:00:00Z", "2024-01-15T06:00:00Z"))
+    assert times(got) == [
+        "2024-01-15T00:00:00+00:00",
+        "2024-01-15T01:00:00+00:00",
+        "2024-01-15T02:00:00+00:00",
+        "2024-01-15T03:00:00+00:00",
+        "2024-01-16T00:00:00+00:00",
+        "2024-01-16T00:01:00+00:00",
+    ]
+    assert "'%H:%M:%S.%f'" in got.attrs["time_notes"][0]
+
+
+def test_strace_clock_in_a_window_of_one_day_real_file() -> None:
+    lines = shared("data", "extra", "lnav", "logfile_strace_log.0.log").read_text().splitlines()
+    got = parse(
+        lines, ("2024-01-15T08:00:00+01:00", "2024-01-15T09:00:00+01:00"), tz="Europe/Paris"
+    )
+    assert got["time"].iloc[0] == ts("2024-01-15T07:09:33.814936Z")
+    assert got["time"].notna().all()
+
+
+def test_a_clock_alone_in_a_window_of_days_is_reported_not_placed() -> None:
+    lines = shared("data", "extra", "lnav", "logfile_strace_log.0.log").read_text().splitlines()
+    got = parse(lines, ("2024-01-15T00:00:00Z", "2024-01-18T00:00:00Z"))
+    assert got["time"].isna().all()
+    assert got.attrs["time_notes"] == [
+        "lines open with a time of day and no date ('08:09:33'); a window of 3 days 00:00:00 "
+        "does not say which day, so they keep inferred times; set time_format = '%H:%M:%S.%f' "
+        "to read them from the window's first day"
+    ]
+    user = parse(
+        lines,
+        ("2024-01-15T00:00:00Z", "2024-01-18T00:00:00Z"),
+        families=(compile_format("%H:%M:%S.%f"),),
+    )
+    assert user["time"].iloc[-1] == ts("2024-01-15T08:09:33.816577Z")

@@ -29,6 +29,7 @@ from incident_timeline.timeline.timestamps.extract import (
 from incident_timeline.timeline.timestamps.families import Family
 
 PARTS = ("year", "month", "day", "tod", "minutes", "zoned", "ok")
+DATELESS = -2  # the year of a time of day written without a date (a year-less date: -1)
 Parts = dict[str, np.ndarray]
 _CUM = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365])
 _CUM_LEAP = _CUM + np.r_[0, 0, np.ones(11, dtype=int)]
@@ -80,6 +81,8 @@ def _civil(g: dict[str, pa.Array], n: int) -> Parts:
         ordinal, good = column_number(g["j"], 3)
         parts["month"], parts["day"], good_day = _from_ordinal(parts["year"], ordinal)
         ok &= good & good_day
+    elif "d" not in g:  # a clock alone (strace -tt): the date comes from the window
+        parts["year"][:], parts["month"][:], parts["day"][:] = DATELESS, 1, 1
     else:
         parts["day"], good = column_number(g["d"], 2)
         ok &= good

@@ -38,6 +38,9 @@ PAD_MIN = pd.Timedelta(days=1)
 MAX_LAYOUTS = 3
 MIN_LINES = 2  # a layout must read at least this many sampled lines (and half of them)
 INSIDE = 0.9  # share of a layout's readings that must fall inside the widened window
+# A time of day without a date is placed only when the window is at most a day long (plus
+# rollovers past midnight); in a longer window which day it is stays open.
+DATELESS_MAX = pd.Timedelta(days=1)
 BACKWARD = pd.Timedelta(minutes=1)  # a step back longer than this breaks monotony
 MAX_BACKWARD = 0.1  # share of steps that may go back
 
@@ -107,11 +110,19 @@ def _choose(
 ) -> tuple[_Candidate | None, np.ndarray, list[str]]:
     """The best candidate for ``lines``, the lines it reads, and notes on ambiguity."""
     fits: dict[str, list[tuple[_Candidate, np.ndarray, np.ndarray]]] = {}
+    notes: list[str] = []
     for candidate in [*_civil(lines), *_epochs(lines, bounds)]:
+        if candidate.shape.startswith("0|") and window[1] - window[0] > DATELESS_MAX:
+            notes.append(
+                f"lines open with a time of day and no date ({_example(lines, lines)!r}); "
+                f"a window of {window[1] - window[0]} does not say which day, so they keep "
+                f"inferred times; set time_format = {candidate.shown!r} to read them from "
+                "the window's first day"
+            )
+            continue
         times = _read(candidate.family, lines, window, tz)
         if _fits(times, bounds, len(lines)):
             fits.setdefault(candidate.shape, []).append((candidate, times, ~np.isnat(times)))
-    notes: list[str] = []
     best: tuple[_Candidate, np.ndarray] | None = None
     for shape, found in fits.items():
         first, times, read = found[0]
@@ -168,7 +179,7 @@ def _fits(times: np.ndarray, bounds: tuple[pd.Timestamp, pd.Timestamp], n: int) 
     return not len(steps) or back.mean() <= MAX_BACKWARD
 
 
-def _example(lines: list[str], read: np.ndarray) -> str:
+def _example(lines: list[str], read: np.ndarray | list[str]) -> str:
     line = next((ln for ln, hit in zip(lines, read, strict=True) if hit), lines[0])
     clock = _CLOCK.search(line)
     return line[max(0, clock.start() - 12) : clock.end()] if clock else line[:40]
@@ -199,6 +210,8 @@ def _civil(lines: list[str]) -> list[_Candidate]:
                 family = compile_format(text)
             except LayoutError:
                 continue
+            if date_kind == "0":
+                family = dataclasses.replace(family, before=r"^\[?")
             out.append(_Candidate(family, text, key))
     return out
 
@@ -223,6 +236,8 @@ def _shape(line: str) -> tuple[str, ...] | None:
         return ("2", widths, two.group(2), _joint(two.group(4)), *clock_part)
     if (compact := _COMPACT.search(head)) is not None:
         return ("1", str(len(compact.group(1))), "", _joint(compact.group(2)), *clock_part)
+    if head in ("", "["):  # a clock alone opening the line (strace -tt, lnav's rollover)
+        return ("0", "", "", "", *clock_part)
     return None
 
 
@@ -236,6 +251,8 @@ def _literal(text: str) -> str:
 
 def _orders(kind: str, widths: list[str], sep: str) -> list[str]:
     """Every order of year, month and day that the groups' widths allow, as strftime."""
+    if kind == "0":
+        return [""]
     if kind == "1":  # compact: 8 digits carry a 4-digit year, 6 a 2-digit one
         year = "%Y" if widths[0] == "8" else "%y"
         return [f"{year}%m%d", f"%d%m{year}", f"%m%d{year}"]

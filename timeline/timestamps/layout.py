@@ -109,11 +109,13 @@ def _body(text: str) -> str:
     for required, what in (("H", "%H"), ("M", "%M")):
         if required not in names:
             raise LayoutError(f"time_format {text!r} has no {what}: a timestamp needs its clock")
-    if "j" not in names and not ("d" in names or "e" in names):
+    dated = any(code in names for code in ("Y", "y", "m", "b", "h", "B", "d", "e", "j"))
+    # A clock alone (strace -tt writes "08:09:33.814936") takes its date from the window.
+    if dated and "j" not in names and not ("d" in names or "e" in names):
         raise LayoutError(f"time_format {text!r} has no day (%d, %e or %j)")
     if "j" in names and not ("Y" in names or "y" in names):
         raise LayoutError(f"time_format {text!r}: %j needs a year (%Y or %y)")
-    if "j" not in names and not any(m in names for m in ("m", "b", "h", "B")):
+    if dated and "j" not in names and not any(m in names for m in ("m", "b", "h", "B")):
         raise LayoutError(f"time_format {text!r} has no month (%m, %b or %B)")
     parts, used = [], set()
     for i, (kind, value) in enumerate(tokens):
