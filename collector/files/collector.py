@@ -25,17 +25,15 @@ from incident_timeline.collector.errors import ConfigError, ExportFormatError
 from incident_timeline.collector.files import pieces
 from incident_timeline.collector.files.deploy import as_deploys
 from incident_timeline.collector.files.records import per_record
+from incident_timeline.collector.files.timelayout import first_miss, table_layout
 from incident_timeline.collector.formats import UNPARSED, Context, Format, Parsed, Sample
-from incident_timeline.collector.lines import split_lines
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import parse_threshold
-from incident_timeline.timeline.timestamps import FAMILIES, Families, parse_timestamps
-from incident_timeline.timeline.timestamps.layout import LayoutError, compile_format, placed
+from incident_timeline.timeline.timestamps import Families
 from incident_timeline.timeline.window import Window
 
 # What a plain log's lines are: ``deploy`` makes each line a deploy event (see files/deploy.py).
 KINDS: tuple[str, ...] = ("log", "deploy")
-SAMPLE_LINES = 64  # the first lines a table's time_format must read one of
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -92,7 +90,7 @@ class FileCollector:
                     parse_threshold(entry.threshold)
                 except ValueError as exc:
                     raise ConfigError(f"{path}: file[{i}].threshold: {exc}") from None
-            time_layout(entry, f"file[{i}]", path)
+            table_layout(entry.time_format, entry.time_regex, entry.format, f"file[{i}]", path)
         collector = cls(files, path.parent)
         collector.config_path = path
         return collector
@@ -194,7 +192,7 @@ class FileCollector:
         first lines: one that reads none of them is a ConfigError naming the file and a line."""
         where = f"file[{self.files.index(entry)}]"
         path = self.config_path or Path("config")
-        layout = time_layout(entry, where, path)
+        layout = table_layout(entry.time_format, entry.time_regex, entry.format, where, path)
         if layout is None:
             return None
         try:
@@ -202,7 +200,7 @@ class FileCollector:
                 head, _ = decoded(handle.read(pieces.PIECE))
         except OSError:
             return layout  # the read proper reports it
-        miss = layout_misses(head, layout, entry.timezone, (window.since, window.until))
+        miss = first_miss(head, layout, entry.timezone, (window.since, window.until))
         if miss is not None:
             key = "time_format" if entry.time_format is not None else "time_regex"
             value = entry.time_format if entry.time_format is not None else entry.time_regex
@@ -417,38 +415,6 @@ class FileCollector:
             return file.resolve().relative_to(self.base_dir.resolve()).as_posix()
         except ValueError:
             return "external/" + file.resolve().as_posix().lstrip("/")
-
-
-def time_layout(entry: FileSource, where: str, path: Path) -> Families | None:
-    """The families a table's ``time_format``/``time_regex`` make (None: neither is set);
-    ConfigError naming the key when they cannot be read, or are set for a structured format."""
-    if entry.time_format is None and entry.time_regex is None:
-        return None
-    if entry.format not in ("auto", "log"):
-        raise ConfigError(
-            f"{path}: {where}.time_format and time_regex are for plain logs (format = 'log' "
-            f"or 'auto'), not format = {entry.format!r}, which knows its own timestamps"
-        )
-    try:
-        if entry.time_format is None:
-            return placed(FAMILIES, entry.time_regex or "")
-        return (compile_format(entry.time_format, entry.time_regex),)
-    except LayoutError as exc:
-        raise ConfigError(f"{path}: {where}: {exc}") from None
-
-
-def layout_misses(
-    head: bytes, layout: Families, tz: str, window: tuple[Any, Any]
-) -> tuple[int, str] | None:
-    """None when ``layout`` reads a timestamp in one of the first SAMPLE_LINES lines of
-    ``head``; else the first of those lines (its number and text)."""
-    lines = split_lines(head).head(SAMPLE_LINES)
-    if lines.empty:
-        return None
-    got = parse_timestamps(lines, tz, window, families=layout)
-    if got["time"].notna().any():
-        return None
-    return int(lines.index[0]), str(lines.iloc[0])[:200]
 
 
 def _default_stream(file: Path, fmt: str) -> str:
