@@ -278,6 +278,7 @@ class FileCollector:
         """Parse each piece and write its events before reading the next; returns how many
         events, how many of them inferred, how many outside the window."""
         previous, total, inferred, outside = None, 0, 0, 0
+        said: set[str] = set()
         since, until = ctx.fallback_time, ctx.window_end
         for line, data in stream:
             piece = dataclasses.replace(ctx, first_line=line, previous_time=previous)
@@ -287,8 +288,10 @@ class FileCollector:
             inferred += int((events["time_quality"] == "inferred").sum())
             outside += int(((events["time"] < since) | (events["time"] >= until)).sum())
             out.add_events(events)
-            for warning in parsed.warnings:
-                out.warn(f"{ctx.ref.removeprefix('raw/file/')}: {warning}", ref=ctx.ref)
+            for warning in parsed.warnings:  # each piece learns anew: each note said once
+                if warning not in said:
+                    said.add(warning)
+                    out.warn(f"{ctx.ref.removeprefix('raw/file/')}: {warning}", ref=ctx.ref)
             if len(events):
                 previous = events["time"].iloc[-1]
             for key, value in parsed.counts.items():

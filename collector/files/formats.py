@@ -41,9 +41,9 @@ def parse_log(data: bytes, ctx: Context) -> Parsed:
         time_quality=quality,
         ref=line_refs(ctx.ref, lines.index.to_numpy()),
     )
-    # What the engine learnt of layouts no table lists (or could not settle) is said once.
-    notes = parsed.attrs.get("time_notes", []) if ctx.first_line == 1 else []
-    return Parsed(events, None, {"log_lines": len(events)}, warnings=list(notes))
+    # What the engine learnt of layouts no table lists, or could not settle, is said.
+    notes = list(parsed.attrs.get("time_notes", []))
+    return Parsed(events, None, {"log_lines": len(events)}, warnings=notes)
 
 
 LOG = Format(

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from incident_timeline.collector.config import load_config
@@ -105,7 +106,32 @@ def test_an_inferred_layout_is_said_in_the_bundle(tmp_path: Path) -> None:
     messages = [w["message"] for w in manifest["sources"]["file"]["warnings"]]
     assert messages == [
         "app.log: timestamps read as time_format = 'epoch_s (a number from 1712257200 to "
-        "1712437200 anywhere in the line, in s)', a layout inferred from 4 of 4 sampled lines "
-        "no known layout matched"
+        "1712437200 anywhere in the line, in s)', a layout inferred from the sampled "
+        "lines that no known layout matched and the incident window"
     ]
     assert outcome.status == "ok"
+
+
+def test_a_file_read_in_pieces_learns_its_layout_in_each_and_says_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from incident_timeline.collector.files import pieces
+
+    monkeypatch.setattr(pieces, "PIECE", 4096)  # ~60 lines a piece
+    t0 = ts("2024-04-05T19:30:00Z")
+    text = "".join(
+        f"{(t0 + pd.Timedelta(milliseconds=250 * i)):%Y%m%d-%H:%M:%S}:"
+        f"{(250 * i) % 1000:03d}|Step_LSC|30002312|onStandStepChanged {i}\n"
+        for i in range(600)
+    )
+    bundle, outcome = collect(tmp_path, "", text)
+    assert outcome.status == "ok", outcome.error
+    events = events_of(bundle, "file")
+    assert len(events) == 600 and (events["time_quality"] == "assumed_tz").all()
+    assert events["time"].iloc[599] == t0 + pd.Timedelta(milliseconds=250 * 599)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    messages = [w["message"] for w in manifest["sources"]["file"]["warnings"]]
+    assert messages == [
+        "app.log: timestamps read as time_format = '%Y%m%d-%H:%M:%S:%f', a layout inferred "
+        "from the sampled lines that no known layout matched and the incident window"
+    ]

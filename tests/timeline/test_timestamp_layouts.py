@@ -162,8 +162,8 @@ def test_compact_date_with_colon_milliseconds_is_inferred() -> None:
     assert list(got["quality"]) == ["assumed_tz"] * 6
     assert got["time_raw"].iloc[0] == "20171223-22:15:29:606"
     assert got.attrs["time_notes"] == [
-        "timestamps read as time_format = '%Y%m%d-%H:%M:%S:%f', a layout inferred from 6 of 6 "
-        "sampled lines no known layout matched"
+        "timestamps read as time_format = '%Y%m%d-%H:%M:%S:%f', a layout inferred from the "
+        "sampled lines that no known layout matched and the incident window"
     ]
 
 
@@ -176,8 +176,8 @@ def test_month_day_without_year_takes_the_window_year() -> None:
     ]
     # 30 cannot be a month: %d.%m reads nothing, so month.day is settled by the values alone
     assert got.attrs["time_notes"] == [
-        "timestamps read as time_format = '%m.%d %H:%M:%S', a layout inferred from 3 of 3 "
-        "sampled lines no known layout matched"
+        "timestamps read as time_format = '%m.%d %H:%M:%S', a layout inferred from the "
+        "sampled lines that no known layout matched and the incident window"
     ]
 
 
@@ -362,3 +362,17 @@ def test_a_clock_alone_in_a_window_of_days_is_reported_not_placed() -> None:
         families=(compile_format("%H:%M:%S.%f"),),
     )
     assert user["time"].iloc[-1] == ts("2024-01-15T08:09:33.816577Z")
+
+
+def test_parse_streams_takes_a_family_set_too() -> None:
+    from incident_timeline.timeline.timestamps import parse_streams
+
+    layout = (compile_format("%d/%m %H.%M.%S,%f"),)
+    streams = {
+        "a": pd.Series(["15/01 14.31.02,5 a", "2024-01-15T14:31:03Z no"], dtype="string"),
+        "b": pd.Series(["16/01 00.00.01,25 b"], dtype="string"),
+    }
+    win = (ts("2024-01-15T00:00:00Z"), ts("2024-01-17T00:00:00Z"))
+    got = parse_streams(streams, "UTC", win, families=layout)
+    assert times(got["a"]) == ["2024-01-15T14:31:02.500000+00:00", None]
+    assert times(got["b"]) == ["2024-01-16T00:00:01.250000+00:00"]

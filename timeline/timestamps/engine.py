@@ -156,13 +156,18 @@ def _plan(
 
 
 def parse_streams(
-    streams: Mapping[str, pd.Series], tz: str = "UTC", window: Window = None, *, threads: int = 1
+    streams: Mapping[str, pd.Series],
+    tz: str = "UTC",
+    window: Window = None,
+    *,
+    threads: int = 1,
+    families: Families | None = None,
 ) -> dict[str, pd.DataFrame]:
     """``parse_timestamps`` for several streams (each learns its own formats, and gets the
     same frame as alone), ``threads`` at a time: the regex passes and numpy work release the
     GIL. Consecutive short streams are read together, up to CHUNK lines (or each thread's
     share of all lines) at a time: one search per plan, one conversion per family and one
-    frame spare them most of the fixed cost of a call."""
+    frame spare them most of the fixed cost of a call. ``families`` as in ``parse_timestamps``."""
     limit = min(CHUNK, -(-sum(map(len, streams.values())) // max(threads, 1)))
     jobs: list[list[str]] = []
     size = 0  # lines in the last job
@@ -175,8 +180,8 @@ def parse_streams(
 
     def one(job: list[str]) -> dict[str, pd.DataFrame]:
         if len(job) == 1:
-            return {job[0]: parse_timestamps(streams[job[0]], tz, window)}
-        return _batch([streams[name] for name in job], job, tz, window)
+            return {job[0]: parse_timestamps(streams[job[0]], tz, window, families=families)}
+        return _batch([streams[name] for name in job], job, tz, window, families)
 
     if threads <= 1 or len(jobs) <= 1:
         done = [one(job) for job in jobs]
@@ -188,7 +193,11 @@ def parse_streams(
 
 
 def _batch(
-    series: list[pd.Series], names: list[str], tz: str, window: Window
+    series: list[pd.Series],
+    names: list[str],
+    tz: str,
+    window: Window,
+    families: Families | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Several short streams read as one: each keeps its own plan (and its DST readings), the
     streams with the same plan are searched together and each family converted once."""
@@ -198,7 +207,7 @@ def _batch(
     plans: dict[tuple[detect.Step, ...], list[int]] = {}
     notes = []
     for number, column in enumerate(columns):
-        found, learnt = _plan(column, tz, window, None, None)
+        found, learnt = _plan(column, tz, window, families, None)
         plans.setdefault(tuple(found), []).append(number)
         notes.append(learnt)
     groups: list[Group] = []

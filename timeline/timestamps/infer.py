@@ -95,8 +95,8 @@ def learn(lines: list[str], window: tuple[pd.Timestamp, pd.Timestamp], tz: str) 
             break
         families.append(chosen.family)
         notes.append(
-            f"timestamps read as time_format = {chosen.shown!r}, a layout inferred from "
-            f"{int(read.sum())} of {len(left)} sampled lines no known layout matched"
+            f"timestamps read as time_format = {chosen.shown!r}, a layout inferred from the "
+            "sampled lines that no known layout matched and the incident window"
         )
         left = [line for line, hit in zip(left, read, strict=True) if not hit]
     return Learnt(tuple(families), tuple(notes))
