@@ -132,6 +132,6 @@ def test_a_file_read_in_pieces_learns_its_layout_in_each_and_says_it_once(
     manifest = json.loads((bundle / "manifest.json").read_text())
     messages = [w["message"] for w in manifest["sources"]["file"]["warnings"]]
     assert messages == [
-        "app.log: timestamps read as time_format = '%Y%m%d-%H:%M:%S:%f', a layout inferred "
+        "app.log: timestamps read as time_format = '%Y%m%d-%H:%M:%S:%L', a layout inferred "
         "from the sampled lines that no known layout matched and the incident window"
     ]

@@ -93,6 +93,10 @@ def _civil(g: dict[str, pa.Array], n: int) -> Parts:
     parts["tod"], ok_clock = clock_ns(hour, minute, second)
     if "f" in g:
         parts["tod"] = parts["tod"] + fraction_ns(g["f"])
+    if "L" in g:  # milliseconds counted, not a decimal fraction: "22:15:29:6" is 6 ms
+        millis, good = column_number(g["L"], 3)
+        parts["tod"] = parts["tod"] + millis * 1_000_000
+        ok &= good
     if "z" in g:
         data, starts, lengths = string_parts(g["z"])
         zone_win = window(data, starts, 7)

@@ -2,8 +2,8 @@
 
 When sampled lines carry something time-like (QUICK) that no family reads, the digit groups
 around their first clock are read as candidate layouts: a clock ``H:M:S`` (or ``H.M.S``) with
-an optional fraction (after ``.``, ``,`` or ``:``, e.g. HealthApp's ``22:15:29:606``) and
-zone, after a date written as three groups (``2016/9/27``, ``17/06/09``), two (a month and day
+an optional fraction (after ``.`` or ``,``; after ``:``, as HealthApp's ``22:15:29:606``,
+milliseconds counted like the clock's fields) and zone, after a date written as three groups (``2016/9/27``, ``17/06/09``), two (a month and day
 without a year, e.g. Proxifier's ``[10.30 16:49:06]``) or one compact run (``20171223-``,
 ``081109``). Every order of day, month and year the widths allow is a candidate, as a
 strftime layout (``layout.compile_format``), and each is read over the sample with the
@@ -52,7 +52,7 @@ _CLOCK = re.compile(
 _DATE3 = re.compile(r"(?<![0-9])([0-9]{1,4})([-/.])([0-9]{1,2})\2([0-9]{1,4})( +|[T_:-])$")
 _DATE2 = re.compile(r"(?<![0-9.])([0-9]{1,2})([-/.])([0-9]{1,2})( +|[T_:-])$")
 _COMPACT = re.compile(r"(?<![0-9])([0-9]{8}|[0-9]{6})( +|[T_:.-]?)$")
-_FRACTION = re.compile(r"^([.,:])([0-9]{1,9})(?![0-9])")
+_FRACTION = re.compile(r"^([.,])([0-9]{1,9})(?![0-9])|^(:)([0-9]{1,3})(?![0-9])")
 _ZONE = re.compile(r"^( ?)(Z|[+-][0-9]{2}:?[0-9]{2})(?![0-9])")
 _EPOCH_UNITS = (
     (0, "s", "epoch_s"),
@@ -199,7 +199,9 @@ def _civil(lines: list[str]) -> list[_Candidate]:
             break
         date_kind, widths, date_sep, joint, clock_sep, frac_sep, zone = shape
         clock = f"%H{clock_sep}%M{clock_sep}%S"
-        if frac_sep:
+        if frac_sep == ":":  # counted like the clock (HealthApp's "22:15:29:606")
+            clock += ":%L"
+        elif frac_sep:
             clock += f"{_literal(frac_sep)}%f"
         if zone:
             clock += (" " if zone.startswith(" ") else "") + "%z"
@@ -224,7 +226,7 @@ def _shape(line: str) -> tuple[str, ...] | None:
         return None
     head, tail = line[: clock.start()], line[clock.end() :]
     fraction = _FRACTION.match(tail)
-    frac_sep = fraction.group(1) if fraction else ""
+    frac_sep = (fraction.group(1) or fraction.group(3)) if fraction else ""
     zone = _ZONE.match(tail[fraction.end() :] if fraction else tail)
     zone_text = (zone.group(1) + ("Z" if zone.group(2) == "Z" else "+")) if zone else ""
     clock_part = (clock.group("c") or clock.group("d"), frac_sep, zone_text)

@@ -7,7 +7,7 @@ Codes (those of C's strftime/Python's ``strptime`` that fix an instant, plus fra
 ``%Y`` ``%y`` (POSIX: 69-99 are 19xx) ``%m`` ``%d`` ``%e`` (space-padded day) ``%j`` ``%b``/``%h``
 ``%B`` (English month names) ``%a``/``%A`` (weekday, read and ignored) ``%H`` ``%M`` ``%S``
 ``%f`` (1-9 fraction digits: Python's ``%f`` stops at 6, logs carry up to nanoseconds),
-``%3f`` ``%6f`` ``%9f`` (exactly that many), ``%z`` (``Z``, ``+hh:mm``, ``+hhmm``, ``+hh``),
+``%3f`` ``%6f`` ``%9f`` (exactly that many), ``%L`` (milliseconds, a count of 1-3 digits), ``%z`` (``Z``, ``+hh:mm``, ``+hhmm``, ``+hh``),
 ``%Z`` (an abbreviation: the unambiguous ones in ``families.ABBREVIATIONS`` fix the offset,
 others are read in the stream's zone), ``%T`` (``%H:%M:%S``), ``%F`` (``%Y-%m-%d``), ``%%``.
 Numeric fields take one or two digits, as ``strptime`` does, except next to another numeric
@@ -60,6 +60,9 @@ _OTHER: dict[str, str] = {
     "A": f"(?:{_FULL_DAYS})",
     "e": " ?(?P<d>[0-9]{1,2})",
     "f": "(?P<f>[0-9]{1,9})",
+    # Milliseconds as a count of 1-3 digits (Ruby's and lnav's %L): after a colon, as in
+    # HealthApp's "22:15:29:606", a field is counted like the clock's, not a decimal fraction.
+    "L": "(?P<L>[0-9]{1,3})",
     "z": "(?P<z>Z|[+-][0-9]{2}(?::?[0-9]{2})?)",
     # An unknown or ambiguous abbreviation (CST, IST) is matched but not read: naive time.
     "Z": f"(?:(?P<z>{_ABBR})\\b|[A-Z]{{2,5}}\\b)",
@@ -161,7 +164,7 @@ def _code(value: str, tokens: list[tuple[str, str]], i: int, text: str) -> str:
         return _OTHER[value]
     raise LayoutError(
         f"time_format {text!r}: %{value} is not supported (use %Y %y %m %d %e %j %b %B %a "
-        "%H %M %S %f %3f %6f %9f %z %Z %T %F %%, or epoch_s/epoch_ms/epoch_us/epoch_ns)"
+        "%H %M %S %f %3f %6f %9f %L %z %Z %T %F %%, or epoch_s/epoch_ms/epoch_us/epoch_ns)"
     )
 
 
