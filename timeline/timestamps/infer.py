@@ -3,17 +3,19 @@
 When sampled lines carry something time-like (QUICK) that no family reads, the digit groups
 around their first clock are read as candidate layouts: a clock ``H:M:S`` (or ``H.M.S``) with
 an optional fraction (after ``.`` or ``,``; after ``:``, as HealthApp's ``22:15:29:606``,
-milliseconds counted like the clock's fields) and zone, after a date written as three groups (``2016/9/27``, ``17/06/09``), two (a month and day
-without a year, e.g. Proxifier's ``[10.30 16:49:06]``) or one compact run (``20171223-``,
-``081109``). Every order of day, month and year the widths allow is a candidate, as a
-strftime layout (``layout.compile_format``), and each is read over the sample with the
-engine itself. A candidate is kept when it reads at least half the lines, nearly all its
-readings fall inside the window widened by PAD_MIN or the window's own length on each side,
-and they are monotone (a log is written in time order; few steps go back more than a
-minute). Orders that the values settle (a 13 or more is no month) or the window settles
-(only one reading falls inside it) are chosen; when several fit and read the sample
-differently, none is used and a note says so (set ``time_format``): a day/month order is never
-guessed silently. When they read every sampled line the same, the first is used, with a note.
+milliseconds counted like the clock's fields) and zone, after a date written as three groups
+(``2016/9/27``, ``17/06/09``), two (a month and day without a year, e.g. Proxifier's ``[10.30
+16:49:06]``), one compact run (``20171223-``, ``081109``) or none (a clock opening the line, as
+``strace -tt`` writes it: placed in a window of at most a day). Every order of day, month and
+year the widths allow is a candidate, as a strftime layout (``layout.compile_format``), and
+each is read over the sample with the engine itself. A candidate is kept when it reads at least
+half the lines, nearly all its readings fall inside the window widened by PAD_MIN or the
+window's own length on each side, and they are monotone (a log is written in time order; few
+steps go back more than a minute). Orders that the values settle (a 13 or more is no month) or
+the window settles (only one reading falls inside it) are chosen; when several fit and read the
+sample differently, none is used and a note says so (set ``time_format``): a day/month order is
+never guessed silently. When they read every sampled line the same, the first is used, with a
+note.
 
 Unix time anywhere in a line is a candidate too, in seconds, ms, µs or ns: a number whose
 digits put it inside the widened window, matched by a regex of exactly that range of numbers

@@ -7,11 +7,14 @@ Codes (those of C's strftime/Python's ``strptime`` that fix an instant, plus fra
 ``%Y`` ``%y`` (POSIX: 69-99 are 19xx) ``%m`` ``%d`` ``%e`` (space-padded day) ``%j`` ``%b``/``%h``
 ``%B`` (English month names) ``%a``/``%A`` (weekday, read and ignored) ``%H`` ``%M`` ``%S``
 ``%f`` (1-9 fraction digits: Python's ``%f`` stops at 6, logs carry up to nanoseconds),
-``%3f`` ``%6f`` ``%9f`` (exactly that many), ``%L`` (milliseconds, a count of 1-3 digits), ``%z`` (``Z``, ``+hh:mm``, ``+hhmm``, ``+hh``),
+``%3f`` ``%6f`` ``%9f`` (exactly that many), ``%L`` (milliseconds, a count of 1-3 digits),
+``%z`` (``Z``, ``+hh:mm``, ``+hhmm``, ``+hh``),
 ``%Z`` (an abbreviation: the unambiguous ones in ``families.ABBREVIATIONS`` fix the offset,
 others are read in the stream's zone), ``%T`` (``%H:%M:%S``), ``%F`` (``%Y-%m-%d``), ``%%``.
 Numeric fields take one or two digits, as ``strptime`` does, except next to another numeric
 field (``%Y%m%d``), where they take exactly their width. A space matches one or more spaces.
+A layout without a date (``%H:%M:%S.%f``) takes the window's first day, one day later each
+time the clock goes back past midnight.
 ``epoch_s``, ``epoch_ms``, ``epoch_us`` and ``epoch_ns`` read Unix time in that unit (the first
 number of 10, 13, 16 or 19 digits, optionally with a fraction).
 
