@@ -36,8 +36,11 @@ import pandas as pd
 from incident_timeline.timeline.timestamps.families import Families, Family
 from incident_timeline.timeline.timestamps.layout import LayoutError, compile_format
 
+# Exports an on-call engineer makes reach past the incident window (a day's file, the hour
+# before the page), and a skewed clock can push lines out of it: readings count as inside when
+# within a day, or the window's own length, of it.
 PAD_MIN = pd.Timedelta(days=1)
-MAX_LAYOUTS = 3
+MAX_LAYOUTS = 3  # a file rotated twice; more is more likely noise than a log's own layout
 MIN_LINES = 2  # a layout must read at least this many sampled lines (and half of them)
 INSIDE = 0.9  # share of a layout's readings that must fall inside the widened window
 # A time of day without a date is placed only when the window is at most a day long (plus
