@@ -119,7 +119,7 @@ def _unmatched(lines: list[str | None], families: Families) -> list[str]:
     return [
         line
         for line in lines
-        if line and _QUICK.search(line) is not None and everything.search(line) is None
+        if line and first_match(everything, line) is None and _QUICK.search(line)
     ]
 
 

@@ -40,7 +40,13 @@ from incident_timeline.timeline.timestamps.assemble import (
     empty_parts,
     loose,
 )
-from incident_timeline.timeline.timestamps.families import FAMILIES, Families, Family
+from incident_timeline.timeline.timestamps.families import (
+    FAMILIES,
+    QUICK,
+    Families,
+    Family,
+    compiled,
+)
 from incident_timeline.timeline.timestamps.zone import (
     FLAGS,
     NAT,
@@ -129,9 +135,11 @@ def parse_timestamps(
             chunks = list(pool.map(one, starts))
     else:
         chunks = [one(at) for at in starts]
-    frame = _assemble(
-        len(column), [hit for chunk in chunks for hit in chunk], tz, window, lines.index
-    )
+    hits = [hit for chunk in chunks for hit in chunk]
+    if _learns(column, families, learn, window):
+        more, notes = _learn_missing(column, np.arange(len(column)), hits, tz, window)
+        hits += more
+    frame = _assemble(len(column), hits, tz, window, lines.index)
     frame.attrs["time_notes"] = list(notes)
     return frame
 
@@ -144,7 +152,10 @@ def _plan(
     own = families is not None
     wanted = (not own if learn is None else learn) and window is not None
     steps, unmatched = detect.plan_sample(
-        column, FAMILIES if families is None else tuple(families), loose=not own, learn=wanted
+        column,
+        FAMILIES if families is None else tuple(families),
+        loose=not own,
+        learn=wanted and len(column) > detect.FEW,
     )
     if not unmatched:
         return steps, ()
@@ -220,7 +231,13 @@ def _batch(
         rows = np.concatenate([np.arange(bounds[k], bounds[k + 1]) for k in members])
         groups.append((lines, rows, list(steps)))
     n = int(bounds[-1])
-    frame = _assemble(n, _chunk(groups, 0), tz, window, pd.RangeIndex(n), bounds[1:-1])
+    hits = _chunk(groups, 0)
+    for k, column in enumerate(columns):
+        if _learns(column, families, None, window):
+            rows = np.arange(bounds[k], bounds[k + 1])
+            more, notes[k] = _learn_missing(column, rows, hits, tz, window)
+            hits += more
+    frame = _assemble(n, hits, tz, window, pd.RangeIndex(n), bounds[1:-1])
     out = {}
     for name, lines, at, end, learnt in zip(
         names, series, bounds[:-1], bounds[1:], notes, strict=True
@@ -303,6 +320,38 @@ def _place_clocks(parts: Parts, tz: str, window: Window, starts: np.ndarray | No
         if len(piece):
             year, month, day = clock_days(parts["tod"][piece], _window(window), tz)
             parts["year"][piece], parts["month"][piece], parts["day"][piece] = year, month, day
+
+
+def _learns(
+    column: pa.Array, families: Families | None, learn: bool | None, window: Window
+) -> bool:
+    """Whether a stream of a few lines learns layouts after its search (a longer one learns
+    from its sample, before: see ``_plan``)."""
+    wanted = (families is None if learn is None else learn) and window is not None
+    return wanted and len(column) <= detect.FEW
+
+
+def _learn_missing(
+    column: pa.Array, rows: np.ndarray, hits: list[Hit], tz: str, window: Window
+) -> tuple[list[Hit], tuple[str, ...]]:
+    """For a stream of a few lines (``rows`` of the frame): layouts learnt from its lines that
+    no family read (and that look time-like, QUICK), and what they read of them. Searching the
+    few lines first spares the streams every family reads a second pass."""
+    covered = np.zeros(len(column), dtype=bool)
+    first, last = (int(rows[0]), int(rows[-1])) if len(rows) else (0, -1)
+    for hit_rows, _, _ in hits:
+        mine = hit_rows[(hit_rows >= first) & (hit_rows <= last)]
+        covered[mine - first] = True
+    missing = np.flatnonzero(~covered & column.is_valid().to_numpy(zero_copy_only=False))
+    quick = compiled(QUICK)
+    texts = [t for t in column.take(pa.array(missing)).to_pylist() if t and quick.search(t)]
+    if not texts:
+        return [], ()
+    learnt = infer.learn(texts, _window(window), tz)
+    if not learnt.families:
+        return [], learnt.notes
+    group = (column.take(pa.array(missing)), rows[missing], [detect.Step(learnt.families)])
+    return _chunk([group], 0), learnt.notes
 
 
 def _frame(
