@@ -27,9 +27,9 @@ from incident_timeline.timeline.timestamps.extract import (
     zone_minutes,
 )
 from incident_timeline.timeline.timestamps.families import Family
+from incident_timeline.timeline.timestamps.zone import DATELESS
 
 PARTS = ("year", "month", "day", "tod", "minutes", "zoned", "ok")
-DATELESS = -2  # the year of a time of day written without a date (a year-less date: -1)
 Parts = dict[str, np.ndarray]
 _CUM = np.array([0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365])
 _CUM_LEAP = _CUM + np.r_[0, 0, np.ones(11, dtype=int)]

@@ -33,7 +33,6 @@ from incident_timeline.timeline.columns import labels, strings, utc_times
 from incident_timeline.timeline.errors import ZoneError
 from incident_timeline.timeline.timestamps import detect, infer
 from incident_timeline.timeline.timestamps.assemble import (
-    DATELESS,
     PARTS,
     Parts,
     convert,
@@ -51,9 +50,9 @@ from incident_timeline.timeline.timestamps.zone import (
     FLAGS,
     NAT,
     apply_zone,
-    clock_days,
     infer_years,
     local_ns,
+    place_clocks,
     to_utc,
 )
 
@@ -287,7 +286,7 @@ def _assemble(
 def _resolve(
     parts: Parts, tz: str, window: Window, starts: np.ndarray | None
 ) -> tuple[np.ndarray, ...]:
-    _place_clocks(parts, tz, window, starts)
+    place_clocks(parts, tz, None if window is None else _window(window), starts)
     yearless = parts["ok"] & (parts["year"] == -1)
     if yearless.any():
         if window is None:
@@ -302,24 +301,6 @@ def _resolve(
     utc, flags = to_utc(apply_zone(local, parts["minutes"], zoned), ok & ~zoned, tz, starts)
     ok &= utc != NAT
     return np.where(ok, utc, NAT), flags, ok
-
-
-def _place_clocks(parts: Parts, tz: str, window: Window, starts: np.ndarray | None) -> None:
-    """Give times of day written without a date (``DATELESS``) their dates: from the window's
-    first day on, one day later each time a stream's clock goes back (``zone.clock_days``);
-    without a window they stay without a time."""
-    dateless = parts["ok"] & (parts["year"] == DATELESS)
-    if not dateless.any():
-        return
-    if window is None:
-        parts["ok"] = parts["ok"] & ~dateless
-        return
-    rows = np.flatnonzero(dateless)
-    cuts = np.searchsorted(rows, starts) if starts is not None else np.zeros(0, dtype=np.int64)
-    for piece in np.split(rows, cuts):
-        if len(piece):
-            year, month, day = clock_days(parts["tod"][piece], _window(window), tz)
-            parts["year"][piece], parts["month"][piece], parts["day"][piece] = year, month, day
 
 
 def _learns(

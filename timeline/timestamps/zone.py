@@ -55,6 +55,30 @@ def infer_years(
 
 
 ROLLOVER = 3600 * 1_000_000_000  # a clock going back more than an hour has passed midnight
+DATELESS = -2  # the year of a time of day written without a date (a year-less date: -1)
+
+
+def place_clocks(
+    parts: dict[str, np.ndarray],
+    tz: str,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None,
+    starts: np.ndarray | None,
+) -> None:
+    """Give times of day written without a date (year ``DATELESS``) their dates, each stream
+    (``starts``: where each after the first begins) on its own: see ``clock_days``. Without a
+    window they stay without a time."""
+    dateless = parts["ok"] & (parts["year"] == DATELESS)
+    if not dateless.any():
+        return
+    if window is None:
+        parts["ok"] = parts["ok"] & ~dateless
+        return
+    rows = np.flatnonzero(dateless)
+    cuts = np.searchsorted(rows, starts) if starts is not None else np.zeros(0, dtype=np.int64)
+    for piece in np.split(rows, cuts):
+        if len(piece):
+            year, month, day = clock_days(parts["tod"][piece], window, tz)
+            parts["year"][piece], parts["month"][piece], parts["day"][piece] = year, month, day
 
 
 def clock_days(
