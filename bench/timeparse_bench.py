@@ -2,13 +2,17 @@
 
     python bench/timeparse_bench.py [--lines 1000000] [--baseline-lines 200000] [--threads 2]
 
-Two workloads, each measured from the file on disk to UTC instants:
+Three workloads, each measured from the file on disk to UTC instants:
 
 * container-runtime (CRI) lines, ``<RFC 3339 nano> stdout|stderr F|P <text>``, generated with
   realistic payloads (logfmt, JSON, klog, plain text) and some partial lines;
 * the mixed real formats of ``../shared/data`` (loghub, k8s, extra), one stream per file:
   once as they are (many small files) and once with every file repeated so the whole holds
   about ``--lines`` lines.
+
+* one message written in a built-in layout (ISO 8601), and as HealthApp writes its time
+  (``20171223-22:15:29:606``) read with a user's ``time_format`` and with the layout the
+  engine infers; HPC-style lines with epoch seconds mid-line, inferred and with ``epoch_s``.
 
 Every case runs in a fresh process: one first run, whose peak resident memory (VmHWM) is
 reported ("added": that peak minus the process's size with its libraries loaded), then the
@@ -67,6 +71,46 @@ def make_cri(path: Path, lines: int, seed: int = 7) -> None:
         out.append(f"{runtime} {stream} {tag} {rnd.choice(bodies).format(app=app)}\n")
     handle.write("".join(out))
     handle.close()
+
+
+# One message, four ways of writing its time: as built-in families read it (ISO 8601, with its
+# byte-level fast path; and yyyy/mm/dd, a calendar family read by regex like every other), and
+# as HealthApp (loghub) writes it, read with a user's time_format or with the layout the engine
+# infers from a sample and the window.
+LAYOUTS = {
+    "builtin-iso": ("{iso}|Step_LSC|30002312|onStandStepChanged {n}", None),
+    "builtin": ("{slash}|Step_LSC|30002312|onStandStepChanged {n}", None),
+    "format": ("{compact}|Step_LSC|30002312|onStandStepChanged {n}", "%Y%m%d-%H:%M:%S:%3f"),
+    "inferred": ("{compact}|Step_LSC|30002312|onStandStepChanged {n}", None),
+    "epoch-inferred": ("{n} node-{node} hw state_change {epoch} 1 Component State Change", None),
+    "epoch-format": ("{n} node-{node} hw state_change {epoch} 1 Component State Change", "epoch_s"),
+}
+
+
+def make_layout(path: Path, lines: int, how: str) -> None:
+    """``lines`` lines 1 ms apart from 2024-06-01T12:00:00Z in layout ``how`` (LAYOUTS)."""
+    template = LAYOUTS[how][0]
+    start = 1_717_243_200_000  # ms
+    with path.open("w", encoding="utf-8") as handle:
+        for chunk in range(0, lines, 10_000):
+            out = []
+            for n in range(chunk, min(lines, chunk + 10_000)):
+                ms = start + n
+                whole, frac = divmod(ms, 1000)
+                day = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(whole))
+                compact = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(whole))
+                out.append(
+                    template.format(
+                        iso=f"{day}.{frac:03d}",
+                        slash=f"{day.replace('-', '/')}.{frac:03d}",
+                        compact=f"{compact}:{frac:03d}",
+                        n=n,
+                        node=n % 64,
+                        epoch=whole,
+                    )
+                    + "\n"
+                )
+            handle.write("".join(out))
 
 
 def mixed_files() -> list[Path]:
@@ -187,7 +231,7 @@ def case_mixed_baseline(files: list[Path], limit: int) -> Callable[[], int]:
         identify_regex,
     )
 
-    finder = compiled(identify_regex(tuple(range(len(FAMILIES)))) + "|" + LOOSE)
+    finder = compiled(identify_regex(FAMILIES) + "|" + LOOSE)
 
     def run() -> int:
         count = 0
@@ -199,6 +243,31 @@ def case_mixed_baseline(files: list[Path], limit: int) -> Callable[[], int]:
                     with contextlib.suppress(ValueError, OverflowError):
                         parser.parse(match.group(), fuzzy=True)
         return count
+
+    return run
+
+
+def case_layout(path: Path, how: str, threads: int) -> Callable[[], int]:
+    """The engine on one stream in layout ``how``: a built-in family, a user's time_format,
+    or a layout inferred from the sample and the window."""
+    import pandas as pd
+
+    from incident_timeline.timeline.timestamps.engine import parse_timestamps
+    from incident_timeline.timeline.timestamps.runtime import lines_series, split_lines
+
+    window = tuple(pd.Timestamp(t) for t in WINDOW)
+    fmt = LAYOUTS[how][1]
+    families = None
+    if fmt is not None:
+        from incident_timeline.timeline.timestamps.layout import compile_format
+
+        families = (compile_format(fmt),)
+
+    def run() -> int:
+        lines = lines_series(split_lines(path.read_bytes()))
+        got = parse_timestamps(lines, "UTC", window, threads=threads, families=families)
+        assert got["time"].notna().all(), how
+        return len(lines)
 
     return run
 
@@ -222,6 +291,8 @@ def worker(spec: dict[str, object]) -> None:
         run = case_mixed_baseline(mixed_files(), limit)
     elif case == "one-stream":
         run = case_one_stream(mixed_files(), int(spec["tile"]), threads)
+    elif case.startswith("layout-"):
+        run = case_layout(Path(str(spec["layout_path"])), case.removeprefix("layout-"), threads)
     else:
         run = case_mixed(mixed_files(), int(spec["tile"]), threads)
     lines = run()  # warm-up (regex compilation, allocator); its peak is one run's peak
@@ -313,6 +384,18 @@ def main() -> None:
                 ),
                 ("mixed", "re + dateutil.parse per line", {"case": "mixed-baseline"}),
             ]
+        for how in LAYOUTS:
+            layout_path = Path(tmp) / f"layout-{how}.log"
+            make_layout(layout_path, args.lines, how)
+            cases.append(
+                (
+                    "layout",
+                    f"{how}, 1 thread",
+                    {"case": f"layout-{how}", "threads": 1, "layout_path": str(layout_path)},
+                )
+            )
+        if args.only:
+            cases = [c for c in cases if c[0] in args.only.split(",")]
         rows = []
         for workload, label, extra in cases:
             figures = measure({**base, **extra})
@@ -337,10 +420,20 @@ def _report(rows: list[tuple[str, str, dict[str, float]]], args: argparse.Namesp
             f"{workload:8} {label:42} {int(f['lines']):>10,} {rate:>12,.0f} "
             f"{f['peak_mb']:>8.0f} {f['added_mb']:>8.0f}"
         )
-    engine = speed[("cri", f"engine, {args.threads} threads")]
     print()
+    engine = speed.get(("cri", f"engine, {args.threads} threads"))
     for label in ("dateutil.parser.parse", "dateutil.parser.isoparse"):
-        print(f"CRI engine vs per-line {label}: {engine / speed[('cri', label)]:.1f}x")
+        if engine and ("cri", label) in speed:
+            print(f"CRI engine vs per-line {label}: {engine / speed[('cri', label)]:.1f}x")
+    builtin = speed.get(("layout", "builtin, 1 thread"))
+    for how in ("format", "inferred"):
+        if builtin and ("layout", f"{how}, 1 thread") in speed:
+            ratio = speed[("layout", f"{how}, 1 thread")] / builtin
+            print(f"layout {how} vs the built-in family, same lines: {ratio:.2f}x")
+    epoch = speed.get(("layout", "epoch-format, 1 thread"))
+    if epoch and ("layout", "epoch-inferred, 1 thread") in speed:
+        ratio = speed[("layout", "epoch-inferred, 1 thread")] / epoch
+        print(f"inferred epoch mid-line vs time_format = epoch_s: {ratio:.2f}x")
 
 
 def _arguments() -> argparse.Namespace:
@@ -349,6 +442,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--baseline-lines", type=int, default=200_000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", help="comma-separated workloads to run (cri, mixed, layout)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     return parser.parse_args()
 

@@ -43,6 +43,9 @@ class Context:
     # the time of the last line before it (what a first line without a time inherits).
     first_line: int = 1
     previous_time: Any = None
+    # The file's own timestamp layout (a ``[[file]]`` table's time_format/time_regex, as
+    # families for the time engine); None: the engine's built-ins and inference.
+    time_layout: Any = None
 
 
 @dataclasses.dataclass

@@ -25,9 +25,11 @@ from incident_timeline.collector.errors import ConfigError, ExportFormatError
 from incident_timeline.collector.files import pieces
 from incident_timeline.collector.files.deploy import as_deploys
 from incident_timeline.collector.files.records import per_record
+from incident_timeline.collector.files.timelayout import first_miss, table_layout
 from incident_timeline.collector.formats import UNPARSED, Context, Format, Parsed, Sample
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import parse_threshold
+from incident_timeline.timeline.timestamps import Families
 from incident_timeline.timeline.window import Window
 
 # What a plain log's lines are: ``deploy`` makes each line a deploy event (see files/deploy.py).
@@ -46,6 +48,11 @@ class FileSource:
     threshold: str | None = None
     label: str | None = None
     kind: str = "log"
+    # The timestamp layout, for what the engine's families and inference cannot settle:
+    # strftime codes (``%d/%m %H.%M.%S,%f``) or epoch_s/epoch_ms/epoch_us/epoch_ns; and where
+    # on the line the stamp is (a regex whose ``time`` group, else first group, holds it).
+    time_format: str | None = None
+    time_regex: str | None = None
 
 
 class FileCollector:
@@ -56,6 +63,7 @@ class FileCollector:
     def __init__(self, files: list[FileSource], base_dir: Path) -> None:
         self.files = files
         self.base_dir = base_dir
+        self.config_path: Path | None = None  # named in errors about a [[file]] table
         self._known: dict[str, Format] = {}
 
     @classmethod
@@ -82,7 +90,10 @@ class FileCollector:
                     parse_threshold(entry.threshold)
                 except ValueError as exc:
                     raise ConfigError(f"{path}: file[{i}].threshold: {exc}") from None
-        return cls(files, path.parent)
+            table_layout(entry.time_format, entry.time_regex, entry.format, f"file[{i}]", path)
+        collector = cls(files, path.parent)
+        collector.config_path = path
+        return collector
 
     def collect(self, window: Window, out: SourceWriter, *, clock: Clock) -> dict[str, int]:
         """Copy and parse every matching file; returns counts for the manifest."""
@@ -120,9 +131,12 @@ class FileCollector:
         counts: dict[str, int],
     ) -> bool:
         rel = self._relpath(file)
+        layout = self._layout(entry, file, rel, window)
+        if layout is not None:
+            entry = dataclasses.replace(entry, format="log")  # the user said how to read it
         try:
             if file.stat().st_size > pieces.PIECE:
-                streamed = self._stream(entry, file, rel, window, out, counts)
+                streamed = self._stream(entry, file, rel, window, out, counts, layout)
                 if streamed is not None:
                     return streamed
             stored = file.read_bytes()  # read once: raw/ holds exactly the bytes parsed
@@ -149,6 +163,7 @@ class FileCollector:
             label=entry.label,
             fallback_time=window.since,
             window_end=window.until,
+            time_layout=layout,
         )
         parsed, ctx = self._parse(entry, data, ctx, known, out, rel)
         ok = parsed is not None
@@ -172,6 +187,29 @@ class FileCollector:
             counts[key] = counts.get(key, 0) + value
         return ok
 
+    def _layout(self, entry: FileSource, file: Path, rel: str, window: Window) -> Families | None:
+        """The table's own timestamp layout (None: the engine's), checked against the file's
+        first lines: one that reads none of them is a ConfigError naming the file and a line."""
+        where = f"file[{self.files.index(entry)}]"
+        path = self.config_path or Path("config")
+        layout = table_layout(entry.time_format, entry.time_regex, entry.format, where, path)
+        if layout is None:
+            return None
+        try:
+            with file.open("rb") as handle:
+                head, _ = decoded(handle.read(pieces.PIECE))
+        except OSError:
+            return layout  # the read proper reports it
+        miss = first_miss(head, layout, entry.timezone, (window.since, window.until))
+        if miss is not None:
+            key = "time_format" if entry.time_format is not None else "time_regex"
+            value = entry.time_format if entry.time_format is not None else entry.time_regex
+            raise ConfigError(
+                f"{path}: {where}.{key} {value!r} reads no timestamp in the first lines of "
+                f"{rel} (line {miss[0]}: {miss[1]!r})"
+            )
+        return layout
+
     def _stream(
         self,
         entry: FileSource,
@@ -180,6 +218,7 @@ class FileCollector:
         window: Window,
         out: SourceWriter,
         counts: dict[str, int],
+        layout: Families | None = None,
     ) -> bool | None:
         """A big plain-text log in a line format, read, copied, hashed and parsed a piece at
         a time (see `pieces`); None when the file is not one (compressed, binary, a JSON
@@ -214,6 +253,7 @@ class FileCollector:
                     label=entry.label,
                     fallback_time=window.since,
                     window_end=window.until,
+                    time_layout=layout,
                 )
                 tally = self._pieces(
                     fmt,
@@ -238,6 +278,7 @@ class FileCollector:
         """Parse each piece and write its events before reading the next; returns how many
         events, how many of them inferred, how many outside the window."""
         previous, total, inferred, outside = None, 0, 0, 0
+        said: set[str] = set()
         since, until = ctx.fallback_time, ctx.window_end
         for line, data in stream:
             piece = dataclasses.replace(ctx, first_line=line, previous_time=previous)
@@ -247,6 +288,10 @@ class FileCollector:
             inferred += int((events["time_quality"] == "inferred").sum())
             outside += int(((events["time"] < since) | (events["time"] >= until)).sum())
             out.add_events(events)
+            for warning in parsed.warnings:  # each piece learns anew: each note said once
+                if warning not in said:
+                    said.add(warning)
+                    out.warn(f"{ctx.ref.removeprefix('raw/file/')}: {warning}", ref=ctx.ref)
             if len(events):
                 previous = events["time"].iloc[-1]
             for key, value in parsed.counts.items():

@@ -22,7 +22,7 @@ from incident_timeline.timeline.timestamps import fill_inferred, parse_timestamp
 def parse_log(data: bytes, ctx: Context) -> Parsed:
     """A plain log file: the first timestamp of each line (any family) is its time."""
     lines = split_lines(data, ctx.first_line)
-    parsed = parse_timestamps(lines, ctx.timezone, window_of(ctx))
+    parsed = parse_timestamps(lines, ctx.timezone, window_of(ctx), families=ctx.time_layout)
     time, quality = fill_inferred(
         parsed["time"], parsed["quality"], ctx.fallback_time, ctx.previous_time
     )
@@ -41,7 +41,9 @@ def parse_log(data: bytes, ctx: Context) -> Parsed:
         time_quality=quality,
         ref=line_refs(ctx.ref, lines.index.to_numpy()),
     )
-    return Parsed(events, None, {"log_lines": len(events)})
+    # What the engine learnt of layouts no table lists, or could not settle, is said.
+    notes = list(parsed.attrs.get("time_notes", []))
+    return Parsed(events, None, {"log_lines": len(events)}, warnings=notes)
 
 
 LOG = Format(

@@ -27,6 +27,7 @@ from incident_timeline.timeline.timestamps.extract import (
     zone_minutes,
 )
 from incident_timeline.timeline.timestamps.families import Family
+from incident_timeline.timeline.timestamps.zone import DATELESS
 
 PARTS = ("year", "month", "day", "tod", "minutes", "zoned", "ok")
 Parts = dict[str, np.ndarray]
@@ -57,7 +58,7 @@ def convert(family: Family, raw: pa.Array) -> Parts:
         return _civil(fields, len(raw))
     if family.kind == "tai64n":
         return _tai64n(fields["X"])
-    return _epoch(fields)
+    return _epoch(fields, family.unit)
 
 
 def _civil(g: dict[str, pa.Array], n: int) -> Parts:
@@ -80,15 +81,22 @@ def _civil(g: dict[str, pa.Array], n: int) -> Parts:
         ordinal, good = column_number(g["j"], 3)
         parts["month"], parts["day"], good_day = _from_ordinal(parts["year"], ordinal)
         ok &= good & good_day
+    elif "d" not in g:  # a clock alone (strace -tt): the date comes from the window
+        parts["year"][:], parts["month"][:], parts["day"][:] = DATELESS, 1, 1
     else:
         parts["day"], good = column_number(g["d"], 2)
         ok &= good
     hour, ok_h = column_number(g["H"], 2)
     minute, ok_m = column_number(g["M"], 2)
-    second, ok_s = column_number(g["S"], 2)
+    # A user's layout may stop at the minute (``%H:%M``): second 0.
+    second, ok_s = column_number(g["S"], 2) if "S" in g else (np.zeros(n, np.int64), ok)
     parts["tod"], ok_clock = clock_ns(hour, minute, second)
     if "f" in g:
         parts["tod"] = parts["tod"] + fraction_ns(g["f"])
+    if "L" in g:  # milliseconds counted, not a decimal fraction: "22:15:29:6" is 6 ms
+        millis, good = column_number(g["L"], 3)
+        parts["tod"] = parts["tod"] + millis * 1_000_000
+        ok &= good
     if "z" in g:
         data, starts, lengths = string_parts(g["z"])
         zone_win = window(data, starts, 7)
@@ -107,12 +115,16 @@ def _from_ordinal(year: np.ndarray, ordinal: np.ndarray) -> tuple[np.ndarray, ..
     return month, ordinal - start, good
 
 
-def _epoch(g: dict[str, pa.Array]) -> Parts:
+def _epoch(g: dict[str, pa.Array], unit: int | None = None) -> Parts:
     data, starts, lengths = string_parts(g["E"])
     win = window(data, starts, 19)
     count, ok = number(win, lengths)
-    # 10 digits are seconds, 13 ms, 16 µs, 19 ns; json_instant's epochSecond is always seconds.
-    unit_digits = np.where(("N" in g) | (lengths <= 10), 9, np.clip(9 - (lengths - 10), 0, 9))
+    # 10 digits are seconds, 13 ms, 16 µs, 19 ns; json_instant's epochSecond is always seconds;
+    # a layout that names its unit (a user's epoch_ms, an inferred one) is read in that unit.
+    if unit is not None:
+        unit_digits = np.full(len(count), 9 - unit)
+    else:
+        unit_digits = np.where(("N" in g) | (lengths <= 10), 9, np.clip(9 - (lengths - 10), 0, 9))
     ok &= (lengths < 19) | (win[:, 0] <= ord("8"))
     if "N" in g:
         sub, good = column_number(g["N"], 9)

@@ -23,34 +23,43 @@ from incident_timeline.timeline.timestamps.families import (
     FAMILIES,
     LOOSE,
     QUICK,
+    Families,
+    Family,
     compiled,
+    group_index,
     group_name,
     identify_regex,
+    subset,
 )
 
 SAMPLE = 64
 # Up to this many lines, Python's re (compiled once per process) beats compiling the pattern
 # again for RE2, which pyarrow does on every call (~1 ms for the all-families pattern).
 FEW = 128
-ALL = tuple(range(len(FAMILIES)))
 _QUICK = compiled(QUICK)
-JSON = tuple(i for i, f in enumerate(FAMILIES) if f.name.startswith("json_"))
-LOOSE_FAMILY = -1
 
 
 @dataclasses.dataclass(frozen=True)
 class Step:
-    """One search over the lines still without a timestamp."""
+    """One search over the lines still without a timestamp, for ``families`` (in priority
+    order), at the line start only when ``anchored``; no families: the slow path's loose
+    shape (LOOSE), read by dateutil."""
 
-    families: tuple[int, ...]
+    families: Families
     anchored: bool = False
+
+    @property
+    def quick(self) -> bool:
+        """Whether every family's matches satisfy QUICK (then lines without one are skipped)."""
+        return all(f.quick for f in self.families)
 
 
 @dataclasses.dataclass(frozen=True)
 class Found:
-    """Rows (positions in the column) where ``family`` matched, and the text it matched."""
+    """Rows (positions in the column) where ``family`` matched, and the text it matched;
+    ``family`` None is the slow path's loose shape."""
 
-    family: int
+    family: Family | None
     rows: np.ndarray
     raw: pa.Array
 
@@ -62,28 +71,56 @@ def sample_rows(n: int) -> np.ndarray:
     return np.unique(np.concatenate([head, spread]))
 
 
-def plan(lines: pa.Array) -> list[Step]:
+LOOSE_STEP = Step(())
+
+
+def plan(lines: pa.Array, families: Families = FAMILIES, *, loose: bool = True) -> list[Step]:
     """The search steps for a stream, learnt from a sample of its lines. A stream of a few
-    lines is searched line by line anyway: JSON keys first, then every family."""
+    lines is searched line by line anyway: JSON keys first, then every family; last (when
+    ``loose``) the slow path's loose shape."""
+    return plan_sample(lines, families, loose=loose)[0]
+
+
+def plan_sample(
+    lines: pa.Array, families: Families = FAMILIES, *, loose: bool = True, learn: bool = False
+) -> tuple[list[Step], list[str]]:
+    """``plan``, and (when ``learn``) the sampled lines that look like they hold a time
+    (QUICK) but that no family matched: what layout inference learns from."""
+    keyed_set = tuple(f for f in families if f.name.startswith("json_"))
+    tail = [LOOSE_STEP] if loose else []
     if len(lines) <= FEW:
-        return [Step(JSON), Step(ALL)]
-    everything = compiled(identify_regex(ALL))
-    keyed = compiled(identify_regex(JSON))
-    seen: set[int] = set()
+        steps = [Step(keyed_set), Step(families)] if keyed_set else [Step(families)]
+        return steps + tail, (_unmatched(lines.to_pylist(), families) if learn else [])
+    everything = compiled(identify_regex(families))
+    keyed = compiled(identify_regex(keyed_set)) if keyed_set else None
+    seen: set[Family] = set()
+    unmatched: list[str] = []
     at_start, json_lines = True, False
     for line in lines.take(pa.array(sample_rows(len(lines)))).to_pylist():
         match = first_match(everything, line)
         if match is None:
+            if learn and line and _QUICK.search(line):
+                unmatched.append(line)
             continue  # nor any JSON key: it would have been a match
         if match.lastgroup:
-            seen.add(int(match.lastgroup[1:]))
+            seen.add(families[group_index(match.lastgroup)])
             at_start = at_start and match.start() == 0
-        json_lines = json_lines or keyed.search(line) is not None
-    steps = [Step(JSON)] if json_lines else []
-    if seen and (tuple(sorted(seen)) != ALL or at_start):
-        steps.append(Step(tuple(sorted(seen)), at_start))
-    steps.append(Step(ALL))
-    return steps
+        json_lines = json_lines or (keyed is not None and keyed.search(line) is not None)
+    steps = [Step(keyed_set)] if json_lines else []
+    if seen and (len(seen) != len(families) or at_start):
+        steps.append(Step(subset(families, seen), at_start))
+    steps.append(Step(families))
+    return steps + tail, unmatched
+
+
+def _unmatched(lines: list[str | None], families: Families) -> list[str]:
+    """The lines with a QUICK match (a clock, 10+ digits, ...) that no family matched."""
+    everything = compiled(identify_regex(families))
+    return [
+        line
+        for line in lines
+        if line and first_match(everything, line) is None and _QUICK.search(line)
+    ]
 
 
 def first_match(regex: re.Pattern[str], line: str | None) -> re.Match[str] | None:
@@ -107,8 +144,15 @@ def find(lines: pa.Array, steps: list[Step] | None = None) -> tuple[list[Found],
     for number, step in enumerate(steps if steps is not None else plan(lines)):
         if not len(pending):
             break
+        if not step.families:
+            slow = find_loose(lines, pending)
+            if slow is not None:
+                found.append(slow)
+                pending = np.setdiff1d(pending, slow.rows, assume_unique=True)
+            continue
         pattern = identify_regex(step.families, step.anchored)
-        pending, hits = _search(lines, pending, pattern, step.families, prefilter=number > 0)
+        prefilter = number > 0 and step.quick
+        pending, hits = _search(lines, pending, pattern, step.families, prefilter=prefilter)
         found.extend(hits)
     return found, pending
 
@@ -123,14 +167,14 @@ def find_loose(lines: pa.Array, pending: np.ndarray) -> Found | None:
         return None
     rows = pending[mask]
     raw = pc.extract_regex(sub.filter(pa.array(mask)), f"(?P<loose>{LOOSE})").field("loose")
-    return Found(LOOSE_FAMILY, rows, raw)
+    return Found(None, rows, raw)
 
 
 def _search(
     lines: pa.Array,
     pending: np.ndarray,
     pattern: str,
-    families: tuple[int, ...],
+    families: Families,
     *,
     prefilter: bool,
 ) -> tuple[np.ndarray, list[Found]]:
@@ -143,31 +187,31 @@ def _search(
         keep = pc.match_substring_regex(sub, QUICK).fill_null(False).to_numpy(zero_copy_only=False)
         skipped, pending = pending[~keep], pending[keep]
     if len(pending) <= FEW:
-        left, hits = _search_few(lines, pending, pattern)
+        left, hits = _search_few(lines, pending, pattern, families)
     else:
         left, hits = _extract(lines, pending, pattern, families)
     return (np.union1d(skipped, left) if len(skipped) else left), hits
 
 
 def _extract(
-    lines: pa.Array, pending: np.ndarray, pattern: str, families: tuple[int, ...]
+    lines: pa.Array, pending: np.ndarray, pattern: str, families: Families
 ) -> tuple[np.ndarray, list[Found]]:
     sub = lines if len(pending) == len(lines) else lines.take(pa.array(pending))
     groups = pc.extract_regex(sub, pattern)
     matched = np.zeros(len(pending), dtype=bool)
     hits: list[Found] = []
-    for index in families:
+    for index, family in enumerate(families):
         field = groups.field(group_name(index))
         _, _, lengths = string_parts(field)
         mine = lengths > 0
         if mine.any():
             matched |= mine
-            hits.append(Found(index, pending[mine], field.filter(pa.array(mine))))
+            hits.append(Found(family, pending[mine], field.filter(pa.array(mine))))
     return pending[~matched], hits
 
 
 def _search_few(
-    lines: pa.Array, pending: np.ndarray, pattern: str
+    lines: pa.Array, pending: np.ndarray, pattern: str, families: Families
 ) -> tuple[np.ndarray, list[Found]]:
     regex = compiled(pattern)
     hits: dict[int, tuple[list[int], list[str]]] = {}
@@ -177,11 +221,11 @@ def _search_few(
         if match is None or match.lastgroup is None:
             left.append(row)
             continue
-        rows, raws = hits.setdefault(int(match.lastgroup[1:]), ([], []))
+        rows, raws = hits.setdefault(group_index(match.lastgroup), ([], []))
         rows.append(row)
         raws.append(match.group(match.lastgroup))
     found = [
-        Found(family, np.array(rows, dtype=np.int64), pa.array(raws, pa.large_string()))
-        for family, (rows, raws) in sorted(hits.items())
+        Found(families[index], np.array(rows, dtype=np.int64), pa.array(raws, pa.large_string()))
+        for index, (rows, raws) in sorted(hits.items())
     ]
     return np.array(left, dtype=np.int64), found

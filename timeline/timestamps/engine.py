@@ -31,15 +31,28 @@ import pyarrow as pa
 
 from incident_timeline.timeline.columns import labels, strings, utc_times
 from incident_timeline.timeline.errors import ZoneError
-from incident_timeline.timeline.timestamps import detect
-from incident_timeline.timeline.timestamps.assemble import PARTS, Parts, convert, empty_parts, loose
-from incident_timeline.timeline.timestamps.families import FAMILIES
+from incident_timeline.timeline.timestamps import detect, infer
+from incident_timeline.timeline.timestamps.assemble import (
+    PARTS,
+    Parts,
+    convert,
+    empty_parts,
+    loose,
+)
+from incident_timeline.timeline.timestamps.families import (
+    FAMILIES,
+    QUICK,
+    Families,
+    Family,
+    compiled,
+)
 from incident_timeline.timeline.timestamps.zone import (
     FLAGS,
     NAT,
     apply_zone,
     infer_years,
     local_ns,
+    place_clocks,
     to_utc,
 )
 
@@ -79,7 +92,13 @@ def check_zone(name: str) -> ZoneInfo:
 
 
 def parse_timestamps(
-    lines: pd.Series, tz: str = "UTC", window: Window = None, *, threads: int = 1
+    lines: pd.Series,
+    tz: str = "UTC",
+    window: Window = None,
+    *,
+    threads: int = 1,
+    families: Families | None = None,
+    learn: bool | None = None,
 ) -> pd.DataFrame:
     """The timestamp of every line of one stream, as a frame aligned with ``lines``:
 
@@ -91,15 +110,20 @@ def parse_timestamps(
       change (resolved as ``timeline.localtime`` says), else NA.
 
     ``window`` (since, until) gives year-less timestamps their year; without it they are
-    left without a time. Long streams are read CHUNK lines at a time, ``threads`` chunks at
-    once. Example::
+    left without a time. ``families`` is the set of layouts to look for (a tuple of
+    ``Family`` values in priority order, e.g. ``(layout.compile_format("%d/%m %H.%M.%S"),)``);
+    by default the built-ins (FAMILIES) and, for what they miss, the slow path's loose shape.
+    ``learn`` (by default: with the built-ins and a window) infers layouts from the lines no
+    family matched (see ``infer``); what it learnt or could not settle is listed in the
+    frame's ``attrs["time_notes"]``. Long streams are read CHUNK lines at a time, ``threads``
+    chunks at once. Example::
 
         day = (pd.Timestamp("2024-01-15", tz="UTC"), pd.Timestamp("2024-01-16", tz="UTC"))
         parse_timestamps(pd.Series(["I0115 14:31:02.123456 1 x.go:1] hi"]), "UTC", day)
     """
     check_zone(tz)
     column = _arrow(lines)
-    steps = detect.plan(column)
+    steps, notes = _plan(column, tz, window, families, learn)
     starts = range(0, len(column), CHUNK)
 
     def one(at: int) -> list[Hit]:
@@ -110,19 +134,50 @@ def parse_timestamps(
             chunks = list(pool.map(one, starts))
     else:
         chunks = [one(at) for at in starts]
-    return _assemble(
-        len(column), [hit for chunk in chunks for hit in chunk], tz, window, lines.index
+    hits = [hit for chunk in chunks for hit in chunk]
+    if _learns(column, families, learn, window):
+        more, notes = _learn_missing(column, np.arange(len(column)), hits, tz, window)
+        hits += more
+    frame = _assemble(len(column), hits, tz, window, lines.index)
+    frame.attrs["time_notes"] = list(notes)
+    return frame
+
+
+def _plan(
+    column: pa.Array, tz: str, window: Window, families: Families | None, learn: bool | None
+) -> tuple[list[detect.Step], tuple[str, ...]]:
+    """The stream's search steps; with layouts learnt for what the families miss (placed
+    before the last search for every family anywhere), and the notes on what was learnt."""
+    own = families is not None
+    wanted = (not own if learn is None else learn) and window is not None
+    steps, unmatched = detect.plan_sample(
+        column,
+        FAMILIES if families is None else tuple(families),
+        loose=not own,
+        learn=wanted and len(column) > detect.FEW,
     )
+    if not unmatched:
+        return steps, ()
+    learnt = infer.learn(unmatched, _window(window), tz)
+    if learnt.families:
+        last = max(i for i, step in enumerate(steps) if step.families)
+        steps = [*steps[:last], detect.Step(learnt.families), *steps[last:]]
+    return steps, learnt.notes
 
 
 def parse_streams(
-    streams: Mapping[str, pd.Series], tz: str = "UTC", window: Window = None, *, threads: int = 1
+    streams: Mapping[str, pd.Series],
+    tz: str = "UTC",
+    window: Window = None,
+    *,
+    threads: int = 1,
+    families: Families | None = None,
 ) -> dict[str, pd.DataFrame]:
     """``parse_timestamps`` for several streams (each learns its own formats, and gets the
     same frame as alone), ``threads`` at a time: the regex passes and numpy work release the
     GIL. Consecutive short streams are read together, up to CHUNK lines (or each thread's
     share of all lines) at a time: one search per plan, one conversion per family and one
-    frame spare them most of the fixed cost of a call."""
+    frame spare them most of the fixed cost of a call. ``families`` as in ``parse_timestamps``."""
     limit = min(CHUNK, -(-sum(map(len, streams.values())) // max(threads, 1)))
     jobs: list[list[str]] = []
     size = 0  # lines in the last job
@@ -135,8 +190,8 @@ def parse_streams(
 
     def one(job: list[str]) -> dict[str, pd.DataFrame]:
         if len(job) == 1:
-            return {job[0]: parse_timestamps(streams[job[0]], tz, window)}
-        return _batch([streams[name] for name in job], job, tz, window)
+            return {job[0]: parse_timestamps(streams[job[0]], tz, window, families=families)}
+        return _batch([streams[name] for name in job], job, tz, window, families)
 
     if threads <= 1 or len(jobs) <= 1:
         done = [one(job) for job in jobs]
@@ -148,7 +203,11 @@ def parse_streams(
 
 
 def _batch(
-    series: list[pd.Series], names: list[str], tz: str, window: Window
+    series: list[pd.Series],
+    names: list[str],
+    tz: str,
+    window: Window,
+    families: Families | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Several short streams read as one: each keeps its own plan (and its DST readings), the
     streams with the same plan are searched together and each family converted once."""
@@ -156,8 +215,11 @@ def _batch(
     columns = [_arrow(lines) for lines in series]
     bounds = np.cumsum([0] + [len(c) for c in columns])
     plans: dict[tuple[detect.Step, ...], list[int]] = {}
+    notes = []
     for number, column in enumerate(columns):
-        plans.setdefault(tuple(detect.plan(column)), []).append(number)
+        found, learnt = _plan(column, tz, window, families, None)
+        plans.setdefault(tuple(found), []).append(number)
+        notes.append(learnt)
     groups: list[Group] = []
     for steps, members in plans.items():
         lines = (
@@ -168,30 +230,38 @@ def _batch(
         rows = np.concatenate([np.arange(bounds[k], bounds[k + 1]) for k in members])
         groups.append((lines, rows, list(steps)))
     n = int(bounds[-1])
-    frame = _assemble(n, _chunk(groups, 0), tz, window, pd.RangeIndex(n), bounds[1:-1])
+    hits = _chunk(groups, 0)
+    for k, column in enumerate(columns):
+        if _learns(column, families, None, window):
+            rows = np.arange(bounds[k], bounds[k + 1])
+            more, notes[k] = _learn_missing(column, rows, hits, tz, window)
+            hits += more
+    frame = _assemble(n, hits, tz, window, pd.RangeIndex(n), bounds[1:-1])
     out = {}
-    for name, lines, at, end in zip(names, series, bounds[:-1], bounds[1:], strict=True):
+    for name, lines, at, end, learnt in zip(
+        names, series, bounds[:-1], bounds[1:], notes, strict=True
+    ):
         out[name] = frame.iloc[at:end]
         out[name].index = lines.index
+        out[name].attrs = {"time_notes": list(learnt)}
     return out
 
 
 def _chunk(groups: list[Group], at: int) -> list[Hit]:
     """Find the timestamps of each group of lines with the group's steps, then convert each
     family's matches at once. A group's rows are its own (None: from ``at`` on, in order)."""
-    by_family: dict[int, list[tuple[np.ndarray, pa.Array]]] = {}
+    by_family: dict[Family | None, list[tuple[np.ndarray, pa.Array]]] = {}
     for lines, rows, steps in groups:
-        found, pending = detect.find(lines, steps)
-        slow = detect.find_loose(lines, pending)
-        for hit in found + ([slow] if slow else []):
+        found, _ = detect.find(lines, steps)
+        for hit in found:
             by_family.setdefault(hit.family, []).append(
                 (hit.rows + at if rows is None else rows[hit.rows], hit.raw)
             )
     out = []
-    for family, pieces in sorted(by_family.items()):
+    for family, pieces in by_family.items():
         rows = pieces[0][0] if len(pieces) == 1 else np.concatenate([p[0] for p in pieces])
         raw = pieces[0][1] if len(pieces) == 1 else pa.concat_arrays([p[1] for p in pieces])
-        got = loose(raw) if family == detect.LOOSE_FAMILY else convert(FAMILIES[family], raw)
+        got = loose(raw) if family is None else convert(family, raw)
         out.append((rows, raw, got))
     return out
 
@@ -216,7 +286,8 @@ def _assemble(
 def _resolve(
     parts: Parts, tz: str, window: Window, starts: np.ndarray | None
 ) -> tuple[np.ndarray, ...]:
-    yearless = parts["ok"] & (parts["year"] < 0)
+    place_clocks(parts, tz, None if window is None else _window(window), starts)
+    yearless = parts["ok"] & (parts["year"] == -1)
     if yearless.any():
         if window is None:
             parts["ok"] = parts["ok"] & ~yearless
@@ -230,6 +301,38 @@ def _resolve(
     utc, flags = to_utc(apply_zone(local, parts["minutes"], zoned), ok & ~zoned, tz, starts)
     ok &= utc != NAT
     return np.where(ok, utc, NAT), flags, ok
+
+
+def _learns(
+    column: pa.Array, families: Families | None, learn: bool | None, window: Window
+) -> bool:
+    """Whether a stream of a few lines learns layouts after its search (a longer one learns
+    from its sample, before: see ``_plan``)."""
+    wanted = (families is None if learn is None else learn) and window is not None
+    return wanted and len(column) <= detect.FEW
+
+
+def _learn_missing(
+    column: pa.Array, rows: np.ndarray, hits: list[Hit], tz: str, window: Window
+) -> tuple[list[Hit], tuple[str, ...]]:
+    """For a stream of a few lines (``rows`` of the frame): layouts learnt from its lines that
+    no family read (and that look time-like, QUICK), and what they read of them. Searching the
+    few lines first spares the streams every family reads a second pass."""
+    covered = np.zeros(len(column), dtype=bool)
+    first, last = (int(rows[0]), int(rows[-1])) if len(rows) else (0, -1)
+    for hit_rows, _, _ in hits:
+        mine = hit_rows[(hit_rows >= first) & (hit_rows <= last)]
+        covered[mine - first] = True
+    missing = np.flatnonzero(~covered & column.is_valid().to_numpy(zero_copy_only=False))
+    quick = compiled(QUICK)
+    texts = [t for t in column.take(pa.array(missing)).to_pylist() if t and quick.search(t)]
+    if not texts:
+        return [], ()
+    learnt = infer.learn(texts, _window(window), tz)
+    if not learnt.families:
+        return [], learnt.notes
+    group = (column.take(pa.array(missing)), rows[missing], [detect.Step(learnt.families)])
+    return _chunk([group], 0), learnt.notes
 
 
 def _frame(

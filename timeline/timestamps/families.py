@@ -70,6 +70,11 @@ class Family:
     example: str
     before: str = ""
     after: str = ""
+    # An epoch's unit as sub-second digits (0 s, 3 ms, 6 µs, 9 ns); None: by its digit count.
+    unit: int | None = None
+    # Whether every match satisfies QUICK (all built-ins do), so a search for this family may
+    # skip the lines without one; a user's or an inferred layout need not.
+    quick: bool = True
 
     @property
     def has_year(self) -> bool:
@@ -160,18 +165,33 @@ QUICK = (
 )
 
 
+# A set of families is a tuple of values in priority order: the built-ins (FAMILIES), a part of
+# them, or a caller's own (a user's ``time_format``, an inferred layout); nothing indexes a
+# global table, so any set runs through the same search and conversion.
+Families = tuple[Family, ...]
+
+
 def group_name(index: int) -> str:
-    """The capture group that marks family number ``index`` in an identify regex."""
+    """The capture group that marks the ``index``-th family of a set in its identify regex."""
     return f"g{index}"
 
 
+def group_index(name: str) -> int:
+    """The position in its set of the family whose identify group is ``name``."""
+    return int(name[1:])
+
+
 @lru_cache(maxsize=256)
-def identify_regex(indexes: tuple[int, ...], anchored: bool = False) -> str:
-    """One regex for the families ``indexes`` (positions in FAMILIES, kept in priority order),
-    each body captured as ``g<index>``: leftmost match first, then earliest family."""
-    alternatives = [FAMILIES[i].identify_regex(group_name(i)) for i in sorted(indexes)]
-    body = "|".join(alternatives)
+def identify_regex(families: Families, anchored: bool = False) -> str:
+    """One regex for ``families`` (in priority order), the ``i``-th body captured as
+    ``g<i>``: leftmost match first, then earliest family."""
+    body = "|".join(f.identify_regex(group_name(i)) for i, f in enumerate(families))
     return f"^(?:{body})" if anchored else f"(?:{body})"
+
+
+def subset(families: Families, keep: set[Family] | frozenset[Family]) -> Families:
+    """The members of ``families`` in ``keep``, in the set's priority order."""
+    return tuple(f for f in families if f in keep)
 
 
 @lru_cache(maxsize=256)

@@ -23,6 +23,7 @@ import pandas as pd
 from incident_timeline.timeline.timestamps.extract import (
     DAY,
     MINUTE,
+    civil_from_days,
     days_from_civil,
     days_in_month,
 )
@@ -51,6 +52,53 @@ def infer_years(
         best = np.where(better, year, best)
         best_gap = np.where(better, gap, best_gap)
     return best
+
+
+ROLLOVER = 3600 * 1_000_000_000  # a clock going back more than an hour has passed midnight
+DATELESS = -2  # the year of a time of day written without a date (a year-less date: -1)
+
+
+def place_clocks(
+    parts: dict[str, np.ndarray],
+    tz: str,
+    window: tuple[pd.Timestamp, pd.Timestamp] | None,
+    starts: np.ndarray | None,
+) -> None:
+    """Give times of day written without a date (year ``DATELESS``) their dates, each stream
+    (``starts``: where each after the first begins) on its own: see ``clock_days``. Without a
+    window they stay without a time."""
+    dateless = parts["ok"] & (parts["year"] == DATELESS)
+    if not dateless.any():
+        return
+    if window is None:
+        parts["ok"] = parts["ok"] & ~dateless
+        return
+    rows = np.flatnonzero(dateless)
+    cuts = np.searchsorted(rows, starts) if starts is not None else np.zeros(0, dtype=np.int64)
+    for piece in np.split(rows, cuts):
+        if len(piece):
+            year, month, day = clock_days(parts["tod"][piece], window, tz)
+            parts["year"][piece], parts["month"][piece], parts["day"][piece] = year, month, day
+
+
+def clock_days(
+    tod: np.ndarray, window: tuple[pd.Timestamp, pd.Timestamp], tz: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(year, month, day) for times of day written without a date, in line order: the first
+    on the day (of the window's first day in ``tz``, the one before or after) that puts it
+    nearest the window, and one day later each time the clock goes back by more than
+    ROLLOVER (midnight passed, as lnav reads its rollover fixture)."""
+    since = window[0].tz_convert(tz).tz_localize(None)
+    until = window[1].tz_convert(tz).tz_localize(None)
+    base = int(since.normalize().value // DAY)
+    later = np.concatenate([[0], np.cumsum(np.diff(tod) < -ROLLOVER)])
+    first = int(tod[0])
+    gaps = [
+        max(since.value - ((base + k) * DAY + first), (base + k) * DAY + first - until.value, 0)
+        for k in (0, -1, 1)
+    ]
+    start = base + (0, -1, 1)[int(np.argmin(gaps))]
+    return civil_from_days(start + later)
 
 
 def local_ns(parts: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
