@@ -22,8 +22,8 @@ import hashlib
 import json
 import shutil
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -257,6 +257,30 @@ class SourceWriter:
             self._check()
             self.bundle.record_file(rel)
         return rel
+
+    @contextmanager
+    def metrics_writer(self, name: str, schema: pa.Schema) -> Iterator[Callable[[pa.Table], None]]:
+        """Write metrics/<name>.parquet a table at a time (one row group each, so memory does
+        not grow with the samples); the file appears when the block ends, if any table had
+        rows. Tables are cast to ``schema``."""
+        self._check()
+        rel = f"metrics/{name}.parquet"
+        opened: list[pq.ParquetWriter] = []
+        with ExitStack() as stack:
+
+            def write(table: pa.Table) -> None:
+                if not len(table):
+                    return
+                if not opened:
+                    handle = stack.enter_context(atomic_open(self.bundle.path / rel))
+                    opened.append(stack.enter_context(pq.ParquetWriter(handle, schema)))
+                opened[0].write_table(table.cast(schema))
+
+            yield write
+        if opened:
+            with self._lock:
+                self._check()
+                self.bundle.record_file(rel)
 
     def warn(
         self, message: str, *, partial: bool = False, kind: str = "warning", ref: str | None = None

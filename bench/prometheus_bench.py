@@ -1,0 +1,271 @@
+"""The Prometheus collector at scale against a real Prometheus, baselines in the same run.
+
+    python bench/prometheus_bench.py [--series 20] [--days 30] [--windows 10,30] [--repeat 3]
+                                     [--threshold '> 0.99'] [--compare INCIDENT] [--keep DIR]
+
+A real Prometheus (the Debian package) on a free loopback port, with its own temp dir, is
+backfilled by ``promtool tsdb create-blocks-from openmetrics`` with ``--series`` gauges of
+``--days`` days at 15 s (20 × 30 d = 3,456,000 samples), and stopped by its PID at the end.
+Then, for each window length in ``--windows`` (days, ending at the data's end):
+
+* ``server``: a plain httpx loop over exactly the requests ``incident collect`` makes
+  (label values, rules, alerts, then ``query_range`` in the collector's own step-aligned
+  chunks of 11,000 points), no gzip, each body read and dropped: the sum of the server's
+  time (median of ``--repeat`` loops);
+* ``server gzip``: the same loop with httpx's default ``Accept-Encoding: gzip``;
+* ``collect``: ``incident collect`` with one ``[prometheus]`` table (``step = "15s"``, one
+  named query, built-ins off) in a fresh process, median wall of ``--repeat``, peak RSS of
+  the process from ``wait4``; its samples are checked complete (manifest and Parquet);
+* ``collect 1h``: the same collect of a one-hour window: the fixed cost (interpreter,
+  imports, bundle) that does not grow with samples.
+
+Ratios are against ``server`` of the same window in the same run. ``--compare`` runs another
+build's ``incident`` (e.g. main's) on the same server. The machine may be shared: figures of
+one run are comparable with each other, not with another run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+INCIDENT = str(Path(PYTHON).with_name("incident"))
+STEP = 15
+METRIC = "bench_latency_seconds"
+END = datetime(2026, 1, 31, tzinfo=UTC)  # the data's end (exclusive); the past, always
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (never Prometheus' default 9090)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port != 9090:
+            return port
+
+
+def openmetrics(path: Path, series: int, days: int, seed: int = 9) -> int:
+    """``series`` gauges every 15 s over ``days`` days before `END` (a bounded random walk,
+    three decimals, as latencies print); returns the number of samples."""
+    rnd = random.Random(seed)
+    first = int((END - timedelta(days=days)).timestamp())
+    count = days * 86400 // STEP
+    with path.open("w", encoding="utf-8") as out:
+        out.write(f"# TYPE {METRIC} gauge\n")
+        for s in range(series):
+            name = f'{METRIC}{{instance="node-{s:02d}:9100",job="node"}}'
+            value, lines = 0.5, []
+            for i in range(count):
+                value = min(1.0, max(0.0, value + rnd.uniform(-0.02, 0.02)))
+                lines.append(f"{name} {value:.3f} {first + STEP * i}\n")
+                if len(lines) == 50_000:
+                    out.write("".join(lines))
+                    lines.clear()
+            out.write("".join(lines))
+        out.write("# EOF\n")
+    return series * count
+
+
+def start_prometheus(work: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Prometheus on a free port over ``work/data``; waits for ``/-/ready``."""
+    exe = shutil.which("prometheus")
+    if not exe:
+        raise SystemExit("prometheus is not installed: apt-get install prometheus")
+    port = free_port()
+    (work / "prometheus.yml").write_text("scrape_configs: []\n")
+    argv = [
+        exe,
+        f"--config.file={work / 'prometheus.yml'}",
+        f"--storage.tsdb.path={work / 'data'}",
+        "--storage.tsdb.retention.time=3650d",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    log = (work / "prometheus.log").open("wb")
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url + "/-/ready", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise SystemExit(f"prometheus did not start: {(work / 'prometheus.log').read_text()[-2000:]}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the one process we started, by its PID."""
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def requests_of(since: datetime, until: datetime) -> list[tuple[str, dict[str, str]]]:
+    """The collector's requests for this config, in its order, with its parameters."""
+    sys.path.insert(0, str(ROOT))
+    from incident_timeline.collector.prometheus.chunks import range_chunks
+
+    window = {"start": f"{since.timestamp():.3f}", "end": f"{until.timestamp():.3f}"}
+    plan: list[tuple[str, dict[str, str]]] = [
+        ("/api/v1/label/__name__/values", window),
+        ("/api/v1/rules", {}),
+        ("/api/v1/alerts", {}),
+    ]
+    for start, end in range_chunks(since, until, STEP, 11_000):
+        params = {"query": METRIC, "start": str(round(start.timestamp()))}
+        params.update(end=str(round(end.timestamp())), step=str(STEP))
+        plan.append(("/api/v1/query_range", params))
+    return plan
+
+
+def server_loop(url: str, plan: list[tuple[str, dict[str, str]]], gzip: bool) -> float:
+    """Seconds summed over the plan's requests, each body read in full and dropped."""
+    headers = {} if gzip else {"Accept-Encoding": "identity"}
+    total = 0.0
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+        for path, params in plan:
+            started = time.perf_counter()
+            response = client.get(path, params=params)
+            response.read()
+            total += time.perf_counter() - started
+            response.raise_for_status()
+    return total
+
+
+def run(argv: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MB) and exit code of one fresh process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        raise SystemExit(f"{argv[:2]} failed ({code}): {err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024, code
+
+
+def write_config(path: Path, url: str, threshold: str | None) -> None:
+    line = f'threshold = "{threshold}"\n' if threshold else ""
+    path.write_text(
+        '[incident]\ntitle = "bench"\nmax_window = "40d"\n\n'
+        f'[prometheus]\nurl = "{url}"\nstep = "15s"\nbuiltin_queries = false\ntimeout = 120\n\n'
+        f'[[prometheus.queries]]\nname = "latency"\nexpr = "{METRIC}"\n{line}',
+        encoding="utf-8",
+    )
+
+
+def collect(
+    incident: str, config: Path, out: Path, since: datetime, until: datetime, repeat: int
+) -> tuple[float, float]:
+    """Median wall and peak RSS of ``repeat`` fresh collects into ``out``."""
+    walls, peaks = [], []
+    for _ in range(repeat):
+        shutil.rmtree(out, ignore_errors=True)
+        argv = [incident, "collect", "-c", str(config), "-o", str(out)]
+        argv += ["--since", since.isoformat(), "--until", until.isoformat()]
+        wall, peak, _ = run(argv)
+        walls.append(wall)
+        peaks.append(peak)
+    return statistics.median(walls), max(peaks)
+
+
+def check_complete(out: Path, expected: int) -> str:
+    """The manifest's sample count and the Parquet's rows must both be ``expected``."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    counts = manifest["sources"]["prometheus"]["counts"]
+    rows = pq.ParquetFile(out / "metrics" / "latency.parquet").metadata.num_rows
+    ok = counts["samples"] == rows == expected
+    return f"{'complete' if ok else 'INCOMPLETE'}: {rows:,} rows, {counts['requests']} requests"
+
+
+def one_window(
+    url: str, work: Path, days: float, args: argparse.Namespace, series: int
+) -> list[tuple[str, float, float]]:
+    since = END - timedelta(days=days)
+    plan = requests_of(since, END)
+    server = statistics.median(server_loop(url, plan, False) for _ in range(args.repeat))
+    gzip = server_loop(url, plan, True)
+    config = work / "bench.toml"
+    write_config(config, url, args.threshold)
+    out = work / "bundle"
+    rows = [("server", server, 0.0), ("server gzip", gzip, 0.0)]
+    builds = [("collect", INCIDENT)] + ([("collect (other)", args.compare)] if args.compare else [])
+    for name, incident in builds:
+        wall, peak = collect(incident, config, out, since, END, args.repeat)
+        print(f"  {name}: {check_complete(out, int(series * days * 86400 // STEP))}")
+        rows.append((name, wall, peak))
+    wall, peak = collect(INCIDENT, config, out, END - timedelta(hours=1), END, args.repeat)
+    rows.append(("collect 1h", wall, peak))
+    print(f"  ({len(plan)} requests, {int(series * days * 86400 // STEP):,} samples)")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=20)
+    parser.add_argument("--days", type=int, default=30, help="days of data loaded")
+    parser.add_argument("--windows", default="30", help="comma-separated window lengths (days)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threshold", help="a threshold on the query, e.g. '> 0.99'")
+    parser.add_argument("--compare", help="another build's incident command, same cases")
+    parser.add_argument("--keep", type=Path, help="work directory (default: a temp dir)")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="prom-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    process = None
+    try:
+        if not (work / "data").exists():
+            started = time.perf_counter()
+            samples = openmetrics(work / "om.txt", args.series, args.days)
+            promtool = shutil.which("promtool") or "promtool"
+            argv = [promtool, "tsdb", "create-blocks-from", "openmetrics"]
+            argv += ["--max-block-duration=744h", str(work / "om.txt"), str(work / "data")]
+            subprocess.run(argv, check=True, capture_output=True)
+            (work / "om.txt").unlink()
+            took = time.perf_counter() - started
+            print(f"backfilled {samples:,} samples in {took:.0f} s")
+        process, url = start_prometheus(work)
+        for days in (float(d) for d in args.windows.split(",")):
+            print(f"\n{args.series} series × {days:g} days at {STEP} s")
+            rows = one_window(url, work, days, args, args.series)
+            base = rows[0][1]
+            print(f"  {'case':<18}{'wall s':>9}{'peak MB':>10}{'× server':>10}")
+            for name, wall, peak in rows:
+                memory = f"{peak:>10.0f}" if peak else f"{'':>10}"
+                print(f"  {name:<18}{wall:>9.2f}{memory}{wall / base:>10.2f}")
+    finally:
+        if process is not None:
+            stop(process)
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
