@@ -1,7 +1,8 @@
 """The Prometheus collector at scale against a real Prometheus, baselines in the same run.
 
     python bench/prometheus_bench.py [--series 20] [--days 30] [--windows 10,30] [--repeat 3]
-                                     [--threshold '> 0.99'] [--compare INCIDENT] [--keep DIR]
+                                     [--threshold '> 0.99'] [--compare INCIDENT] [--profile DAYS]
+                                     [--keep DIR]
 
 A real Prometheus (the Debian package) on a free loopback port, with its own temp dir, is
 backfilled by ``promtool tsdb create-blocks-from openmetrics`` with ``--series`` gauges of
@@ -227,6 +228,43 @@ def one_window(
     return rows
 
 
+def profile(url: str, work: Path, days: float, threshold: str | None, top: int = 25) -> None:
+    """cProfile of one collect of the window in this process, by cumulative and own time."""
+    import cProfile
+    import pstats
+
+    from click.testing import CliRunner
+
+    from incident_timeline.collector.prometheus.collector import PrometheusCollector
+    from incident_timeline.report.cli import cli
+
+    config, out = work / "profile.toml", work / "profile-bundle"
+    write_config(config, url, threshold)
+    shutil.rmtree(out, ignore_errors=True)
+    since = END - timedelta(days=days)
+    argv = ["collect", "-c", str(config), "-o", str(out), "--since", since.isoformat()]
+    prof = cProfile.Profile()
+    original = PrometheusCollector.collect
+
+    def profiled(self: PrometheusCollector, *args: object, **kwargs: object) -> object:
+        # the runner collects each source in its own thread: profile that thread
+        prof.enable()
+        try:
+            return original(self, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            prof.disable()
+
+    PrometheusCollector.collect = profiled  # type: ignore[assignment,method-assign]
+    started = time.perf_counter()
+    CliRunner().invoke(cli, [*argv, "--until", END.isoformat()])
+    print(f"\ncollect in process: {time.perf_counter() - started:.2f} s")
+    PrometheusCollector.collect = original  # type: ignore[method-assign]
+    print(f"\ncProfile of collect, {days:g} days")
+    stats = pstats.Stats(prof)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=20)
@@ -235,6 +273,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threshold", help="a threshold on the query, e.g. '> 0.99'")
     parser.add_argument("--compare", help="another build's incident command, same cases")
+    parser.add_argument("--profile", type=float, default=0, help="days to profile (0: none)")
     parser.add_argument("--keep", type=Path, help="work directory (default: a temp dir)")
     args = parser.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="prom-bench-"))
@@ -252,7 +291,7 @@ def main() -> None:
             took = time.perf_counter() - started
             print(f"backfilled {samples:,} samples in {took:.0f} s")
         process, url = start_prometheus(work)
-        for days in (float(d) for d in args.windows.split(",")):
+        for days in (float(d) for d in args.windows.split(",") if d):
             print(f"\n{args.series} series × {days:g} days at {STEP} s")
             rows = one_window(url, work, days, args, args.series)
             base = rows[0][1]
@@ -260,6 +299,8 @@ def main() -> None:
             for name, wall, peak in rows:
                 memory = f"{peak:>10.0f}" if peak else f"{'':>10}"
                 print(f"  {name:<18}{wall:>9.2f}{memory}{wall / base:>10.2f}")
+        if args.profile:
+            profile(url, work, args.profile, args.threshold)
     finally:
         if process is not None:
             stop(process)

@@ -27,9 +27,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from incident_timeline.collector.prometheus.matrix import Series, series_of
+from incident_timeline.collector.prometheus.matrix import Series, numbered, series_of
 from incident_timeline.timeline.metrics import DEFAULT_STEP_SECONDS
 
 NICE_STEPS = (15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
@@ -113,9 +112,8 @@ class Piece:
 
     def refs(self) -> pa.Array:
         """Each sample's raw evidence, ``ref#/data/result/i/values/j`` (built in Arrow)."""
-        offsets = pa.array(np.arange(self.offset, self.offset + len(self.times)))
         prefix = f"{self.ref}#/data/result/{self.index}/values/"
-        return pc.binary_join_element_wise(prefix, pc.cast(offsets, pa.string()), "")
+        return numbered(prefix, self.offset, len(self.times))
 
 
 class Stitcher:

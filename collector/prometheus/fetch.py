@@ -122,21 +122,20 @@ def receive(
     out: SourceWriter, folder: str, calls: Sequence[Call], errors: list[PromAPIError]
 ) -> Iterator[Chunk]:
     """Each answer stored as received (``folder/NNN.json``) and checked, in order, with the
-    next request in flight meanwhile; the first error is appended to ``errors`` and ends the
-    chunks."""
+    next request in flight (and stored) meanwhile; the first error is appended to ``errors``
+    and ends the chunks."""
     if not calls:
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prometheus-fetch") as pool:
-        pending = _submit(pool, calls[0])
+        pending = _submit(pool, out, f"{folder}/000.json", calls[0])
         for index in range(len(calls)):
             try:
-                reply = pending.result()
+                reply, ref = pending.result()
             except TooLargeError as exc:
                 errors.append(PromAPIError("too large", str(exc), 200))
                 return
             if index + 1 < len(calls):
-                pending = _submit(pool, calls[index + 1])
-            ref = out.write_raw(f"{folder}/{index:03d}.json", reply.body)
+                pending = _submit(pool, out, f"{folder}/{index + 1:03d}.json", calls[index + 1])
             try:
                 envelope = reply.check()
                 problem = matrix_problem(envelope)
@@ -149,9 +148,17 @@ def receive(
             yield Chunk(ref, envelope, reply.series or series_of(envelope))
 
 
-def _submit(pool: ThreadPoolExecutor, call: Call) -> Future[Reply]:
-    # the source's context (its writer: deadline, secrets, counts) goes along to the thread
-    return pool.submit(contextvars.copy_context().run, call)
+def _submit(
+    pool: ThreadPoolExecutor, out: SourceWriter, relpath: str, call: Call
+) -> Future[tuple[Reply, str]]:
+    """Send ``call`` and store its answer in the pool's thread, under the source's context
+    (its writer: deadline, secrets, counts)."""
+
+    def fetch() -> tuple[Reply, str]:
+        reply = call()
+        return reply, out.write_raw(relpath, reply.body)
+
+    return pool.submit(contextvars.copy_context().run, fetch)
 
 
 def samples_of(

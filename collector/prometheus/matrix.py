@@ -90,14 +90,35 @@ def series_of(envelope: dict[str, Any], *, lenient: bool = False) -> list[Series
 
 
 def repeat(text: str, count: int) -> pa.Array:
-    """``text`` ``count`` times as an Arrow string array (the copies made in C++)."""
-    return pc.take(pa.array([text], pa.string()), pa.array(np.zeros(count, np.int32)))
+    """``text`` ``count`` times as an Arrow ``large_string`` array (pandas' ``string``
+    dtype in Arrow), built from its two buffers."""
+    data = text.encode("utf-8")
+    offsets = np.arange(count + 1, dtype=np.int64) * len(data)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data * count)]
+    return pa.Array.from_buffers(pa.large_string(), count, buffers)
+
+
+def numbered(prefix: str, first: int, count: int) -> pa.Array:
+    """``prefix`` followed by ``first``, ``first + 1``, ... (``count`` large strings)."""
+    digits = _digits(first + count)[first : first + count]
+    text = pa.large_string()
+    return pc.binary_join_element_wise(pa.scalar(prefix, text), digits, pa.scalar("", text))
+
+
+_DIGITS: list[pa.Array] = [pa.array([], pa.large_string())]
+
+
+def _digits(upto: int) -> pa.Array:
+    """ "0", "1", ... up to at least ``upto`` (cached: chunks repeat the same offsets)."""
+    if len(_DIGITS[0]) < upto:
+        _DIGITS[0] = pc.cast(pa.array(np.arange(max(upto, 16_384))), pa.large_string())
+    return _DIGITS[0]
 
 
 def string_series(arrays: list[pa.Array]) -> pd.Series:
     """Arrow string arrays joined as one pandas ``string`` column (Arrow-backed: no Python
     object per row)."""
-    joined = pa.chunked_array(arrays, pa.string()).combine_chunks()
+    joined = pa.chunked_array(arrays, pa.large_string()).combine_chunks()
     return pd.Series(pd.arrays.ArrowStringArray(joined), dtype="string")
 
 

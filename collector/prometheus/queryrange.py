@@ -12,11 +12,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from incident_timeline.collector.errors import ExportFormatError
-from incident_timeline.collector.prometheus.matrix import repeat, series_of, string_series
+from incident_timeline.collector.prometheus.matrix import (
+    numbered,
+    repeat,
+    series_of,
+    string_series,
+)
 from incident_timeline.timeline.metrics import (
     alert_transitions,
     parse_threshold,
@@ -144,8 +147,7 @@ def _samples(result: list[Any]) -> pd.DataFrame:
         size = len(series.times)
         keys.append(repeat(series_key(series.metric), size))
         texts.append(repeat(json.dumps(series.metric, sort_keys=True), size))
-        offsets = pc.cast(pa.array(np.arange(size)), pa.string())
-        pointers.append(pc.binary_join_element_wise(f"/data/result/{i}/values/", offsets, ""))
+        pointers.append(numbered(f"/data/result/{i}/values/", 0, size))
     times = [s.times for s in columns] or [np.empty(0, np.int64)]
     values = [s.values for s in columns] or [np.empty(0, np.float64)]
     return pd.DataFrame(

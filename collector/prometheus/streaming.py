@@ -21,7 +21,6 @@ from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.prometheus.api import PromAPIError
 from incident_timeline.collector.prometheus.chunks import Piece, Stitcher
 from incident_timeline.collector.prometheus.fetch import Call, receive, samples_of
-from incident_timeline.collector.prometheus.matrix import repeat
 from incident_timeline.collector.prometheus.queryrange import crossing_row, series_key
 from incident_timeline.timeline.metrics import crossing_positions, parse_threshold
 
@@ -37,6 +36,14 @@ METRICS_SCHEMA = pa.Schema.from_pandas(
     ),
     preserve_index=False,
 )
+# Written with the label columns as dictionaries (a series' labels once per row group, not
+# once per sample) and read back as METRICS_SCHEMA's strings; dictionary-encoding or min/max
+# statistics of the refs (one per sample, all different) would be work thrown away.
+_LABELS = pa.dictionary(pa.int32(), pa.large_string())
+WRITE_SCHEMA = pa.schema(
+    [pa.field(f.name, _LABELS) if f.name in ("series", "labels") else f for f in METRICS_SCHEMA]
+)
+WRITE_OPTIONS = {"use_dictionary": ["series", "labels"], "write_statistics": ["time", "value"]}
 Rows = list[dict[str, object]]
 
 
@@ -108,7 +115,7 @@ def stream_range(
     errors: list[PromAPIError] = []
     kept: dict[str, list[Piece]] = {}
     done = Streamed()
-    with out.metrics_writer(name, METRICS_SCHEMA) as write:
+    with out.metrics_writer(name, WRITE_SCHEMA, read_as=METRICS_SCHEMA, **WRITE_OPTIONS) as write:
         for chunk in receive(out, folder, calls, errors):
             pieces = stitcher.add(chunk)
             write(metrics_table(pieces))
@@ -127,21 +134,22 @@ def stream_range(
 
 
 def metrics_table(pieces: Sequence[Piece]) -> pa.Table:
-    """One chunk's new samples as rows of ``metrics/<name>.parquet`` (`METRICS_SCHEMA`)."""
+    """One chunk's new samples as rows of ``metrics/<name>.parquet`` (`WRITE_SCHEMA`)."""
     if not pieces:
-        return METRICS_SCHEMA.empty_table()
+        return WRITE_SCHEMA.empty_table()
     times = np.concatenate([p.times for p in pieces]) * 1_000_000
+    which = pa.array(
+        np.repeat(np.arange(len(pieces), dtype=np.int32), [len(p.times) for p in pieces])
+    )
+    keys = [series_key(p.metric) for p in pieces]
+    texts = [json.dumps(p.metric, sort_keys=True) for p in pieces]
     return pa.table(
         {
             "time": pa.array(times, pa.timestamp("ns", tz="UTC")),
-            "series": pa.chunked_array(
-                [repeat(series_key(p.metric), len(p.times)) for p in pieces]
-            ),
-            "labels": pa.chunked_array(
-                [repeat(json.dumps(p.metric, sort_keys=True), len(p.times)) for p in pieces]
-            ),
+            "series": pa.DictionaryArray.from_arrays(which, pa.array(keys, pa.large_string())),
+            "labels": pa.DictionaryArray.from_arrays(which, pa.array(texts, pa.large_string())),
             "value": np.concatenate([p.values for p in pieces]),
-            "ref": pa.chunked_array([p.refs() for p in pieces]),
+            "ref": pa.chunked_array([p.refs() for p in pieces], pa.large_string()),
         },
-        schema=METRICS_SCHEMA,
+        schema=WRITE_SCHEMA,
     )
