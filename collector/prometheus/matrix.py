@@ -101,8 +101,8 @@ def repeat(text: str, count: int) -> pa.Array:
 def numbered(prefix: str, first: int, count: int) -> pa.Array:
     """``prefix`` followed by ``first``, ``first + 1``, ... (``count`` large strings)."""
     digits = _digits(first + count)[first : first + count]
-    text = pa.large_string()
-    return pc.binary_join_element_wise(pa.scalar(prefix, text), digits, pa.scalar("", text))
+    # inserting at 0 is several times faster than binary_join_element_wise
+    return pc.binary_replace_slice(digits, start=0, stop=0, replacement=prefix)
 
 
 _DIGITS: list[pa.Array] = [pa.array([], pa.large_string())]
@@ -163,51 +163,50 @@ def _fast(envelope: Any, segments: list[bytes]) -> list[Series] | None:
         isinstance(s, dict) and s.get("values") == [] and isinstance(s.get("metric", {}), dict)
         for s in result
     )
-    counts = [_pairs(segment) for segment in segments]
-    if not ok or any(n is None for n in counts):
+    if not ok:
         return None
-    table = _read(segments)
-    if table is None or len(table) != sum(n or 0 for n in counts):
+    counts = [segment.count(b"[") for segment in segments]
+    text = _compact(segments, counts)
+    table = _read(text) if text is not None else None
+    if table is None or len(table) != sum(counts):
         return None
     seconds = table.column("t").to_numpy()
     if not np.isfinite(seconds).all():
         return None
     times, values = _millis(seconds), table.column("v").to_numpy()
     found, at = [], 0
-    for series, n in zip(result, counts, strict=True):
-        size = n or 0
-        found.append(
-            Series(dict(series.get("metric") or {}), times[at : at + size], values[at : at + size])
-        )
+    for series, size in zip(result, counts, strict=True):
+        metric = dict(series.get("metric") or {})
+        found.append(Series(metric, times[at : at + size], values[at : at + size]))
         at += size
     return found
 
 
-def _pairs(segment: bytes) -> int | None:
-    """How many ``[t,"v"]`` pairs a cut array holds, or None if it is not exactly a run of
-    them: every bracket, quote and comma where a compact pair puts it, and no escapes."""
-    if not segment:
-        return 0
-    n = segment.count(b"[")
+def _compact(segments: list[bytes], counts: list[int]) -> bytes | None:
+    """The cut arrays joined by newlines, if they are exactly runs of ``[t,"v"]`` pairs (every
+    bracket, quote and comma where a compact pair puts it, no escapes); else None. Counted
+    over the whole text: the CSV read then insists on two numbers per line."""
+    filled = [s for s in segments if s]
+    if not all(s.startswith(b"[") and s.endswith(b'"]') for s in filled):
+        return None
+    text, n, k = b"\n".join(filled), sum(counts), len(filled)
     ok = (
-        segment.startswith(b"[")
-        and segment.endswith(b'"]')
-        and segment.count(b"]") == n
-        and segment.count(b"],[") == n - 1
-        and segment.count(b',"') == n
-        and segment.count(b'"]') == n
-        and segment.count(b'"') == 2 * n
-        and segment.count(b",") == 2 * n - 1
-        and b"\\" not in segment
-        and b"\n" not in segment
+        text.count(b"]") == n
+        and text.count(b"],[") == n - k
+        and text.count(b',"') == n
+        and text.count(b'"]') == n
+        and text.count(b'"') == 2 * n
+        and text.count(b",") == 2 * n - k
+        and text.count(b"\n") == max(k - 1, 0)
+        and b"\\" not in text
     )
-    return n if ok else None
+    return text if ok else None
 
 
-def _read(segments: list[bytes]) -> pa.Table | None:
+def _read(compact: bytes) -> pa.Table | None:
     """All pairs as one two-column CSV (``t,v`` lines) read by Arrow; None if any field is
     not a number."""
-    text = b"\n".join(s for s in segments if s).replace(b"],[", b"\n").translate(None, b'[]"')
+    text = compact.replace(b"],[", b"\n").translate(None, b'[]"')
     if not text:
         return pa.table({"t": pa.array([], pa.float64()), "v": pa.array([], pa.float64())})
     try:
