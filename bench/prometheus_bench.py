@@ -30,12 +30,12 @@ one run are comparable with each other, not with another run's.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import random
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,10 +143,24 @@ def requests_of(since: datetime, until: datetime) -> list[tuple[str, dict[str, s
     return plan
 
 
-def server_loop(url: str, plan: list[tuple[str, dict[str, str]]], gzip: bool) -> float:
-    """Seconds summed over the plan's requests, each body read in full and dropped."""
+SERVER: list[int] = []  # the Prometheus PID, for its CPU time
+
+
+def server_cpu() -> float:
+    """CPU seconds (user + system) Prometheus has used so far, from /proc/PID/stat."""
+    if not SERVER:
+        return 0.0
+    fields = Path(f"/proc/{SERVER[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_loop(
+    url: str, plan: list[tuple[str, dict[str, str]]], gzip: bool
+) -> tuple[float, float]:
+    """Seconds summed over the plan's requests, each body read in full and dropped, and the
+    CPU seconds Prometheus spent on them."""
     headers = {} if gzip else {"Accept-Encoding": "identity"}
-    total = 0.0
+    total, cpu = 0.0, server_cpu()
     with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
         for path, params in plan:
             started = time.perf_counter()
@@ -154,11 +168,11 @@ def server_loop(url: str, plan: list[tuple[str, dict[str, str]]], gzip: bool) ->
             response.read()
             total += time.perf_counter() - started
             response.raise_for_status()
-    return total
+    return total, server_cpu() - cpu
 
 
-def run(argv: list[str]) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MB) and exit code of one fresh process."""
+def run(argv: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds of one fresh process."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -167,7 +181,7 @@ def run(argv: list[str]) -> tuple[float, float, int]:
     if code != 0:
         err = proc.stderr.read().decode() if proc.stderr else ""
         raise SystemExit(f"{argv[:2]} failed ({code}): {err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, code
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def write_config(path: Path, url: str, threshold: str | None) -> None:
@@ -180,24 +194,43 @@ def write_config(path: Path, url: str, threshold: str | None) -> None:
     )
 
 
+@dataclasses.dataclass
+class Case:
+    """One measured case: median wall s, peak RSS MB, median CPU s of the process and of
+    Prometheus meanwhile, and the source's own seconds (from the manifest)."""
+
+    name: str
+    wall: float
+    peak: float = 0.0
+    cpu: float = 0.0
+    server_cpu: float = 0.0
+    source: float = 0.0
+
+
 def collect(
-    incident: str, config: Path, out: Path, since: datetime, until: datetime, repeat: int
-) -> tuple[float, float, float]:
-    """Median wall, peak RSS and median source seconds (the manifest's: the collector's own
-    time inside the process) of ``repeat`` fresh collects into ``out``."""
+    name: str,
+    incident: str,
+    config: Path,
+    out: Path,
+    window: tuple[datetime, datetime],
+    repeat: int,
+) -> Case:
+    """``repeat`` fresh collects into ``out`` (medians; the peak RSS is the largest)."""
     import json
 
-    walls, peaks, sources = [], [], []
+    runs = []
     for _ in range(repeat):
         shutil.rmtree(out, ignore_errors=True)
         argv = [incident, "collect", "-c", str(config), "-o", str(out)]
-        argv += ["--since", since.isoformat(), "--until", until.isoformat()]
-        wall, peak, _ = run(argv)
-        walls.append(wall)
-        peaks.append(peak)
+        argv += ["--since", window[0].isoformat(), "--until", window[1].isoformat()]
+        before = server_cpu()
+        wall, peak, cpu = run(argv)
         manifest = json.loads((out / "manifest.json").read_text())
-        sources.append(manifest["sources"]["prometheus"]["seconds"])
-    return statistics.median(walls), max(peaks), statistics.median(sources)
+        seconds = manifest["sources"]["prometheus"]["seconds"]
+        runs.append(Case(name, wall, peak, cpu, server_cpu() - before, seconds))
+    middle = sorted(runs, key=lambda c: c.wall)[len(runs) // 2]
+    middle.peak = max(c.peak for c in runs)
+    return middle
 
 
 def check_complete(out: Path, expected: int) -> str:
@@ -215,24 +248,45 @@ def check_complete(out: Path, expected: int) -> str:
 
 def one_window(
     url: str, work: Path, days: float, args: argparse.Namespace, series: int
-) -> list[tuple[str, float, float]]:
+) -> list[Case]:
     since = END - timedelta(days=days)
     plan = requests_of(since, END)
-    server = statistics.median(server_loop(url, plan, False) for _ in range(args.repeat))
-    gzip = server_loop(url, plan, True)
+    loops = sorted(server_loop(url, plan, False) for _ in range(args.repeat))
+    wall, cpu = loops[len(loops) // 2]
+    gzip_wall, gzip_cpu = server_loop(url, plan, True)
     config = work / "bench.toml"
     write_config(config, url, args.threshold)
     out = work / "bundle"
-    rows = [("server", server, 0.0), ("server gzip", gzip, 0.0)]
+    cases = [
+        Case("server", wall, server_cpu=cpu),
+        Case("server gzip", gzip_wall, server_cpu=gzip_cpu),
+    ]
     builds = [("collect", INCIDENT)] + ([("collect (other)", args.compare)] if args.compare else [])
+    expected = int(series * days * 86400 // STEP)
     for name, incident in builds:
-        wall, peak, source = collect(incident, config, out, since, END, args.repeat)
-        print(f"  {name}: {check_complete(out, int(series * days * 86400 // STEP))}")
-        rows += [(name, wall, peak), (f"  {name}: source", source, 0.0)]
-    wall, peak, source = collect(INCIDENT, config, out, END - timedelta(hours=1), END, args.repeat)
-    rows += [("collect 1h", wall, peak), ("  collect 1h: source", source, 0.0)]
-    print(f"  ({len(plan)} requests, {int(series * days * 86400 // STEP):,} samples)")
-    return rows
+        cases.append(collect(name, incident, config, out, (since, END), args.repeat))
+        print(f"  {name}: {check_complete(out, expected)}")
+    hour = (END - timedelta(hours=1), END)
+    cases.append(collect("collect 1h", INCIDENT, config, out, hour, args.repeat))
+    print(f"  ({len(plan)} requests, {expected:,} samples)")
+    return cases
+
+
+def report(cases: list[Case]) -> None:
+    """The table: wall and CPU (the process's plus Prometheus') against the server loop's."""
+    base = cases[0]
+    print(
+        f"  {'case':<16}{'wall s':>8}{'× server':>9}{'source s':>10}{'× server':>9}"
+        f"{'peak MB':>9}{'CPU s':>8}{'server CPU':>11}{'CPU × server':>13}"
+    )
+    for c in cases:
+        source = f"{c.source:>10.2f}{c.source / base.wall:>9.2f}" if c.source else " " * 19
+        total = c.cpu + c.server_cpu
+        print(
+            f"  {c.name:<16}{c.wall:>8.2f}{c.wall / base.wall:>9.2f}{source}"
+            f"{c.peak or float('nan'):>9.0f}{c.cpu:>8.2f}{c.server_cpu:>11.2f}"
+            f"{total / base.server_cpu:>13.2f}"
+        )
 
 
 def profile(url: str, work: Path, days: float, threshold: str | None, top: int = 25) -> None:
@@ -298,14 +352,10 @@ def main() -> None:
             took = time.perf_counter() - started
             print(f"backfilled {samples:,} samples in {took:.0f} s")
         process, url = start_prometheus(work)
+        SERVER.append(process.pid)
         for days in (float(d) for d in args.windows.split(",") if d):
             print(f"\n{args.series} series × {days:g} days at {STEP} s")
-            rows = one_window(url, work, days, args, args.series)
-            base = rows[0][1]
-            print(f"  {'case':<18}{'wall s':>9}{'peak MB':>10}{'× server':>10}")
-            for name, wall, peak in rows:
-                memory = f"{peak:>10.0f}" if peak else f"{'':>10}"
-                print(f"  {name:<18}{wall:>9.2f}{memory}{wall / base:>10.2f}")
+            report(one_window(url, work, days, args, args.series))
         if args.profile:
             profile(url, work, args.profile, args.threshold)
     finally:

@@ -183,30 +183,24 @@ def _fast(envelope: Any, segments: list[bytes]) -> list[Series] | None:
 
 
 def _compact(segments: list[bytes], counts: list[int]) -> bytes | None:
-    """The cut arrays joined by newlines, if they are exactly runs of ``[t,"v"]`` pairs (every
-    bracket, quote and comma where a compact pair puts it, no escapes); else None. Counted
-    over the whole text: the CSV read then insists on two numbers per line."""
+    """The cut arrays as ``t,v`` lines, if they are exactly runs of ``[t,"v"]`` pairs; else
+    None. Counted over the whole text: each pair's brackets (``],[`` between pairs, one ``]``
+    each), its two quotes, one of them after the comma; the CSV read then insists on two
+    numbers per line, which rules out stray commas, spaces, escapes and newlines."""
     filled = [s for s in segments if s]
     if not all(s.startswith(b"[") and s.endswith(b'"]') for s in filled):
         return None
     text, n, k = b"\n".join(filled), sum(counts), len(filled)
-    ok = (
-        text.count(b"]") == n
-        and text.count(b"],[") == n - k
-        and text.count(b',"') == n
-        and text.count(b'"]') == n
-        and text.count(b'"') == 2 * n
-        and text.count(b",") == 2 * n - k
-        and text.count(b"\n") == max(k - 1, 0)
-        and b"\\" not in text
-    )
-    return text if ok else None
+    lines = text.replace(b"],[", b"\n")
+    if (len(text) - len(lines)) // 2 != n - k or lines.count(b"]") != k:
+        return None
+    bare = lines.translate(None, b'[]"')
+    quotes = len(lines) - len(bare) - 2 * k
+    return bare if quotes == 2 * n and lines.count(b',"') == n else None
 
 
-def _read(compact: bytes) -> pa.Table | None:
-    """All pairs as one two-column CSV (``t,v`` lines) read by Arrow; None if any field is
-    not a number."""
-    text = compact.replace(b"],[", b"\n").translate(None, b'[]"')
+def _read(text: bytes) -> pa.Table | None:
+    """``t,v`` lines read by Arrow's CSV parser; None if any field is not a number."""
     if not text:
         return pa.table({"t": pa.array([], pa.float64()), "v": pa.array([], pa.float64())})
     try:
