@@ -10,9 +10,12 @@ Raw samples (``metric[range]`` at an instant) are planned as back-to-back ranges
 by one millisecond, because Prometheus 2 includes a range's left edge and Prometheus 3 does
 not; stitching drops the duplicate.
 
-`stitch` merges chunk answers into one ``query_range``-shaped document (so the parsers in
-`collector.promjson` see one series per label set) and remembers where each merged sample came
-from, so every event's ``ref`` points into the raw file as received.
+Answers are read as columns (`collector.prometheus.matrix`). `Stitcher` merges them as they
+arrive: each chunk gives `Piece`s, the new samples of each series, which remember where in
+which raw file they came from, so every sample's and event's ``ref`` points into the raw file
+as received. A range query is processed piece by piece (`collector.prometheus.streaming`);
+`stitch` keeps all pieces, for raw samples whose parsers read whole series (``ALERTS``, gaps,
+node clocks), and can render them as one ``query_range`` document.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import dataclasses
 import itertools
 import json
 import math
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -199,16 +203,17 @@ class Stitched:
         return f"{piece.ref}#/data/result/{piece.index}/values/{value - first + piece.offset}"
 
 
-def stitch(chunks: list[Chunk], since: datetime, until: datetime) -> Stitched:
-    """Merge chunk answers in time order, keeping samples with ``since <= t < until`` once."""
+def stitch(chunks: Iterable[Chunk], since: datetime, until: datetime) -> Stitched:
+    """Merge chunk answers in time order, keeping samples with ``since <= t < until`` once
+    (every series seen is kept, with no pieces if none of its samples is inside)."""
     stitcher = Stitcher(since, until)
     merged: dict[str, list[Piece]] = {}
     for chunk in chunks:
         for piece in stitcher.add(chunk):
             merged.setdefault(piece.key, []).append(piece)
-    order = sorted(merged)
+    order = sorted(stitcher.metrics)
     return Stitched(
-        [merged[k][0].metric for k in order], [merged[k] for k in order], stitcher.warnings
+        [stitcher.metrics[k] for k in order], [merged.get(k, []) for k in order], stitcher.warnings
     )
 
 

@@ -30,9 +30,9 @@ from incident_timeline.collector.prometheus.chunks import (
     Chunk,
     Piece,
     Stitched,
-    Stitcher,
     range_chunks,
     raw_chunks,
+    stitch,
 )
 from incident_timeline.collector.prometheus.matrix import repeat, series_of, string_series
 from incident_timeline.collector.prometheus.queryrange import matrix_problem, series_key
@@ -84,37 +84,12 @@ def fetch_raw(
     return fetch_all(out, folder, since, until, calls)
 
 
-def fetch_range(
-    api: PrometheusAPI,
-    out: SourceWriter,
-    *,
-    expr: str,
-    folder: str,
-    since: datetime,
-    until: datetime,
-    step: int,
-    max_points: int,
-) -> Fetched:
-    """``query_range`` over ``[since, until)`` at ``step`` s, one raw file per chunk, all
-    stitched in memory (the collector streams instead: `receive` and `Stitcher`)."""
-    calls = range_calls(api, expr, since, until, step, max_points)
-    return fetch_all(out, folder, since, until, calls)
-
-
 def fetch_all(
     out: SourceWriter, folder: str, since: datetime, until: datetime, calls: list[Call]
 ) -> Fetched:
     """Every chunk stitched into one result."""
-    stitcher = Stitcher(since, until)
     errors: list[PromAPIError] = []
-    merged: dict[str, list[Piece]] = {}
-    for chunk in receive(out, folder, calls, errors):
-        for piece in stitcher.add(chunk):
-            merged.setdefault(piece.key, []).append(piece)
-    order = sorted(stitcher.metrics)
-    stitched = Stitched(
-        [stitcher.metrics[k] for k in order], [merged.get(k, []) for k in order], stitcher.warnings
-    )
+    stitched = stitch(receive(out, folder, calls, errors), since, until)
     return Fetched(stitched, errors[0] if errors else None)
 
 
