@@ -12,15 +12,12 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import functools
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.errors import TooLargeError
@@ -34,8 +31,8 @@ from incident_timeline.collector.prometheus.chunks import (
     raw_chunks,
     stitch,
 )
-from incident_timeline.collector.prometheus.matrix import repeat, series_of, string_series
-from incident_timeline.collector.prometheus.queryrange import matrix_problem, series_key
+from incident_timeline.collector.prometheus.matrix import series_of
+from incident_timeline.collector.prometheus.queryrange import matrix_problem, tidy_samples
 from incident_timeline.timeline import schema
 
 SOURCE = "prometheus"
@@ -140,29 +137,11 @@ def samples_of(
     metrics: Sequence[Mapping[str, str]], pieces: Sequence[Sequence[Piece]]
 ) -> pd.DataFrame:
     """Tidy samples (``time, series, labels, value, pointer``) of merged series, ``pointer``
-    holding each sample's raw ref (``raw/...json#/data/result/i/values/j``); built from
-    columns, with no Python object per sample."""
-    series: list[pa.Array] = []
-    labels: list[pa.Array] = []
-    refs: list[pa.Array] = []
-    times: list[np.ndarray] = [np.empty(0, np.int64)]
-    values: list[np.ndarray] = [np.empty(0, np.float64)]
-    for metric, parts in zip(metrics, pieces, strict=True):
-        key, text = series_key(dict(metric)), json.dumps(dict(metric), sort_keys=True)
-        for part in parts:
-            series.append(repeat(key, len(part.times)))
-            labels.append(repeat(text, len(part.times)))
-            refs.append(part.refs())
-            times.append(part.times)
-            values.append(part.values)
-    return pd.DataFrame(
-        {
-            "time": pd.to_datetime(np.concatenate(times), unit="ms", utc=True).as_unit("ns"),
-            "series": string_series(series),
-            "labels": string_series(labels),
-            "value": np.concatenate(values),
-            "pointer": string_series(refs),
-        }
+    holding each sample's raw ref (``raw/...json#/data/result/i/values/j``)."""
+    return tidy_samples(
+        (dict(metric), part.times, part.values, part.refs())
+        for metric, parts in zip(metrics, pieces, strict=True)
+        for part in parts
     )
 
 

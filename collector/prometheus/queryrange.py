@@ -8,10 +8,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from incident_timeline.collector.errors import ExportFormatError
 from incident_timeline.collector.prometheus.matrix import (
@@ -142,14 +144,25 @@ def _samples(result: list[Any]) -> pd.DataFrame:
         if not isinstance(series, dict) or not isinstance(series.get("values"), list):
             raise ExportFormatError(f"data.result[{i}] is not a range series with 'values'")
     columns = series_of({"data": {"result": result}}, lenient=True)
+    return tidy_samples(
+        (s.metric, s.times, s.values, numbered(f"/data/result/{i}/values/", 0, len(s.times)))
+        for i, s in enumerate(columns)
+    )
+
+
+def tidy_samples(
+    parts: Iterable[tuple[dict[str, str], np.ndarray, np.ndarray, pa.Array]],
+) -> pd.DataFrame:
+    """Tidy samples (``time, series, labels, value, pointer``) from ``(metric, times in ms,
+    values, pointers)`` parts, built from columns with no Python object per sample."""
     keys, texts, pointers = [], [], []
-    for i, series in enumerate(columns):
-        size = len(series.times)
-        keys.append(repeat(series_key(series.metric), size))
-        texts.append(repeat(json.dumps(series.metric, sort_keys=True), size))
-        pointers.append(numbered(f"/data/result/{i}/values/", 0, size))
-    times = [s.times for s in columns] or [np.empty(0, np.int64)]
-    values = [s.values for s in columns] or [np.empty(0, np.float64)]
+    times, values = [np.empty(0, np.int64)], [np.empty(0, np.float64)]
+    for metric, millis, numbers, where in parts:
+        keys.append(repeat(series_key(metric), len(millis)))
+        texts.append(repeat(json.dumps(metric, sort_keys=True), len(millis)))
+        pointers.append(where)
+        times.append(millis)
+        values.append(numbers)
     return pd.DataFrame(
         {
             "time": pd.to_datetime(np.concatenate(times), unit="ms", utc=True).as_unit("ns"),
