@@ -16,14 +16,15 @@ at a time as collectors add them, so memory does not grow with the input.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import dataclasses
 import hashlib
 import json
 import shutil
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -258,6 +259,40 @@ class SourceWriter:
             self.bundle.record_file(rel)
         return rel
 
+    @contextmanager
+    def metrics_writer(
+        self, name: str, schema: pa.Schema, *, read_as: pa.Schema | None = None, **options: Any
+    ) -> Iterator[Callable[[pa.Table], None]]:
+        """Write metrics/<name>.parquet a table at a time (one row group each, so memory does
+        not grow with the samples); the file appears when the block ends, if any table had
+        rows. Tables are cast to ``schema``; ``options`` go to ``pq.ParquetWriter``.
+
+        ``read_as``: the schema readers get (stored as the file's Arrow schema), when the
+        tables are written in another physical form of it, e.g. a dictionary-typed column
+        stored as Parquet dictionary pages and read back as plain strings."""
+        self._check()
+        rel = f"metrics/{name}.parquet"
+        opened: list[pq.ParquetWriter] = []
+        if read_as is not None:
+            options["store_schema"] = False
+        with ExitStack() as stack:
+
+            def write(table: pa.Table) -> None:
+                if not len(table):
+                    return
+                if not opened:
+                    handle = stack.enter_context(atomic_open(self.bundle.path / rel))
+                    opened.append(stack.enter_context(pq.ParquetWriter(handle, schema, **options)))
+                opened[0].write_table(table.cast(schema))
+
+            yield write
+            if opened and read_as is not None:
+                opened[0].add_key_value_metadata(arrow_schema_metadata(read_as))
+        if opened:
+            with self._lock:
+                self._check()
+                self.bundle.record_file(rel)
+
     def warn(
         self, message: str, *, partial: bool = False, kind: str = "warning", ref: str | None = None
     ) -> None:
@@ -275,6 +310,15 @@ class SourceWriter:
             self._events.close()
         self.bundle.record_file(f"events/{self.name}.parquet")
         return self._events.count
+
+
+def arrow_schema_metadata(schema: pa.Schema) -> dict[str, str]:
+    """Parquet key-value metadata that makes Arrow (and pandas) read a file as ``schema``:
+    the serialized schema under ``ARROW:schema``, as ``store_schema`` writes it, and the
+    schema's own metadata (pandas')."""
+    serialized = base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+    extra = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
+    return {**extra, "ARROW:schema": serialized}
 
 
 RUNNING = "running"  # a source's status while it is collected; left behind by a kill

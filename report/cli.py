@@ -29,7 +29,6 @@ from incident_timeline.report.curation import (
     read_curation,
     with_notes,
 )
-from incident_timeline.report.drafts import write_report
 from incident_timeline.report.redact import for_bundle
 from incident_timeline.report.render import FORMATS, render
 from incident_timeline.report.story import manifest_window
@@ -68,6 +67,14 @@ _SUFFIXES = {
 }
 # A format may also be written to files with these suffixes (Timesketch reads .csv or .jsonl).
 _ALSO = {"timesketch": (".csv", ".jsonl"), "table": (".txt",)}
+
+
+def write_report(*args: Any, **kwargs: Any) -> Any:
+    """`report.drafts.write_report`, imported when a report is written: it brings matplotlib,
+    about a second of start-up that every other command (``collect`` first) does without."""
+    from incident_timeline.report.drafts import write_report as write
+
+    return write(*args, **kwargs)
 
 
 def output_format(fmt: str | None, output: Path | None) -> str:

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from incident_timeline.timeline.errors import ThresholdError
@@ -58,6 +59,30 @@ def threshold_crossings(samples: pd.DataFrame, op: str, threshold: float) -> pd.
     out = data.loc[up | down, ["time", "series", "value"]].copy()
     out["state"] = ["above" if u else "below" for u in up[up | down]]
     return out.sort_values(["time", "series"], kind="stable").reset_index(drop=True)
+
+
+def crossing_positions(
+    values: np.ndarray, op: str, threshold: float, before: bool | None = None
+) -> tuple[np.ndarray, np.ndarray, bool | None]:
+    """`threshold_crossings` for one series' values in time order, as arrays, so a long
+    series can be read in pieces: ``before`` is whether the condition held at the series'
+    last non-NaN sample of the previous pieces (None: this is the series' start, where a
+    holding condition counts as a crossing).
+
+    Returns the positions in ``values`` of the crossings, whether each is ``above`` (True)
+    or ``below``, and ``before`` for the next piece. NaN samples are ignored.
+    """
+    positions = np.flatnonzero(~np.isnan(values))
+    holds = np.asarray(_OPS[op](values[positions], threshold), dtype=bool)
+    if not len(holds):
+        return positions, holds, before
+    previous = np.empty_like(holds)
+    previous[1:] = holds[:-1]
+    previous[0] = bool(before)
+    changed = holds != previous
+    if before is None:
+        changed[0] = bool(holds[0])  # a series that starts above counts; one starting below not
+    return positions[changed], holds[changed], bool(holds[-1])
 
 
 def alert_transitions(samples: pd.DataFrame, horizon: pd.Timestamp | None = None) -> pd.DataFrame:

@@ -41,12 +41,15 @@ from incident_timeline.collector.prometheus.evidence import (
     gaps,
 )
 from incident_timeline.collector.prometheus.fetch import (
-    fetch_range,
+    Fetched,
     fetch_raw,
+    range_calls,
     samples_frame,
+    samples_of,
     to_events,
 )
-from incident_timeline.collector.prometheus.queryrange import parse_query_range
+from incident_timeline.collector.prometheus.queryrange import alert_event_rows
+from incident_timeline.collector.prometheus.streaming import stream_range
 from incident_timeline.collector.secrets import is_secret_header
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import DEFAULT_STEP_SECONDS, parse_threshold
@@ -75,6 +78,7 @@ class PrometheusSettings(Endpoint):
     step: str | None = None
     max_points_per_request: int = 11_000
     builtin_queries: bool = True
+    gzip: bool = False  # ask for compressed answers (slower on a local network: see api.py)
     gap_selector: str = "up"
     queries: tuple[Query, ...] = ()
 
@@ -202,7 +206,7 @@ class PrometheusCollector(HttpCollector):
         with make_client(
             self.settings, base_dir=self.base_dir, env=env, transport=self.transport
         ) as client:
-            api = PrometheusAPI(client, policy=self.policy)
+            api = PrometheusAPI(client, policy=self.policy, gzip=self.settings.gzip)
             run = _Run(api, out, window.since, end, self.settings, counts)
             run.all()
             counts["requests"] = api.requests
@@ -294,31 +298,38 @@ class _Run:
         label: str,
         evidence: Evidence | None = None,
     ) -> None:
-        """A range query: raw chunks, samples to metrics/<name>, crossings to events."""
-        fetched = fetch_range(
-            self.api,
+        """A range query, chunk by chunk (`streaming`): raw chunks, samples to
+        metrics/<name>, crossings, ALERTS transitions and the finder's findings to events."""
+        finder = evidence.finder if evidence is not None else None
+        calls = range_calls(
+            self.api, expr, self.since, self.end, step, self.settings.max_points_per_request
+        )
+        done = stream_range(
             self.out,
-            expr=expr,
-            folder=folder,
-            since=self.since,
-            until=self.end,
-            step=step,
-            max_points=self.settings.max_points_per_request,
+            name,
+            folder,
+            calls,
+            (self.since, self.end),
+            threshold=threshold,
+            label=label,
+            on_rows=lambda rows: self.out.add_events(to_events(rows, None, name)),
+            keep_all=finder is not None,
         )
         self.counts["queries"] += 1
-        if fetched.error is not None:
-            self.out.warn(f"query {name}: {fetched.error}", partial=True)
-        result = parse_query_range(fetched.stitched.document, threshold, label)
-        for text in result.warnings:
-            self.out.warn(f"query {name}: {text}")
-        rows = result.rows
-        if evidence is not None and evidence.finder is not None and len(result.samples):
-            rows = rows + evidence.finder(result.samples)
-        self.out.add_events(to_events(rows, fetched.stitched, name))
-        self.counts["series"] += result.series
-        self.counts["samples"] += len(result.samples)
-        if len(result.samples):
-            self.out.write_metrics(name, samples_frame(result.samples, fetched.stitched))
+        if done.error is not None:
+            self.out.warn(f"query {name}: {done.error}", partial=True)
+        for text in done.warnings:
+            self.out.warn(f"query {name}: Prometheus warning: {text}")
+        rows = []
+        if done.kept is not None:
+            alerts = done.kept[done.kept["series"].str.startswith("ALERTS{")]
+            if len(alerts):
+                rows += alert_event_rows(alerts)
+            if finder is not None:
+                rows += finder(done.kept)
+        self.out.add_events(to_events(rows, None, name))
+        self.counts["series"] += done.series
+        self.counts["samples"] += done.samples
 
     def builtin(self, evidence: Evidence) -> None:
         """One built-in evidence query, at the run's step."""
@@ -374,19 +385,18 @@ class _Run:
         fetched = self.raw(NODE_TIME, f"samples/{NODE_TIME}")
         if fetched.empty:
             return
-        result = parse_query_range(fetched.stitched.document, None, NODE_TIME)
-        self.out.write_metrics(NODE_TIME, samples_frame(result.samples, fetched.stitched))
-        rows = clock_direct(result.samples)
-        self.out.add_events(to_events(rows, fetched.stitched, NODE_TIME))
+        samples = _samples(fetched)
+        self.out.write_metrics(NODE_TIME, samples_frame(samples))
+        rows = clock_direct(samples)
+        self.out.add_events(to_events(rows, None, NODE_TIME))
         frames = []
-        jobs = sorted({json.loads(x).get("job", "") for x in result.samples["labels"]})
+        jobs = sorted({json.loads(x).get("job", "") for x in samples["labels"].unique()})
         for index, job in enumerate(jobs):  # the same targets' scrape latency bounds
             quoted = job.replace("\\", "\\\\").replace('"', '\\"')
             selector = f'{SCRAPE_DURATION}{{job="{quoted}"}}'
             durations = self.raw(selector, f"samples/{SCRAPE_DURATION}/{index:02d}")
             if not durations.empty:
-                parsed = parse_query_range(durations.stitched.document, None, SCRAPE_DURATION)
-                frames.append(samples_frame(parsed.samples, durations.stitched))
+                frames.append(samples_frame(_samples(durations)))
         if frames:
             self.out.write_metrics(SCRAPE_DURATION, pd.concat(frames, ignore_index=True))
 
@@ -396,10 +406,13 @@ class _Run:
         fetched = self.raw(selector, folder)
         if fetched.empty:
             return
-        result = parse_query_range(fetched.stitched.document, None, selector)
-        rows = gaps(result.samples)
-        self.out.add_events(to_events(rows, fetched.stitched, selector.split("{")[0]))
+        rows = gaps(_samples(fetched))
+        self.out.add_events(to_events(rows, None, selector.split("{")[0]))
         self.counts["gaps"] += len(rows)
+
+
+def _samples(fetched: Fetched) -> pd.DataFrame:
+    return samples_of(fetched.stitched.metrics, fetched.stitched.pieces)
 
 
 def _seconds(text: str) -> int:

@@ -8,11 +8,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from incident_timeline.collector.errors import ExportFormatError
+from incident_timeline.collector.prometheus.matrix import (
+    numbered,
+    repeat,
+    series_of,
+    string_series,
+)
 from incident_timeline.timeline.metrics import (
     alert_transitions,
     parse_threshold,
@@ -131,34 +140,36 @@ def _sample_ok(pair: Any) -> bool:
 
 
 def _samples(result: list[Any]) -> pd.DataFrame:
-    times: list[float] = []
-    values: list[str] = []
-    keys: list[str] = []
-    labels: list[str] = []
-    pointers: list[str] = []
     for i, series in enumerate(result):
         if not isinstance(series, dict) or not isinstance(series.get("values"), list):
             raise ExportFormatError(f"data.result[{i}] is not a range series with 'values'")
-        metric = series.get("metric") or {}
-        key, text = series_key(metric), json.dumps(metric, sort_keys=True)
-        for j, pair in enumerate(series["values"]):
-            times.append(float(pair[0]))
-            values.append(pair[1])
-            keys.append(key)
-            labels.append(text)
-            pointers.append(f"/data/result/{i}/values/{j}")
+    columns = series_of({"data": {"result": result}}, lenient=True)
+    return tidy_samples(
+        (s.metric, s.times, s.values, numbered(f"/data/result/{i}/values/", 0, len(s.times)))
+        for i, s in enumerate(columns)
+    )
+
+
+def tidy_samples(
+    parts: Iterable[tuple[dict[str, str], np.ndarray, np.ndarray, pa.Array]],
+) -> pd.DataFrame:
+    """Tidy samples (``time, series, labels, value, pointer``) from ``(metric, times in ms,
+    values, pointers)`` parts, built from columns with no Python object per sample."""
+    keys, texts, pointers = [], [], []
+    times, values = [np.empty(0, np.int64)], [np.empty(0, np.float64)]
+    for metric, millis, numbers, where in parts:
+        keys.append(repeat(series_key(metric), len(millis)))
+        texts.append(repeat(json.dumps(metric, sort_keys=True), len(millis)))
+        pointers.append(where)
+        times.append(millis)
+        values.append(numbers)
     return pd.DataFrame(
         {
-            # Prometheus timestamps are whole milliseconds; float seconds would land a few ns off
-            "time": pd.to_datetime(
-                (pd.Series(times, dtype="float64") * 1000).round().astype("int64"),
-                unit="ms",
-                utc=True,
-            ).dt.as_unit("ns"),
-            "series": pd.Series(keys, dtype="string"),
-            "labels": pd.Series(labels, dtype="string"),
-            "value": pd.to_numeric(pd.Series(values, dtype="object"), errors="coerce"),
-            "pointer": pd.Series(pointers, dtype="string"),
+            "time": pd.to_datetime(np.concatenate(times), unit="ms", utc=True).as_unit("ns"),
+            "series": string_series(keys),
+            "labels": string_series(texts),
+            "value": np.concatenate(values),
+            "pointer": string_series(pointers),
         }
     )
 
@@ -170,24 +181,46 @@ def _crossing_rows(samples: pd.DataFrame, threshold: str, label: str) -> list[di
     rows = []
     for c in crossings.itertuples():
         sample = where.loc[(c.series, c.time)]
-        labels = json.loads(sample["labels"])
-        who = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "__name__")
-        text = (
-            f"{label} {op} {value:g} ({c.value:.4g})"
-            if c.state == "above"
-            else f"{label} back to {c.value:.4g}, no longer {op} {value:g}"
-        )
+        metric = json.loads(sample["labels"])
         rows.append(
-            {
-                "time_raw": iso_z(c.time),
-                "kind": "metric_threshold",
-                "severity": "warning" if c.state == "above" else "info",
-                "summary": f"{text}{' for ' + who if who else ''}",
-                "pointer": sample["pointer"],
-                "labels": {**labels, "threshold": f"{op} {value:g}", "state": c.state},
-            }
+            crossing_row(c.time, c.value, c.state, metric, (op, value), label, sample["pointer"])
         )
     return rows
+
+
+def crossing_row(
+    time: pd.Timestamp,
+    value: float,
+    state: str,
+    metric: dict[str, str],
+    threshold: tuple[str, float],
+    label: str,
+    pointer: str,
+) -> dict[str, Any]:
+    """The ``metric_threshold`` event row for one crossing (``state`` above or below) of
+    ``threshold`` (operator, value) by series ``metric``."""
+    op, limit = threshold
+    who = ", ".join(f"{k}={v}" for k, v in sorted(metric.items()) if k != "__name__")
+    text = (
+        f"{label} {op} {limit:g} ({value:.4g})"
+        if state == "above"
+        else f"{label} back to {value:.4g}, no longer {op} {limit:g}"
+    )
+    return {
+        "time_raw": iso_z(time),
+        "kind": "metric_threshold",
+        "severity": "warning" if state == "above" else "info",
+        "summary": f"{text}{' for ' + who if who else ''}",
+        "pointer": pointer,
+        "labels": {**metric, "threshold": f"{op} {limit:g}", "state": state},
+    }
+
+
+def alert_event_rows(
+    alerts: pd.DataFrame, horizon: pd.Timestamp | None = None
+) -> list[dict[str, Any]]:
+    """Event rows for the transitions of ``ALERTS`` samples (a `_samples` frame)."""
+    return _alert_rows(alerts, horizon)
 
 
 def _alert_rows(alerts: pd.DataFrame, horizon: pd.Timestamp | None) -> list[dict[str, Any]]:

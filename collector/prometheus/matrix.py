@@ -1,0 +1,211 @@
+"""Matrix answers as columns: each series' samples as numpy arrays, the body read once.
+
+A ``query_range`` answer (and a range selector's at an instant) is
+``{"status":"success","data":{"resultType":"matrix","result":[{"metric":{...},
+"values":[[<unix seconds>,"<value>"],...]},...]}}`` (Prometheus HTTP API, "Range vectors").
+Decoding that into Python objects costs a list, a number and a string per sample; a 30-day
+answer holds millions. Prometheus writes the samples compactly (``web/api/v1/json_codec.go``:
+``[`` time ``,"`` value ``"]`` joined by ``,``, no spaces), so the fast path cuts every
+``"values":[...]`` array out of the body, decodes the small rest (status, warnings, labels)
+as JSON, and reads the cut samples as two-column CSV with Arrow's C++ parser. ``"values":[``
+cannot occur inside a JSON string (its quote after ``values`` would be escaped), and each cut
+array is checked to have exactly the shape above (counts of brackets, quotes and commas)
+before it is read; anything else (another server's spacing, escapes, a wrong shape) falls
+back to decoding the whole body as JSON, where `queryrange.matrix_problem` names the bad
+field. Both paths give the same columns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+_KEY = b'"values":['
+_READ = pacsv.ReadOptions(column_names=["t", "v"])
+_PARSE = pacsv.ParseOptions(quote_char=False, escape_char=False, newlines_in_values=False)
+_CONVERT = pacsv.ConvertOptions(
+    column_types={"t": pa.float64(), "v": pa.float64()},
+    null_values=[],
+    strings_can_be_null=False,
+    quoted_strings_can_be_null=False,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+    """One series of a matrix answer: its labels, sample times (int64 unix milliseconds: the
+    precision Prometheus stores) and values (float64; NaN and ±Inf as written)."""
+
+    metric: dict[str, str]
+    times: np.ndarray
+    values: np.ndarray
+
+
+def parse_body(body: bytes) -> tuple[Any, list[Series] | None]:
+    """The envelope and, for a well-formed matrix, its series as columns (the envelope's
+    ``values`` arrays are then left empty). ``None`` series: not read here; take the
+    envelope (decoded whole, values included) to `series_of` after checking its shape."""
+    cut = _cut(body)
+    if cut is not None:
+        skeleton, segments = cut
+        try:
+            envelope = json.loads(skeleton)
+        except ValueError:
+            envelope = None
+        found = _fast(envelope, segments)
+        if found is not None:
+            return envelope, found
+    try:
+        return json.loads(body), None
+    except ValueError:
+        return None, None
+
+
+def series_of(envelope: dict[str, Any], *, lenient: bool = False) -> list[Series]:
+    """Columns of a decoded matrix whose shape `queryrange.matrix_problem` accepted
+    (``lenient``: of any matrix, a value that is not a number becoming NaN)."""
+    found = []
+    for series in envelope["data"]["result"]:
+        values = series["values"]
+        if values:
+            pairs = np.array(values, dtype=object).reshape(len(values), 2)
+            times = _millis(pairs[:, 0].astype(np.float64))
+            if lenient:
+                numbers = pd.to_numeric(pd.Series(pairs[:, 1]), errors="coerce").to_numpy(
+                    dtype=np.float64
+                )
+            else:
+                numbers = pairs[:, 1].astype(np.float64)
+        else:
+            times, numbers = np.empty(0, np.int64), np.empty(0, np.float64)
+        found.append(Series(dict(series.get("metric") or {}), times, numbers))
+    return found
+
+
+def repeat(text: str, count: int) -> pa.Array:
+    """``text`` ``count`` times as an Arrow ``large_string`` array (pandas' ``string``
+    dtype in Arrow), built from its two buffers."""
+    data = text.encode("utf-8")
+    offsets = np.arange(count + 1, dtype=np.int64) * len(data)
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(data * count)]
+    return pa.Array.from_buffers(pa.large_string(), count, buffers)
+
+
+def numbered(prefix: str, first: int, count: int) -> pa.Array:
+    """``prefix`` followed by ``first``, ``first + 1``, ... (``count`` large strings)."""
+    digits = _digits(first + count)[first : first + count]
+    # inserting at 0 is several times faster than binary_join_element_wise
+    return pc.binary_replace_slice(digits, start=0, stop=0, replacement=prefix)
+
+
+_DIGITS: list[pa.Array] = [pa.array([], pa.large_string())]
+
+
+def _digits(upto: int) -> pa.Array:
+    """ "0", "1", ... up to at least ``upto`` (cached: chunks repeat the same offsets)."""
+    if len(_DIGITS[0]) < upto:
+        _DIGITS[0] = pc.cast(pa.array(np.arange(max(upto, 16_384))), pa.large_string())
+    return _DIGITS[0]
+
+
+def string_series(arrays: list[pa.Array]) -> pd.Series:
+    """Arrow string arrays joined as one pandas ``string`` column (Arrow-backed: no Python
+    object per row)."""
+    joined = pa.chunked_array(arrays, pa.large_string()).combine_chunks()
+    return pd.Series(pd.arrays.ArrowStringArray(joined), dtype="string")
+
+
+def _millis(seconds: np.ndarray) -> np.ndarray:
+    # Prometheus timestamps are whole milliseconds; float seconds would land a few ns off
+    millis: np.ndarray = np.rint(seconds * 1000).astype(np.int64)
+    return millis
+
+
+def _cut(body: bytes) -> tuple[bytes, list[bytes]] | None:
+    """The body without its samples, and each ``values`` array's inside; None if an array
+    does not end where a compact one must."""
+    parts, segments, pos = [], [], 0
+    while (found := body.find(_KEY, pos)) >= 0:
+        start = found + len(_KEY)
+        parts.append(body[pos:start])
+        if body[start : start + 1] == b"]":
+            segments.append(b"")
+            pos = start
+            continue
+        end = body.find(b"]]", start)
+        if end < 0:
+            return None
+        segments.append(body[start : end + 1])
+        pos = end + 1
+    parts.append(body[pos:])
+    return b"".join(parts), segments
+
+
+def _fast(envelope: Any, segments: list[bytes]) -> list[Series] | None:
+    """Columns for each cut array, if the skeleton is a matrix holding exactly those arrays
+    (emptied) and every array has the compact shape."""
+    if not isinstance(envelope, dict) or envelope.get("status") != "success":
+        return None
+    data = envelope.get("data")
+    if not isinstance(data, dict) or data.get("resultType") != "matrix":
+        return None
+    result = data.get("result")
+    if not isinstance(result, list):
+        return None
+    ok = len(result) == len(segments) and all(
+        isinstance(s, dict) and s.get("values") == [] and isinstance(s.get("metric", {}), dict)
+        for s in result
+    )
+    if not ok:
+        return None
+    counts = [segment.count(b"[") for segment in segments]
+    text = _compact(segments, counts)
+    table = _read(text) if text is not None else None
+    if table is None or len(table) != sum(counts):
+        return None
+    seconds = table.column("t").to_numpy()
+    if not np.isfinite(seconds).all():
+        return None
+    times, values = _millis(seconds), table.column("v").to_numpy()
+    found, at = [], 0
+    for series, size in zip(result, counts, strict=True):
+        metric = dict(series.get("metric") or {})
+        found.append(Series(metric, times[at : at + size], values[at : at + size]))
+        at += size
+    return found
+
+
+def _compact(segments: list[bytes], counts: list[int]) -> bytes | None:
+    """The cut arrays as ``t,v`` lines, if they are exactly runs of ``[t,"v"]`` pairs; else
+    None. Counted over the whole text: each pair's brackets (``],[`` between pairs, one ``]``
+    each), its two quotes, one of them after the comma; the CSV read then insists on two
+    numbers per line, which rules out stray commas, spaces, escapes and newlines."""
+    filled = [s for s in segments if s]
+    if not all(s.startswith(b"[") and s.endswith(b'"]') for s in filled):
+        return None
+    text, n, k = b"\n".join(filled), sum(counts), len(filled)
+    lines = text.replace(b"],[", b"\n")
+    if (len(text) - len(lines)) // 2 != n - k or lines.count(b"]") != k:
+        return None
+    bare = lines.translate(None, b'[]"')
+    quotes = len(lines) - len(bare) - 2 * k
+    return bare if quotes == 2 * n and lines.count(b',"') == n else None
+
+
+def _read(text: bytes) -> pa.Table | None:
+    """``t,v`` lines read by Arrow's CSV parser; None if any field is not a number."""
+    if not text:
+        return pa.table({"t": pa.array([], pa.float64()), "v": pa.array([], pa.float64())})
+    try:
+        return pacsv.read_csv(
+            pa.py_buffer(text), read_options=_READ, parse_options=_PARSE, convert_options=_CONVERT
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return None
