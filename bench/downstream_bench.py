@@ -224,8 +224,10 @@ def main() -> None:
         started = time.perf_counter()
         make_bundle(bundle, args.events)
         size = (bundle / "events" / "file.parquet").stat().st_size / 1e6
-        print(f"bundle: example + {args.events:,} events, events Parquet {size:,.0f} MB "
-              f"(made in {time.perf_counter() - started:.0f} s)")
+        print(
+            f"bundle: example + {args.events:,} events, events Parquet {size:,.0f} MB "
+            f"(made in {time.perf_counter() - started:.0f} s)"
+        )
         wanted = set(args.cases.split(",")) if args.cases else None
         results: dict[str, tuple[float, float]] = {}
         for name, argv in baselines(bundle, tmp).items():
