@@ -1,7 +1,7 @@
 """Downstream commands on a big bundle against DuckDB and pandas baselines, same run.
 
     python bench/downstream_bench.py [--events 4000000] [--repeat 3] [--compare INCIDENT]
-                                     [--cases timeline-csv,...] [--keep DIR]
+                                     [--cases 'timeline csv -o,clocks'] [--keep DIR [--reuse]]
 
 The bundle is the bundled example incident (``incident demo``: every source, key events,
 clock and gap findings) with ``--events`` synthetic pod-log events added to its events
@@ -22,7 +22,8 @@ from ``wait4``, which covers the process and its children):
 * ``read+sort+csv``: pyarrow read, sort on the timeline key, ``pyarrow.csv.write_csv``.
 
 Ratios are against ``duckdb COPY`` and ``read_parquet`` of the same run. ``--compare`` runs
-another build's ``incident`` (e.g. main's) on the same bundle.
+another build's ``incident`` (e.g. main's) on the same bundle; run this script with another
+build's Python to measure that build alone.
 """
 
 from __future__ import annotations
@@ -216,13 +217,15 @@ def main() -> None:
     parser.add_argument("--compare", help="another build's incident command, same cases")
     parser.add_argument("--cases", help="comma-separated case names (default: all)")
     parser.add_argument("--keep", type=Path, help="work directory (default: a temp dir)")
+    parser.add_argument("--reuse", action="store_true", help="keep's bundle as it is, if made")
     args = parser.parse_args()
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="downstream-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     bundle = tmp / "bundle"
     try:
         started = time.perf_counter()
-        make_bundle(bundle, args.events)
+        if not (args.reuse and (bundle / "manifest.json").exists()):
+            make_bundle(bundle, args.events)
         size = (bundle / "events" / "file.parquet").stat().st_size / 1e6
         print(
             f"bundle: example + {args.events:,} events, events Parquet {size:,.0f} MB "

@@ -65,8 +65,9 @@ def write_corrections(bundle: Path, accepted: Sequence[Correction]) -> list[Corr
 def load(bundle: Path) -> tuple[dict[str, Any], Assembled]:
     """Read ``bundle`` and assemble its timeline with findings and accepted corrections."""
     manifest = read_manifest(bundle)
-    frames = read_events(bundle, manifest)
-    assembled = assemble(frames, read_metrics(bundle, manifest), manifest, read_corrections(bundle))
+    metrics, corrections = read_metrics(bundle, manifest), read_corrections(bundle)
+    # The list of frames is passed on, not kept here, so assemble can free it once merged.
+    assembled = assemble(read_events(bundle, manifest), metrics, manifest, corrections)
     return manifest, assembled
 
 
