@@ -39,6 +39,7 @@ from incident_timeline.report.trust import (
     clocks_json,
     clocks_text,
     load,
+    load_integrity,
     write_corrections,
 )
 from incident_timeline.timeline.keyevents import key_events
@@ -318,20 +319,18 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
     """
     _warn_incomplete(bundle)
     with user_errors():
-        manifest, assembled = load(bundle)
-        applied = dict(assembled.applied)
+        manifest, integrity, applied = load_integrity(bundle)
         if correct:
-            chosen = select_corrections(assembled.integrity, correct)
+            chosen = select_corrections(integrity, correct)
             kept = write_corrections(bundle, chosen)
             click.echo(
                 f"Wrote {bundle / CORRECTIONS}: {', '.join(c.id for c in kept) or 'none'}", err=True
             )
-            manifest, assembled = load(bundle)
-            applied = dict(assembled.applied)
+            manifest, integrity, applied = load_integrity(bundle)
     if fmt == "json":
-        click.echo(clocks_json(manifest, assembled.integrity, applied), nl=False)
+        click.echo(clocks_json(manifest, integrity, applied), nl=False)
     else:
-        click.echo(clocks_text(str(bundle), manifest, assembled.integrity, applied), nl=False)
+        click.echo(clocks_text(str(bundle), manifest, integrity, applied), nl=False)
 
 
 @cli.command("report")
