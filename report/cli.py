@@ -32,7 +32,13 @@ from incident_timeline.report.curation import (
 )
 from incident_timeline.report.drafts import write_report
 from incident_timeline.report.redact import for_bundle
-from incident_timeline.report.render import CHUNKED, FORMATS, render, render_chunks
+from incident_timeline.report.render import (
+    CHUNKED,
+    FORMATS,
+    render,
+    render_chunks,
+    write_parquet,
+)
 from incident_timeline.report.story import manifest_window
 from incident_timeline.report.trust import (
     CORRECTIONS,
@@ -270,6 +276,12 @@ def timeline_cmd(
     csv = output is not None and output.suffix.lower() == ".csv"
     if fmt in CHUNKED:  # rows of text: written a batch at a time, never one big string
         text: str | bytes | Iterator[bytes] = render_chunks(frame, fmt)
+    elif fmt == "parquet" and output is not None:
+        with user_errors(), atomic_open(output, "wb") as handle:
+            write_parquet(frame, handle)
+        click.echo(f"Wrote {output}", err=True)
+        _exit_if_incomplete(bundle)
+        return
     else:
         text = render(frame, fmt, title=f"Timeline: {title}", csv=csv)
     with user_errors():

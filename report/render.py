@@ -166,8 +166,15 @@ def render_jsonl(frame: pd.DataFrame) -> str:
 def render_parquet(frame: pd.DataFrame) -> bytes:
     """The frame as Parquet bytes with the event schema."""
     sink = pa.BufferOutputStream()
-    pq.write_table(to_table(frame), sink)
+    write_parquet(frame, sink)
     return bytes(sink.getvalue().to_pybytes())
+
+
+def write_parquet(frame: pd.DataFrame, sink: Any) -> None:
+    """`render_parquet`'s bytes written to ``sink`` (a binary file or Arrow stream) as they
+    are made, not held as one buffer first. Columns are written as one chunk each: a column
+    gathered from slices (see `merge.merge_events`) gives the same pages as any other."""
+    pq.write_table(to_table(frame).combine_chunks(), sink)
 
 
 def _one_line(col: pd.Series) -> pd.Series:
