@@ -183,6 +183,8 @@ def filter_events(
     An invalid pattern raises ValueError naming it and the ``re`` error. Row order is kept and
     the index is reset.
     """
+    if not sources and grep is None:  # nothing to filter: no copy of every row
+        return frame.reset_index(drop=True)
     mask = pd.Series(True, index=frame.index)
     if sources:
         mask &= frame["source"].isin(list(sources)).to_numpy(dtype=bool)
