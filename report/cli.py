@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from incident_timeline.collector.errors import BundleError
 from incident_timeline.collector.kubernetes.settings import with_overrides
 from incident_timeline.collector.runner import SourceOutcome, collect
 from incident_timeline.report import cli_curation as curation_commands
+from incident_timeline.report.chunks import write_chunks
 from incident_timeline.report.cliutil import bundle_argument, user_errors
 from incident_timeline.report.curation import (
     curate_key,
@@ -30,13 +31,20 @@ from incident_timeline.report.curation import (
     with_notes,
 )
 from incident_timeline.report.redact import for_bundle
-from incident_timeline.report.render import FORMATS, render
+from incident_timeline.report.render import (
+    CHUNKED,
+    FORMATS,
+    render,
+    render_chunks,
+    write_parquet,
+)
 from incident_timeline.report.story import manifest_window
 from incident_timeline.report.trust import (
     CORRECTIONS,
     clocks_json,
     clocks_text,
     load,
+    load_integrity,
     write_corrections,
 )
 from incident_timeline.timeline.keyevents import key_events
@@ -273,7 +281,16 @@ def timeline_cmd(
         frame = _timeline(bundle, key_only, sources, grep, redact=redact)
         title = read_manifest(bundle).get("title") or "Incident timeline"
     csv = output is not None and output.suffix.lower() == ".csv"
-    text = render(frame, fmt, title=f"Timeline: {title}", csv=csv)
+    if fmt in CHUNKED:  # rows of text: written a batch at a time, never one big string
+        text: str | bytes | Iterator[bytes] = render_chunks(frame, fmt)
+    elif fmt == "parquet" and output is not None:
+        with user_errors(), atomic_open(output, "wb") as handle:
+            write_parquet(frame, handle)
+        click.echo(f"Wrote {output}", err=True)
+        _exit_if_incomplete(bundle)
+        return
+    else:
+        text = render(frame, fmt, title=f"Timeline: {title}", csv=csv)
     with user_errors():
         _emit(text, output)
     _exit_if_incomplete(bundle)
@@ -321,20 +338,18 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
     """
     _warn_incomplete(bundle)
     with user_errors():
-        manifest, assembled = load(bundle)
-        applied = dict(assembled.applied)
+        manifest, integrity, applied = load_integrity(bundle)
         if correct:
-            chosen = select_corrections(assembled.integrity, correct)
+            chosen = select_corrections(integrity, correct)
             kept = write_corrections(bundle, chosen)
             click.echo(
                 f"Wrote {bundle / CORRECTIONS}: {', '.join(c.id for c in kept) or 'none'}", err=True
             )
-            manifest, assembled = load(bundle)
-            applied = dict(assembled.applied)
+            manifest, integrity, applied = load_integrity(bundle)
     if fmt == "json":
-        click.echo(clocks_json(manifest, assembled.integrity, applied), nl=False)
+        click.echo(clocks_json(manifest, integrity, applied), nl=False)
     else:
-        click.echo(clocks_text(str(bundle), manifest, assembled.integrity, applied), nl=False)
+        click.echo(clocks_text(str(bundle), manifest, integrity, applied), nl=False)
 
 
 @cli.command("report")
@@ -523,15 +538,19 @@ def _exit_if_incomplete(bundle: Path) -> None:
         sys.exit(EXIT_PARTIAL)
 
 
-def _emit(text: str | bytes, output: Path | None) -> None:
+def _emit(text: str | bytes | Iterator[bytes], output: Path | None) -> None:
     if output is None:
-        if isinstance(text, bytes):
-            sys.stdout.buffer.write(text)
-        else:
+        if isinstance(text, str):
             click.echo(text, nl=not text.endswith("\n"))
+        else:
+            write_chunks([text] if isinstance(text, bytes) else text, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
         return
     with atomic_open(output, "wb") as handle:
-        handle.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+        if isinstance(text, str):
+            handle.write(text.encode("utf-8"))
+        else:
+            write_chunks([text] if isinstance(text, bytes) else text, handle)
     click.echo(f"Wrote {output}", err=True)
 
 

@@ -19,12 +19,12 @@ from typing import Any
 
 from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.collector.errors import BundleError
+from incident_timeline.report.chunks import csv_chunks, write_chunks
 from incident_timeline.report.curation import read_curation, with_notes
 from incident_timeline.report.html import report_page
 from incident_timeline.report.plots import figures_markdown, write_figures
 from incident_timeline.report.postmortem import postmortem
 from incident_timeline.report.redact import for_bundle
-from incident_timeline.report.render import render_csv
 from incident_timeline.report.trust import load, read_metrics
 
 STATE = "report-state.json"
@@ -76,8 +76,8 @@ def write_report(
     if figures:
         text = text.rstrip("\n") + "\n\n" + figures_markdown(figures, bundle, path)
     text = mask(text)  # what the draft took from the manifest: errors, warnings, titles
-    with atomic_open(csv, "w") as handle:
-        handle.write(render_csv(events))
+    with atomic_open(csv, "wb") as handle:
+        write_chunks(csv_chunks(events), handle)
     if html_path is not None:
         shown = {f.png: (bundle / f.png).read_bytes() for f in figures}
         with atomic_open(html_path, "w") as handle:

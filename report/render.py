@@ -9,24 +9,29 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from incident_timeline.report.chunks import csv_chunks, text_chunks
 from incident_timeline.report.markdown import md_cell, md_row
 from incident_timeline.timeline.schema import COLUMNS, TIME_COLUMNS, to_table
 from incident_timeline.timeline.timefmt import iso_ns_column
 
-__all__ = ["md_cell", "md_row", "render"]  # md_cell/md_row: the one escape, in markdown.py
+# md_cell/md_row: the one escape, in markdown.py
+__all__ = ["md_cell", "md_row", "render", "render_chunks"]
 FORMATS: tuple[str, ...] = ("table", "md", "csv", "jsonl", "parquet", "html", "timesketch")
+CHUNKED: tuple[str, ...] = ("table", "md", "csv", "jsonl")  # see render_chunks
 TABLE_HEADERS: tuple[str, ...] = ("TIME (UTC)", "SOURCE", "KIND", "ACTOR", "SUMMARY")
 MD_HEADERS: tuple[str, ...] = ("Time (UTC)", "Source", "Kind", "Actor", "Summary")
 MIN_WIDTH = 80
 MIN_SUMMARY = 10
 MAX_ACTOR = 24
 GAP = "  "
+BATCH_ROWS = 1 << 16
 _JSON = json.JSONEncoder(ensure_ascii=False)
 
 
@@ -66,45 +71,79 @@ def render(
     raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
 
 
+def render_chunks(frame: pd.DataFrame, fmt: str, *, width: int | None = None) -> Iterator[bytes]:
+    """``render(frame, fmt)`` as UTF-8 byte chunks of a batch of rows each, for the formats
+    that are rows of text (table, md, csv, jsonl); the whole text is never one string."""
+    if fmt == "csv":
+        return csv_chunks(frame)
+    if fmt == "jsonl":
+        return text_chunks(frame, render_jsonl)
+    if fmt == "md":
+        return _markdown_chunks(frame)
+    if fmt == "table":
+        return _table_chunks(frame, width)
+    raise ValueError(f"format {fmt!r} is not written in chunks; use render()")
+
+
 def render_table(frame: pd.DataFrame, *, width: int | None = None) -> str:
     """A fixed-width text table for the terminal: time (ms), source, kind, actor, summary."""
+    return b"".join(_table_chunks(frame, width)).decode("utf-8")
+
+
+def _table_chunks(frame: pd.DataFrame, width: int | None) -> Iterator[bytes]:
     if width is None:
         # Not a terminal (a pipe, a file): a wide table beats one cut to 80 columns.
         width = max(shutil.get_terminal_size((160, 24)).columns, MIN_WIDTH)
-    fixed = [
+    widths = [len(head) for head in TABLE_HEADERS[:4]]
+    for start in range(0, len(frame), BATCH_ROWS):  # the widest cell of every column first
+        fixed = _table_fixed(frame.iloc[start : start + BATCH_ROWS])
+        widths = [max([w, *col.str.len().tolist()]) for w, col in zip(widths, fixed, strict=True)]
+    room = max(width - sum(widths) - len(GAP) * len(widths), MIN_SUMMARY)
+    lines = [_row(TABLE_HEADERS, widths), _row(["-" * w for w in [*widths, room]], widths)]
+    yield ("\n".join(lines) + "\n").encode("utf-8")
+    for start in range(0, len(frame), BATCH_ROWS):
+        part = frame.iloc[start : start + BATCH_ROWS]
+        summary = _truncate(_one_line(part["summary"]), room)
+        rows = zip(*(col.tolist() for col in _table_fixed(part)), summary.tolist(), strict=True)
+        yield "".join(_row(cells, widths) + "\n" for cells in rows).encode("utf-8")
+
+
+def _table_fixed(frame: pd.DataFrame) -> list[pd.Series]:
+    return [
         frame["time"].dt.strftime("%Y-%m-%d %H:%M:%S.%f").str.slice(0, -3),
         _one_line(frame["source"]),
         _one_line(frame["kind"]),
         _truncate(_one_line(frame["actor"].fillna("")), MAX_ACTOR),
     ]
-    widths = [
-        max([len(head), *col.str.len().tolist()])
-        for head, col in zip(TABLE_HEADERS[:4], fixed, strict=True)
-    ]
-    room = max(width - sum(widths) - len(GAP) * len(widths), MIN_SUMMARY)
-    summary = _truncate(_one_line(frame["summary"]), room)
-    lines = [_row(TABLE_HEADERS, widths), _row(["-" * w for w in [*widths, room]], widths)]
-    rows = zip(*(col.tolist() for col in fixed), summary.tolist(), strict=True)
-    lines.extend(_row(cells, widths) for cells in rows)
-    return "\n".join(lines) + "\n"
 
 
 def render_markdown(frame: pd.DataFrame) -> str:
     """A GitHub Markdown table: time to the second, source, kind, actor, summary."""
+    return b"".join(_markdown_chunks(frame)).decode("utf-8")
+
+
+def _markdown_chunks(frame: pd.DataFrame) -> Iterator[bytes]:
+    head = [md_row(MD_HEADERS), md_row(["---"] * len(MD_HEADERS))]
+    yield ("\n".join(head) + "\n").encode("utf-8")
+    for start in range(0, len(frame), BATCH_ROWS):
+        yield _markdown_rows(frame.iloc[start : start + BATCH_ROWS]).encode("utf-8")
+
+
+def _markdown_rows(frame: pd.DataFrame) -> str:
     times = frame["time"].dt.strftime("%Y-%m-%d %H:%M:%S").tolist()
     columns = [frame[name].tolist() for name in ("source", "kind", "actor", "summary")]
-    lines = [md_row(MD_HEADERS), md_row(["---"] * len(MD_HEADERS))]
-    for time, *cells in zip(times, *columns, strict=True):
-        lines.append(md_row([time, *(md_cell(c) for c in cells)]))
-    return "\n".join(lines) + "\n"
+    return "".join(
+        md_row([time, *(md_cell(c) for c in cells)]) + "\n"
+        for time, *cells in zip(times, *columns, strict=True)
+    )
 
 
 def render_csv(frame: pd.DataFrame) -> str:
-    """All schema columns as CSV; times ISO 8601 with nanoseconds and ``Z``, labels as JSON."""
-    out = frame.loc[:, list(COLUMNS)].copy()
-    for name in TIME_COLUMNS:
-        out[name] = iso_ns_column(out[name])
-    return str(out.to_csv(index=False, lineterminator="\n"))
+    """All schema columns as CSV; times ISO 8601 with nanoseconds and ``Z``, labels as JSON.
+
+    Quoted exactly as pandas' ``to_csv`` quotes (see `report.chunks`), built a batch at a time.
+    """
+    return b"".join(csv_chunks(frame)).decode("utf-8")
 
 
 def render_jsonl(frame: pd.DataFrame) -> str:
@@ -127,8 +166,15 @@ def render_jsonl(frame: pd.DataFrame) -> str:
 def render_parquet(frame: pd.DataFrame) -> bytes:
     """The frame as Parquet bytes with the event schema."""
     sink = pa.BufferOutputStream()
-    pq.write_table(to_table(frame), sink)
+    write_parquet(frame, sink)
     return bytes(sink.getvalue().to_pybytes())
+
+
+def write_parquet(frame: pd.DataFrame, sink: Any) -> None:
+    """`render_parquet`'s bytes written to ``sink`` (a binary file or Arrow stream) as they
+    are made, not held as one buffer first. Columns are written as one chunk each: a column
+    gathered from slices (see `merge.merge_events`) gives the same pages as any other."""
+    pq.write_table(to_table(frame).combine_chunks(), sink)
 
 
 def _one_line(col: pd.Series) -> pd.Series:

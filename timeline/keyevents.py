@@ -152,7 +152,8 @@ def key_events(
     frame = frame.reset_index(drop=True)
     if window is not None:
         inside = (frame["time"] >= window.since) & (frame["time"] < window.until)
-        frame = frame.loc[inside].reset_index(drop=True)
+        if not inside.all():  # all inside (the usual case): no copy of every row
+            frame = frame.loc[inside].reset_index(drop=True)
     kind = frame["kind"]
     severity = frame["severity"]
     keep = kind.isin(KEY_KINDS).to_numpy(dtype=bool, copy=True)

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from incident_timeline.timeline.errors import PatternError
 from incident_timeline.timeline.schema import COLUMNS, empty_events, validate
@@ -39,16 +41,78 @@ def merge_events(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     written in the same millisecond stay in the order the application wrote them. Returns a
     frame with the schema's columns and a fresh 0..n-1 index; no inputs gives an empty frame.
     """
-    parts = []
-    for frame in frames:
-        part = validate(frame)
-        part["_row"] = np.arange(len(part), dtype=np.int64)
-        parts.append(part)
+    parts = [validate(frame) for frame in frames]
     if not parts:
         return empty_events()
-    merged = pd.concat(parts, ignore_index=True)
-    merged = merged.sort_values(list(SORT_KEY), kind="stable", ignore_index=True)
-    return merged.loc[:, list(COLUMNS)]
+    order = merged_order(parts)
+    # Arrow-backed columns are gathered chunk by chunk from the inputs: the rows are copied
+    # once, into their merged order, not concatenated first and then sorted (two copies).
+    columns = {name: _take([p[name] for p in parts], order) for name in COLUMNS}
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(order)))
+
+
+def merged_order(parts: Sequence[pd.DataFrame]) -> np.ndarray:
+    """Positions (into the inputs laid end to end) in timeline order: a stable sort on
+    `SORT_KEY`, with ``_row`` each row's position inside its input.
+
+    Arrow sorts the keys (its sort_indices is stable, and compares strings as UTF-8 bytes,
+    which is code point order, as Python's and pandas' string sorts do).
+    """
+    rows = np.concatenate([np.arange(len(p), dtype=np.int64) for p in parts])
+    keys = {
+        "time": pa.array(np.concatenate([_ns(p["time"]) for p in parts])),
+        "source": _chunked([p["source"] for p in parts]),
+        "stream": _chunked([p["stream"] for p in parts]),
+        "_row": pa.array(rows),
+        "ref": _chunked([p["ref"] for p in parts]),
+    }
+    table = pa.table(keys)
+    order = pc.sort_indices(table, sort_keys=[(k, "ascending") for k in SORT_KEY])
+    return np.asarray(order.to_numpy(), dtype=np.int64)
+
+
+def _ns(times: pd.Series) -> np.ndarray:
+    return np.asarray(times.array.asi8 if hasattr(times.array, "asi8") else times.astype("int64"))
+
+
+def _chunked(columns: Sequence[pd.Series]) -> pa.ChunkedArray:
+    chunks: list[pa.Array] = []
+    for col in columns:
+        arr = pa.array(col.array, type=pa.large_string(), from_pandas=True)
+        chunks.extend(arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr])
+    return pa.chunked_array(chunks, type=pa.large_string())
+
+
+def _take(columns: Sequence[pd.Series], order: np.ndarray) -> pd.Series:
+    """One column of the inputs, laid end to end, at positions ``order``."""
+    if isinstance(columns[0].dtype, pd.StringDtype):
+        whole = _chunked(columns)
+        runs = _runs(order)
+        if runs is not None:  # a few runs in input order (findings into a sorted timeline)
+            taken = pa.chunked_array(
+                [c for start, n in runs for c in whole.slice(start, n).chunks],
+                type=pa.large_string(),
+            )
+        else:
+            taken = whole.take(pa.array(order))
+        return pd.Series(
+            pd.array(taken, dtype=columns[0].dtype), index=pd.RangeIndex(len(order)), copy=False
+        )
+    values = pd.concat([c.reset_index(drop=True) for c in columns], ignore_index=True)
+    return values.take(order).reset_index(drop=True)
+
+
+def _runs(order: np.ndarray) -> list[tuple[int, int]] | None:
+    """``order`` as (start, length) runs of consecutive positions, if there are few of them:
+    then the merged column is slices of the inputs, and its strings are not copied."""
+    if not len(order):
+        return None
+    breaks = np.flatnonzero(np.diff(order) != 1) + 1
+    if len(breaks) > max(64, len(order) >> 12):
+        return None
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(order)]])
+    return [(int(order[a]), int(b - a)) for a, b in zip(starts, ends, strict=True)]
 
 
 def deduplicate(frame: pd.DataFrame) -> pd.DataFrame:
@@ -119,6 +183,8 @@ def filter_events(
     An invalid pattern raises ValueError naming it and the ``re`` error. Row order is kept and
     the index is reset.
     """
+    if not sources and grep is None:  # nothing to filter: no copy of every row
+        return frame.reset_index(drop=True)
     mask = pd.Series(True, index=frame.index)
     if sources:
         mask &= frame["source"].isin(list(sources)).to_numpy(dtype=bool)

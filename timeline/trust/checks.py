@@ -142,12 +142,16 @@ def assemble(
     """Merge and de-duplicate ``frames``, find integrity problems, apply ``corrections``,
     and return the timeline with the findings as ``clock``/``gap`` events."""
     merged = merge_events(frames)
+    del frames  # a list of inputs held only here is freed now: the merge is a copy
     unique = deduplicate(merged)
+    duplicates = len(merged) - len(unique)
+    del merged
     integrity = check_integrity(unique, metrics, manifest, options)
     corrected, applied = apply_corrections(unique, corrections)
+    del unique
     found = findings_frame(integrity.findings, [k for k, n in applied.items() if n])
     events = merge_events([corrected, found])
-    return Assembled(events, integrity, applied, tuple(corrections), len(merged) - len(unique))
+    return Assembled(events, integrity, applied, tuple(corrections), duplicates)
 
 
 def select_corrections(integrity: Integrity, wanted: Sequence[str]) -> list[Correction]:
