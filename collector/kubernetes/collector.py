@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
+import pyarrow as pa
 
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.errors import SourceError
@@ -283,6 +284,7 @@ class _Run:
                     self.window.until,
                     self.s.limit_bytes,
                     self.progress.add_bytes,
+                    self.out.masker,
                 )
                 for plan in plans
             ]
@@ -300,7 +302,9 @@ class _Run:
             return
         assert fetched.rel is not None
         self.read_any = True
-        self.out.bundle.record_file(fetched.rel)
+        self.out.bundle.record_file(
+            fetched.rel, masked=fetched.masked, sha256=fetched.sha256, size=fetched.size
+        )
         self.counts["logs"] += 1
         self.counts["logs_previous"] += plan.previous
         if fetched.capped:
@@ -314,7 +318,7 @@ class _Run:
         rel = fetched.rel.removeprefix("raw/kubernetes/")
         self.parsed(self.batch.add(self.out.bundle.path / fetched.rel, rel, plan))
 
-    def parsed(self, frames: Iterator[tuple[pd.DataFrame, int]]) -> None:
+    def parsed(self, frames: Iterator[tuple[pa.Table, int]]) -> None:
         """Add parsed log events (and count the lines outside the window)."""
         for frame, outside in frames:
             self.out.add_events(frame)
