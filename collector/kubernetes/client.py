@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import urllib3
 
-from incident_timeline.collector.errors import ConfigError, SourceError
+from incident_timeline.collector.errors import ConfigError, DeadlineError, SourceError
 from incident_timeline.collector.http import RETRY_STATUS, RetryPolicy
 
 Query = list[tuple[str, str]]
@@ -143,8 +143,12 @@ class KubeAPI:
         limiter: RateLimiter,
         stream_limiter: RateLimiter,
         timeout: float = 30.0,
+        deadline: float | None = None,
+        budget: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = api_client
+        self.deadline, self.budget, self.clock = deadline, budget, clock
         self.context = context
         self.policy, self.limiter, self.stream_limiter = policy, limiter, stream_limiter
         self.timeout = timeout
@@ -152,10 +156,26 @@ class KubeAPI:
         self.retried = 0
         self.lock = threading.Lock()
 
+    def _left(self, path: str, doing: str) -> float:
+        """Seconds a request may still take: ``timeout``, never past the source's deadline
+        (a DeadlineError once it has passed)."""
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - self.clock()
+        if left <= 0:
+            raise DeadlineError(self.gave_up(f"{doing} GET {path}"))
+        return min(self.timeout, left)
+
+    def gave_up(self, doing: str) -> str:
+        """What the source's deadline cut, the way `collector.http` says it."""
+        budget = f"{self.budget:g} s" if self.budget else "its budget"
+        return f"kubernetes: gave up after {budget} (the source's budget), {doing}"
+
     def _send(self, path: str, query: Query, accept: str, limiter: RateLimiter) -> Any:
         """One request, retried per the policy; the client's raw response (body unread)."""
         for attempt in range(self.policy.retries + 1):
             limiter.take()
+            left = self._left(path, "before")
             with self.lock:
                 self.requests += 1
             method, url, headers, _, _ = self.client.param_serialize(
@@ -167,10 +187,13 @@ class KubeAPI:
             )
             response = None
             try:
+                # (connect, read): urllib3 waits at most this long for each; the whole
+                # request is bounded by the caller reading blocks against the clock.
                 response = self.client.call_api(
-                    method, url, header_params=headers, _request_timeout=self.timeout
+                    method, url, header_params=headers, _request_timeout=(left, left)
                 )
             except Exception as exc:  # urllib3 errors come wrapped or raw; either way a retry
+                self._left(path, "waiting for")
                 if attempt == self.policy.retries:
                     raise SourceError(
                         f"cannot reach the API server of "
@@ -186,13 +209,40 @@ class KubeAPI:
                 response.read()  # drain, so the connection goes back to the pool
             with self.lock:
                 self.retried += 1
+            if self.deadline is not None and self.clock() + wait >= self.deadline:
+                raise DeadlineError(
+                    self.gave_up(f"before a retry of GET {path} due in {wait:.1f} s")
+                )
             self.policy.sleep(wait)
         raise AssertionError("unreachable")
 
     def get(self, path: str, query: Query | None = None) -> Reply:
-        """GET ``path`` as JSON; any status (the caller decides what an error means)."""
-        response = self._send(path, query or [], "application/json", self.limiter)
-        return Reply(response.status, dict(response.headers), response.read())
+        """GET ``path`` as JSON; any status (the caller decides what an error means). The
+        whole answer must come within ``timeout`` (and the source's deadline): a server
+        trickling bytes is cut, as `collector.http` does."""
+        for attempt in range(self.policy.retries + 1):
+            started = self.clock()
+            response = self._send(path, query or [], "application/json", self.limiter)
+            end = started + self._left(path, "reading")
+            body = bytearray()
+            try:
+                for block in response.response.stream(256 * 1024, decode_content=True):
+                    body += block
+                    if self.clock() > end:
+                        break
+                else:
+                    return Reply(response.status, dict(response.headers), bytes(body))
+            except Exception:  # a read timing out (urllib3's own error types vary)
+                pass
+            finally:
+                _release(response.response)
+            self._left(path, "reading the answer of")
+            if attempt == self.policy.retries:
+                raise SourceError(
+                    f"GET {path}: gave up after {self.clock() - started:.0f} s reading the answer "
+                    f"(timeout = {self.timeout:g} s for the whole request)"
+                )
+        raise AssertionError("unreachable")
 
     def get_json(self, path: str, query: Query | None = None) -> tuple[bytes, Any]:
         """GET ``path``; its body and JSON, or a `KubeAPIError` with a clear message."""
@@ -202,8 +252,10 @@ class KubeAPI:
         return reply.body, reply.json()
 
     @contextmanager
-    def stream(self, path: str, query: Query) -> Iterator[Iterator[bytes]]:
-        """GET a text body (a pod log) and yield an iterator of its blocks as they arrive."""
+    def stream(self, path: str, query: Query) -> Iterator[Blocks]:
+        """GET a text body (a pod log) and yield its blocks as they arrive (`Blocks`). A stream
+        may take long (a big log); each read waits at most ``timeout``, and the blocks end
+        early, saying why in ``cut``, at the source's deadline or when the stream breaks."""
         response = self._send(path, query, "text/plain", self.stream_limiter)
         raw = response.response
         try:
@@ -213,9 +265,44 @@ class KubeAPI:
                     path,
                     self.context,
                 )
-            yield raw.stream(256 * 1024, decode_content=True)
+            yield Blocks(self, path, raw.stream(256 * 1024, decode_content=True))
         finally:
-            raw.release_conn()
+            _release(raw)
+
+
+class Blocks:
+    """A log body's blocks as they arrive. They end early at the source's deadline, or when a
+    read fails (timeout, reset): ``cut`` then says why, and what came before is the caller's
+    to keep (the stages after it flush what they hold)."""
+
+    def __init__(self, api: KubeAPI, path: str, blocks: Iterator[bytes]) -> None:
+        self.api, self.path, self.blocks = api, path, blocks
+        self.cut: SourceError | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        api = self.api
+        try:
+            for block in self.blocks:
+                yield block
+                if api.deadline is not None and api.clock() >= api.deadline:
+                    self.cut = DeadlineError(api.gave_up(f"while GET {self.path} streamed"))
+                    return
+        except Exception as exc:  # a read past its timeout, a reset connection
+            if api.deadline is not None and api.clock() >= api.deadline:
+                self.cut = DeadlineError(api.gave_up(f"while GET {self.path} streamed"))
+            else:
+                self.cut = SourceError(
+                    f"GET {self.path}: the stream broke off: {type(exc).__name__}: {exc}"
+                )
+
+
+def _release(raw: Any) -> None:
+    """Give the connection back to the pool; one whose body was not read to its end (a log
+    cut at the window's end, an answer cut by the deadline) is closed instead, so no later
+    request reads the rest of this one."""
+    if not raw.isclosed():
+        raw.close()
+    raw.release_conn()
 
 
 def _as_httpx(response: Any) -> httpx.Response | None:

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from incident_timeline.collector.bundle import SourceWriter
-from incident_timeline.collector.errors import SourceError
+from incident_timeline.collector.errors import DeadlineError, SourceError
 from incident_timeline.collector.formats import Context
 from incident_timeline.collector.http import RetryPolicy
 from incident_timeline.collector.kubernetes import events as ev
@@ -67,6 +67,12 @@ class KubernetesCollector:
         self.settings, self.base_dir = settings, base_dir
         self.env, self.sleep, self.progress = env, sleep, progress
 
+    @property
+    def budget(self) -> float | None:
+        """Seconds the runner gives this source (``budget``; None: ``[incident]
+        source_budget``)."""
+        return self.settings.budget
+
     @classmethod
     def from_config(cls, table: Any, path: Path) -> KubernetesCollector:
         """Build from the ``[kubernetes]`` table."""
@@ -93,6 +99,7 @@ class KubernetesCollector:
     def collect(self, window: Window, out: SourceWriter, *, clock: Clock) -> dict[str, int]:
         """Collect the window into ``out``; returns counts for the manifest."""
         api, namespace = self.connect()
+        api.deadline, api.budget = out.deadline, out.budget
         out.add_secrets(_credentials(api.client.configuration))
         progress = self.progress or Progress.for_terminal(enabled=self.settings.progress)
         run = _Run(api, out, window, self.settings, namespace, progress)
@@ -138,6 +145,7 @@ class _Run:
             "list_restarts": 0,
         }
         self.errors: list[str] = []
+        self.gave_up: list[str] = []  # logs the source's deadline left unread
         self.read_any = False
         self.batch = logstream.Batch(window.since, window.until)
 
@@ -292,11 +300,19 @@ class _Run:
                 self.stored(future.result())
                 self.progress.done_one()
         self.parsed(self.batch.flush())
+        if self.gave_up:
+            raise DeadlineError(
+                f"{self.gave_up[0]}; {len(self.gave_up)} of {len(plans)} container logs "
+                "were not collected"
+            )
 
     def stored(self, fetched: logstream.Fetched) -> None:
         """Record and parse one fetched log (in the main thread)."""
         plan = fetched.plan
         self.counts["log_bytes"] += fetched.bytes
+        if isinstance(fetched.error, DeadlineError):
+            self.gave_up.append(str(fetched.error))
+            return
         if fetched.error is not None:
             self.failed_log(plan, fetched.error)
             return
@@ -315,6 +331,14 @@ class _Run:
                 kind="gap",
                 ref=fetched.rel,
             )
+        if fetched.cut is not None:
+            self.out.warn(
+                f"log of {plan.stream}{' (previous)' if plan.previous else ''} is cut short: "
+                f"{fetched.cut}; lines after it are missing",
+                kind="gap",
+                ref=fetched.rel,
+                partial=True,
+            )
         rel = fetched.rel.removeprefix("raw/kubernetes/")
         self.parsed(self.batch.add(self.out.bundle.path / fetched.rel, rel, plan))
 
@@ -325,9 +349,9 @@ class _Run:
             self.counts["log_lines"] += len(frame)
             self.counts["log_lines_outside_window"] += outside
 
-    def failed_log(self, plan: LogPlan, error: KubeAPIError) -> None:
+    def failed_log(self, plan: LogPlan, error: SourceError) -> None:
         what = f"{plan.stream}{' (previous)' if plan.previous else ''}"
-        if error.code == 404:
+        if isinstance(error, KubeAPIError) and error.code == 404:
             row = {
                 "time_raw": self.window.until.isoformat(),
                 "source": "kubernetes",

@@ -29,9 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from incident_timeline.collector.bundlefiles import RawWriter, atomic_open
+from incident_timeline.collector.errors import SourceError
 from incident_timeline.collector.files.pieces import pieces
 from incident_timeline.collector.formats import Context
-from incident_timeline.collector.kubernetes.client import KubeAPI, KubeAPIError
+from incident_timeline.collector.kubernetes.client import KubeAPI
 from incident_timeline.collector.kubernetes.formats import parse_kubectl_logs
 from incident_timeline.collector.kubernetes.pods import LogPlan
 from incident_timeline.collector.secrets import Masker
@@ -51,7 +52,8 @@ class Fetched:
     bytes: int = 0
     stopped_at_end: bool = False
     capped: bool = False
-    error: KubeAPIError | None = None
+    error: SourceError | None = None
+    cut: SourceError | None = None  # the stream ended early: what came before it is stored
     masked: int = 0
     sha256: str | None = None
     size: int | None = None
@@ -139,12 +141,13 @@ def fetch(
                 raw.write(gz.compress(data))
                 result.stopped_at_end = stopped
             raw.write(gz.flush())
+            result.cut = blocks.cut  # the deadline, or the stream broke off: kept what came
             if masker:
                 result.masked = masked[0]
         result.rel, result.sha256, result.size = rel, raw.digest.hexdigest(), raw.size
-    except KubeAPIError as exc:
+    except SourceError as exc:  # an error Status, the deadline, an unreachable server
         result.error = exc
-    result.capped = result.bytes >= limit_bytes and not result.stopped_at_end
+    result.capped = result.bytes >= limit_bytes and not result.stopped_at_end and not result.cut
     return result
 
 

@@ -51,6 +51,7 @@ class KubernetesSettings:
     page_size: int = 500
     timeout: float = 60.0
     retries: int = 3
+    budget: float | None = None
     progress: bool = True
 
 
@@ -85,6 +86,8 @@ def check(settings: KubernetesSettings, path: Path | str) -> None:
     check_selector(settings.selector, f"{path}: kubernetes.selector")
     if settings.timeout <= 0 or settings.retries < 0:
         raise ConfigError(f"{path}: kubernetes.timeout must be > 0 and retries >= 0")
+    if settings.budget is not None and settings.budget <= 0:
+        raise ConfigError(f"{path}: kubernetes.budget must be > 0 (seconds for the source)")
 
 
 def with_overrides(

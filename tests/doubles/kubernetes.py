@@ -136,6 +136,12 @@ class Cluster:
     # pods whose log requests answer 404 (deleted while being collected)
     vanished: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     log_chunk: int = 64 * 1024
+    # pods whose log streams send a line every ``trickle_every`` seconds and never end (a
+    # stuck kubelet behind the API server); paths (regex) answered only after ``released``
+    trickle: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    trickle_every: float = 0.5
+    stall: set[str] = dataclasses.field(default_factory=set)
+    released: threading.Event = dataclasses.field(default_factory=threading.Event)
     requests: list[tuple[float, str, str]] = dataclasses.field(default_factory=list)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -163,8 +169,10 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         with cluster.lock:
             cluster.requests.append((time.monotonic(), parts.path, parts.query))
-        if cluster.token and self.headers.get("Authorization") != f"Bearer {cluster.token}":
+        if cluster.token and bearer(self.headers.get("Authorization")) != cluster.token:
             return self.status(401, "Unauthorized", "Unauthorized")
+        if any(re.search(pattern, parts.path) for pattern in cluster.stall):
+            cluster.released.wait()  # a stuck server: nothing until the test lets go
         for pattern, left in cluster.throttle.items():
             if left[0] > 0 and re.search(pattern, parts.path):
                 left[0] -= 1
@@ -326,6 +334,8 @@ class Handler(BaseHTTPRequestHandler):
                 "BadRequest",
                 f'previous terminated container "{container}" in pod "{name}" not found',
             )
+        if (ns, name) in cluster.trickle:
+            return self.stream_trickle(source, query)
         if isinstance(source, Rendered) and truthy(query.get("timestamps")):
             return self.stream_rendered(source, query)
         if isinstance(source, Rendered):
@@ -349,6 +359,22 @@ class Handler(BaseHTTPRequestHandler):
             block = body[at : at + size]
             self.wfile.write(f"{len(block):x}\r\n".encode() + block + b"\r\n")
         self.wfile.write(b"0\r\n\r\n")
+
+    def stream_trickle(self, source: LogSource | None, query: dict[str, str]) -> None:
+        """The log's lines, one every ``trickle_every`` seconds, until the test lets go."""
+        lines = source() if callable(source) else source
+        assert isinstance(lines, list), "a trickled log is a list of lines"
+        stamps = truthy(query.get("timestamps"))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for ns, text in lines:
+            block = (((rfc3339(ns) + " ") if stamps else "") + text + "\n").encode()
+            self.wfile.write(f"{len(block):x}\r\n".encode() + block + b"\r\n")
+            self.wfile.flush()
+            if self.server.cluster.released.wait(self.server.cluster.trickle_every):
+                return
 
     def stream_log(self, lines: Iterable[LogLine], query: dict[str, str]) -> None:
         since = None
@@ -418,6 +444,17 @@ SHORT = {  # kube-apiserver's short names (kubectl get deploy,rs,sts)
 }
 APPS = ("deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions")
 CONTAINER_KEYS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header: the scheme in any case, as
+    kube-apiserver's ``staging/src/k8s.io/apiserver/pkg/authentication/request/bearertoken/
+    bearertoken.go`` (``strings.ToLower(parts[0]) != "bearer"``); client-go's in-cluster config
+    and the Python client's send ``bearer`` in lower case."""
+    parts = (header or "").strip().split(" ")
+    if len(parts) < 2 or parts[0].lower() != "bearer" or not parts[1]:
+        return None
+    return parts[1]
 
 
 def truthy(value: str | None) -> bool:
@@ -614,7 +651,8 @@ class Running:
         return self.server.cluster
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving (letting stalled and trickling answers end) and close the socket."""
+        self.server.cluster.released.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
