@@ -344,9 +344,7 @@ def load_client(
         if path is None and env.get("KUBERNETES_SERVICE_HOST"):
             if context:
                 raise ConfigError(f"kubernetes.context {context!r} needs a kubeconfig file")
-            config.load_incluster_config(client_configuration=configuration)
-            ns_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-            namespace = ns_file.read_text().strip() if ns_file.exists() else None
+            namespace = _in_cluster(configuration, env)
         elif path is None:
             raise ConfigError(
                 "no kubeconfig found: set kubernetes.kubeconfig or $KUBECONFIG, or create "
@@ -375,6 +373,25 @@ def load_client(
     # Retry-After for 413/429/503 by default) and hide them from `KubeAPI`'s count and backoff.
     configuration.retries = urllib3.Retry(0, redirect=0, respect_retry_after_header=False)
     return Connection(client.ApiClient(configuration=configuration), context, namespace)
+
+
+def _in_cluster(configuration: Any, env: Mapping[str, str]) -> str | None:
+    """Load the pod's service account into ``configuration`` (token, CA, and the API server
+    from ``KUBERNETES_SERVICE_HOST``/``_PORT`` in ``env``) with the client's own
+    ``InClusterConfigLoader``, reading the files where the client says they are
+    (``incluster_config.SERVICE_TOKEN_FILENAME``, ``SERVICE_CERT_FILENAME``); the token is
+    read again as the client refreshes it (bound tokens rotate). Returns the pod's namespace
+    (the ``namespace`` file beside the token), as client-go's ``inClusterClientConfig``."""
+    incluster: Any = importlib.import_module("kubernetes.config.incluster_config")  # untyped
+    token = incluster.SERVICE_TOKEN_FILENAME
+    loader = incluster.InClusterConfigLoader(
+        token_filename=token, cert_filename=incluster.SERVICE_CERT_FILENAME, environ=env
+    )
+    loader.load_and_set(configuration)
+    ns_file = Path(token).parent / "namespace"
+    if not ns_file.exists():
+        return None
+    return ns_file.read_text().strip() or None
 
 
 def _kubeconfig_path(kubeconfig: str | None, env: Mapping[str, str], base_dir: Path) -> str | None:

@@ -15,6 +15,7 @@ before collection becomes a ``gap`` event; nothing readable at all fails the sou
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -382,7 +383,8 @@ class _Run:
 def _credentials(configuration: Any) -> list[str]:
     """What the kubeconfig gave the client to send (tokens, passwords): masked everywhere."""
     values = [str(v) for v in (getattr(configuration, "api_key", None) or {}).values() if v]
-    values += [v.removeprefix("Bearer ").strip() for v in values]
+    # "Bearer <token>" from a kubeconfig, "bearer <token>" from the in-cluster loader
+    values += [re.sub(r"^bearer\s+", "", v, flags=re.IGNORECASE).strip() for v in values]
     password = getattr(configuration, "password", None)
     return [v for v in [*values, password] if isinstance(v, str) and len(v) >= 4]
 

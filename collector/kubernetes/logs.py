@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, cast
 
 import numpy as np
 import pandas as pd
@@ -152,7 +153,7 @@ def fetch(
 
 
 def _counting(
-    blocks: Iterator[bytes], result: Fetched, on_bytes: Callable[[int], None]
+    blocks: Iterable[bytes], result: Fetched, on_bytes: Callable[[int], None]
 ) -> Iterator[bytes]:
     for block in blocks:
         result.bytes += len(block)
@@ -194,7 +195,8 @@ class Batch:
     def add(self, path: Path, rel: str, plan: LogPlan) -> Iterator[tuple[pa.Table, int]]:
         """Queue a stored log; yields (events, lines outside the window) of full batches."""
         with gzip.open(path, "rb") as handle:
-            for first, data in pieces(handle, _Nowhere(), size=self.limit):
+            stored = cast(IO[bytes], handle)  # a GzipFile reads like any binary file
+            for first, data in pieces(stored, _Nowhere(), size=self.limit):
                 data = data if data.endswith(b"\n") else data + b"\n"
                 piece = Piece(plan, rel, data, data.count(b"\n"), first - 1)
                 if self.pieces and self.size + len(data) > self.limit:

@@ -664,8 +664,10 @@ class Running:
         context: str = "double",
         namespace: str | None = None,
         token: str | None = None,
+        user: dict[str, Any] | None = None,
     ) -> Path:
-        """Write a kubeconfig for this server (cluster, user with a bearer token, context)."""
+        """Write a kubeconfig for this server (cluster, user with a bearer token or the
+        ``user`` entry given, e.g. ``{"exec": {...}}``, context)."""
         cluster: dict[str, Any] = {"server": self.url}
         if self.ca_file is not None:
             cluster["certificate-authority"] = str(self.ca_file)
@@ -676,7 +678,7 @@ class Running:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": context, "cluster": cluster}],
-            "users": [{"name": context, "user": {"token": token or "double-token"}}],
+            "users": [{"name": context, "user": user or {"token": token or "double-token"}}],
             "contexts": [{"name": context, "context": ctx}],
             "current-context": context,
         }
