@@ -199,13 +199,13 @@ def fetch_only(url: str, workdir: Path, pods: int) -> float:
 
 def parse_only(lines: int, logs: int) -> float:
     """The parser's bound: the same log text, ``logs`` times, parsed in the collector's
-    batches (``logs.BATCH_BYTES``) from memory with `parse_kubectl_logs`: no I/O, no gzip,
+    batches (``logbatch.BATCH_BYTES``) from memory with `parse_kubectl_logs`: no I/O, no gzip,
     no relabelling, no Parquet. Seconds."""
     import pandas as pd
 
     from incident_timeline.collector.formats import Context
     from incident_timeline.collector.kubernetes.formats import parse_kubectl_logs
-    from incident_timeline.collector.kubernetes.logs import BATCH_BYTES
+    from incident_timeline.collector.kubernetes.logbatch import BATCH_BYTES
 
     body = log_body(lines).data
     per = max(1, BATCH_BYTES // len(body))

@@ -38,6 +38,7 @@ from incident_timeline.collector.kubernetes.client import (
     load_client,
 )
 from incident_timeline.collector.kubernetes.listing import Listed, list_all
+from incident_timeline.collector.kubernetes.logbatch import Batch
 from incident_timeline.collector.kubernetes.pods import LogPlan, log_plans, pod_rows
 from incident_timeline.collector.kubernetes.progress import Progress
 from incident_timeline.collector.kubernetes.rollouts import rollout_rows
@@ -148,7 +149,7 @@ class _Run:
         self.errors: list[str] = []
         self.gave_up: list[str] = []  # logs the source's deadline left unread
         self.read_any = False
-        self.batch = logstream.Batch(window.since, window.until)
+        self.batch = Batch(window.since, window.until)
 
     def all(self) -> None:
         """Pods, events, rollouts, then every log; a SourceError when nothing was readable."""
@@ -281,7 +282,11 @@ class _Run:
         ]
         self.progress.start(len(plans))
         bundle_dir = self.out.bundle.path
-        with ThreadPoolExecutor(self.s.max_log_requests, thread_name_prefix="k8s-log") as pool:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="k8s-parse") as parser,
+            ThreadPoolExecutor(self.s.max_log_requests, thread_name_prefix="k8s-log") as pool,
+        ):
+            self.batch = Batch(self.window.since, self.window.until, parser=parser)
             futures: list[Future[logstream.Fetched]] = [
                 pool.submit(
                     logstream.fetch,
@@ -300,7 +305,7 @@ class _Run:
             for future in futures:  # in plan order: deterministic, parsing overlaps fetching
                 self.stored(future.result())
                 self.progress.done_one()
-        self.parsed(self.batch.flush())
+            self.parsed(self.batch.flush())
         if self.gave_up:
             raise DeadlineError(
                 f"{self.gave_up[0]}; {len(self.gave_up)} of {len(plans)} container logs "

@@ -1,5 +1,5 @@
 """Container logs for the window: streamed to ``raw/kubernetes/logs/...`` gzipped as they
-arrive, then parsed from the stored file in chunks.
+arrive (then parsed from the stored file a piece at a time, `kubernetes.logbatch`).
 
 The request asks for ``timestamps=true`` and ``sinceTime`` = the window's start. The API has no
 end bound (kubectl has no ``--until-time``; the kubelet only filters on the start,
@@ -16,32 +16,19 @@ the first 30 bytes of a line with the window's end in the same form compares the
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, cast
-
-import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from incident_timeline.collector.bundlefiles import RawWriter, atomic_open
 from incident_timeline.collector.errors import SourceError
-from incident_timeline.collector.files.pieces import pieces
-from incident_timeline.collector.formats import Context
 from incident_timeline.collector.kubernetes.client import KubeAPI
-from incident_timeline.collector.kubernetes.formats import parse_kubectl_logs
 from incident_timeline.collector.kubernetes.pods import LogPlan
 from incident_timeline.collector.secrets import Masker
-from incident_timeline.timeline import schema
 
 STAMP = 30  # len("2006-01-02T15:04:05.000000000Z")
 GZIP_LEVEL = 1
-BATCH_BYTES = 4 << 20  # bytes of log text per parse (about 35,000 lines of 120 bytes)
 
 
 @dataclasses.dataclass
@@ -159,98 +146,3 @@ def _counting(
         result.bytes += len(block)
         on_bytes(len(block))
         yield block
-
-
-@dataclasses.dataclass(frozen=True)
-class Piece:
-    """Whole lines of one stored log (a piece of it), and the line they start at in the file."""
-
-    plan: LogPlan
-    rel: str
-    data: bytes
-    lines: int
-    offset: int
-
-
-class _Nowhere:
-    """`pieces` hands every block read to a sink (for a raw copy); the stored log is the copy."""
-
-    def write(self, data: bytes) -> None:
-        pass
-
-
-class Batch:
-    """Stored logs parsed together, up to ``limit`` bytes per parse: a parse has a fixed cost
-    (about 0.05 s here) that hundreds of short container logs would otherwise pay one by one,
-    and above a few MiB its memory grows with no gain in speed (4-5 µs a line either way). A
-    stored log is read back a piece at a time (`collector.files.pieces`), never whole. The
-    timestamp engine's plan always ends with every family, so one log's formats never hide
-    another's. Each log's events keep their own stream, labels and ``ref`` line."""
-
-    def __init__(self, since: datetime, until: datetime, limit: int = BATCH_BYTES) -> None:
-        self.since, self.until, self.limit = since, until, limit
-        self.pieces: list[Piece] = []
-        self.size = 0
-
-    def add(self, path: Path, rel: str, plan: LogPlan) -> Iterator[tuple[pa.Table, int]]:
-        """Queue a stored log; yields (events, lines outside the window) of full batches."""
-        with gzip.open(path, "rb") as handle:
-            stored = cast(IO[bytes], handle)  # a GzipFile reads like any binary file
-            for first, data in pieces(stored, _Nowhere(), size=self.limit):
-                data = data if data.endswith(b"\n") else data + b"\n"
-                piece = Piece(plan, rel, data, data.count(b"\n"), first - 1)
-                if self.pieces and self.size + len(data) > self.limit:
-                    yield from self.flush()
-                self.pieces.append(piece)
-                self.size += len(data)
-
-    def flush(self) -> Iterator[tuple[pa.Table, int]]:
-        """Parse what is queued; per log: its events in the window and the count outside."""
-        if not self.pieces:
-            return
-        pieces_, self.pieces, self.size = self.pieces, [], 0
-        ctx = Context(
-            ref="batch",
-            stream="",
-            fallback_time=pd.Timestamp(self.since),
-            window_end=pd.Timestamp(self.until),
-        )
-        data = pieces_[0].data if len(pieces_) == 1 else b"".join(p.data for p in pieces_)
-        events = parse_kubectl_logs(data, ctx).events
-        del data
-        table = pa.Table.from_pandas(events[list(schema.COLUMNS)], preserve_index=False)
-        del events
-        # "batch#L<n>": the number of the line in the joined text, read back by Arrow
-        number = pc.cast(pc.utf8_slice_codeunits(table["ref"], len("batch#L")), pa.int64())
-        number = number.to_numpy()
-        starts = np.cumsum([0] + [p.lines for p in pieces_])
-        # Lines keep their order through the parser: each piece's rows are one slice.
-        bounds = np.searchsorted(number - 1, starts, side="left")
-        start, stop = pa.scalar(pd.Timestamp(self.since)), pa.scalar(pd.Timestamp(self.until))
-        for i, piece in enumerate(pieces_):
-            lo, hi = int(bounds[i]), int(bounds[i + 1])
-            rows = _relabel(table.slice(lo, hi - lo), piece, number[lo:hi] - starts[i])
-            stamped = pc.not_equal(rows["time_quality"], "inferred")
-            inside = pc.and_(pc.greater_equal(rows["time"], start), pc.less(rows["time"], stop))
-            keep = pc.or_(pc.invert(stamped), inside)
-            kept = rows.filter(keep)
-            yield kept, len(rows) - len(kept)
-
-
-def _relabel(events: pa.Table, piece: Piece, lines: np.ndarray) -> pa.Table:
-    """The log's stream, labels (keeping the parser's flags) and refs to its own file."""
-    labels = {k: v for k, v in piece.plan.labels().items() if v is not None}
-    column = events["labels"].combine_chunks()
-    encoded = pc.dictionary_encode(column)
-    merged = [
-        schema.labels_json({**json.loads(v), **labels}) for v in encoded.dictionary.to_pylist()
-    ]
-    new_labels = pa.array(merged, pa.string()).take(encoded.indices)
-    n = len(events)
-    ref = pa.scalar(f"raw/kubernetes/{piece.rel}#L", pa.string())
-    numbers = pc.cast(pa.array(lines + piece.offset, pa.int64()), pa.string())
-    refs = pc.binary_join_element_wise(ref, numbers, "")
-    stream = pa.repeat(pa.scalar(piece.plan.stream, pa.string()), n)
-    for name, values in (("labels", new_labels), ("ref", refs), ("stream", stream)):
-        events = events.set_column(events.schema.get_field_index(name), name, values)
-    return events
