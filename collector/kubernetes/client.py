@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import logging
 import os
 import re
 import threading
@@ -359,12 +360,15 @@ def load_client(
             chosen = chosen or active or {}
             context = chosen.get("name")
             namespace = (chosen.get("context") or {}).get("namespace")
-            config.load_kube_config(
-                config_file=path,
-                context=context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
+            with _exec_failures() as failures:
+                config.load_kube_config(
+                    config_file=path,
+                    context=context,
+                    client_configuration=configuration,
+                    persist_config=False,
+                )
+            if failures:
+                raise ConfigException(f"the exec credential plugin failed: {failures[0]}")
     except (ConfigException, OSError, ValueError) as exc:
         where = f"context {context!r} of " if context else ""
         raise ConfigError(f"cannot use {where}kubeconfig {path}: {exc}") from None
@@ -373,6 +377,28 @@ def load_client(
     # Retry-After for 413/429/503 by default) and hide them from `KubeAPI`'s count and backoff.
     configuration.retries = urllib3.Retry(0, redirect=0, respect_retry_after_header=False)
     return Connection(client.ApiClient(configuration=configuration), context, namespace)
+
+
+@contextmanager
+def _exec_failures() -> Iterator[list[str]]:
+    """What the client's exec plugin runner logged as failed. It logs (``logging.error``) and
+    goes on without a token (``kube_config.py _load_from_exec_plugin``), which the API server
+    would answer with a bare 401; the plugin's own message says what to do (log in again)."""
+    found: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            text = record.getMessage()
+            if record.levelno >= logging.ERROR and text.startswith("exec:"):
+                found.append(" ".join(text.removeprefix("exec:").split()))
+
+    handler = Catch()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield found
+    finally:
+        root.removeHandler(handler)
 
 
 def _in_cluster(configuration: Any, env: Mapping[str, str]) -> str | None:

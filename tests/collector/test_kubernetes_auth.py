@@ -123,6 +123,31 @@ def test_an_exec_credential_plugin_supplies_the_token(
     )
 
 
+def test_a_failing_exec_plugin_is_named_with_its_message(
+    tmp_path: Path, double: Running, no_kubeconfig: Path
+) -> None:
+    plugin = tmp_path / "expired.py"
+    plugin.write_text("import sys\nsys.exit('the SSO session expired: run sso-login')\n")
+    user = {
+        "exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": sys.executable,
+            "args": [str(plugin)],
+        }
+    }
+    kubeconfig = double.kubeconfig(tmp_path / "kubeconfig.json", user=user)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[kubernetes]\nkubeconfig = "{kubeconfig}"\n')
+    cli(["collect", "-c", str(config), *WINDOW, "-o", str(tmp_path / "b")], exit_code=3)
+    source = read_manifest(tmp_path / "b")["sources"]["kubernetes"]
+    assert (source["status"], source["error"]) == (
+        "failed",
+        f"cannot use context 'double' of kubeconfig {kubeconfig}: the exec credential plugin "
+        "failed: process returned 1. the SSO session expired: run sso-login",
+    )
+    assert double.cluster.requests == []  # not a bare 401: nothing was sent
+
+
 def test_a_token_file_relative_to_the_kubeconfig(
     tmp_path: Path, double: Running, no_kubeconfig: Path
 ) -> None:
