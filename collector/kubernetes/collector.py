@@ -9,7 +9,12 @@ for all namespaces); ``logs/<ns>/<pod>/<container>[.previous].log.gz``, each log
 Gentle on the API server: lists and gets share a client-side token bucket (``qps``/``burst``),
 log streams are at most ``max_log_requests`` at a time. A pod whose log cannot be read makes the
 source ``partial`` (each named in the manifest's warnings); a pod that vanished (404) or ended
-before collection becomes a ``gap`` event; nothing readable at all fails the source.
+before collection becomes a ``gap`` event; nothing readable at all fails the source. Every
+request ends by the source's deadline (``SourceWriter.deadline``, from its ``budget``): a
+stuck API server or a trickling log stream ends the source with "gave up after N s".
+
+Logs are fetched ``max_log_requests`` at a time while the collector's thread reads back each
+stored log, in plan order, and a worker thread parses it (`kubernetes.logbatch`).
 """
 
 from __future__ import annotations

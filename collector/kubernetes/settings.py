@@ -11,6 +11,11 @@ Defaults and why:
   5/s 500 container logs would take 100 s to even start.
 - ``page_size`` 500: kubectl's ``--chunk-size`` default (``kubectl/pkg/cmd/get/get.go``).
 - ``limit_bytes`` 1 GiB per container log: generous; a cap that cuts is named in the manifest.
+- ``timeout`` 60 s: a list or get must answer whole within it (a trickle is cut, as
+  `collector.http`); a log stream may take longer, each read waiting at most this long.
+- ``budget``: seconds for the whole source, as every other source's ``budget`` (unset: the
+  ``[incident] source_budget``). Every request ends by it: the source is then ``partial`` (or
+  ``failed``) with "gave up after N s", keeping what came, and the other sources go on.
 """
 
 from __future__ import annotations
