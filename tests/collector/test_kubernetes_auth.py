@@ -234,3 +234,29 @@ def test_in_cluster_config_from_the_service_account(
         assert [path for _, path, _ in seen] == [f"/api/v1/namespaces/{NS}/pods"]
     finally:
         running.stop()
+
+
+def test_a_token_a_container_logs_is_masked_in_the_stored_log_and_events(
+    tmp_path: Path, double: Running, no_kubeconfig: Path
+) -> None:
+    token = double.cluster.token
+    assert token is not None
+    double.cluster.logs[(NS, "web-1", "app", False)] = [
+        (ns_of(SINCE + timedelta(minutes=1)), f"DEBUG calling the API with Bearer {token}"),
+        (ns_of(SINCE + timedelta(minutes=2)), "INFO done"),
+    ]
+    kubeconfig = double.kubeconfig(tmp_path / "kubeconfig.json", token=token)
+    bundle = collect(tmp_path, f'kubeconfig = "{kubeconfig}"\n')
+    rel = f"raw/kubernetes/logs/{NS}/web-1/app.log.gz"
+    stored = gzip.decompress((bundle / rel).read_bytes()).decode()
+    assert stored.splitlines()[0] == (
+        "2026-02-17T14:01:00.000000000Z DEBUG calling the API with "
+        "<secret masked by incident-timeline>"
+    )
+    assert (
+        read_manifest(bundle)["files"][rel]["masked"]
+        == "1 occurrence(s) of a configured secret masked"
+    )
+    events = events_of(bundle, "kubernetes")
+    logs = events.loc[events["kind"] == "log", "message"].tolist()
+    assert logs == ["DEBUG calling the API with <secret masked by incident-timeline>", "INFO done"]
