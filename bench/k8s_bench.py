@@ -182,7 +182,8 @@ def fetch_only(url: str, workdir: Path, pods: int) -> float:
     end, gzip to disk) for every log, 16 at a time, through the kubernetes client."""
     from incident_timeline.collector.http import RetryPolicy
     from incident_timeline.collector.kubernetes import logs
-    from incident_timeline.collector.kubernetes.client import KubeAPI, RateLimiter, load_client
+    from incident_timeline.collector.kubernetes.client import KubeAPI, RateLimiter
+    from incident_timeline.collector.kubernetes.kubeconfig import load_client
     from incident_timeline.collector.kubernetes.pods import LogPlan
 
     kubeconfig = workdir / "kubeconfig"

@@ -40,8 +40,8 @@ from incident_timeline.collector.kubernetes.client import (
     KubeAPI,
     KubeAPIError,
     RateLimiter,
-    load_client,
 )
+from incident_timeline.collector.kubernetes.kubeconfig import load_client
 from incident_timeline.collector.kubernetes.listing import Listed, list_all
 from incident_timeline.collector.kubernetes.logbatch import Batch
 from incident_timeline.collector.kubernetes.pods import LogPlan, log_plans, pod_rows
