@@ -65,7 +65,7 @@ class Batch:
         until: datetime,
         limit: int = BATCH_BYTES,
         parser: Executor | None = None,
-        depth: int = 2,
+        depth: int = 1,
     ) -> None:
         self.since, self.until, self.limit = since, until, limit
         self.parser, self.depth = parser, depth
