@@ -236,12 +236,10 @@ class SourceWriter:
         `Masker.text` (by Arrow: a column is rewritten only when it holds a secret)."""
         for name in self._MASKED_COLUMNS:
             values = table[name]
-            changed = False
-            for secret in self.masker.values:
-                if pc.any(pc.match_substring(values, secret)).as_py():
-                    values = pc.replace_substring(values, secret, MASK)
-                    changed = True
-            if changed:
+            found = _secrets_in(values, self.masker.values)
+            for secret in found:
+                values = pc.replace_substring(values, secret, MASK)
+            if found:
                 index = table.schema.get_field_index(name)
                 table = table.set_column(index, table.schema.field(index), values)
         return table
@@ -317,6 +315,23 @@ def arrow_schema_metadata(schema: pa.Schema) -> dict[str, str]:
     serialized = base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
     extra = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
     return {**extra, "ARROW:schema": serialized}
+
+
+def _secrets_in(values: pa.ChunkedArray, secrets: tuple[str, ...]) -> list[str]:
+    """The secrets (longest first) that occur in ``values``. Shortest searched first: a value
+    holding one that is absent is absent too (``Bearer <token>`` when ``<token>`` is not
+    there), so the usual pair costs one scan."""
+    absent: list[str] = []
+    present: set[str] = set()
+    for secret in sorted(secrets, key=len):
+        if (
+            any(a in secret for a in absent)
+            or not pc.any(pc.match_substring(values, secret)).as_py()
+        ):
+            absent.append(secret)
+        else:
+            present.add(secret)
+    return [s for s in secrets if s in present]
 
 
 RUNNING = "running"  # a source's status while it is collected; left behind by a kill
