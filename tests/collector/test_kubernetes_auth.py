@@ -6,6 +6,8 @@ against the API double, which answers 401 unless the request carries its token:
 - a bearer token from a file (``users[].user.tokenFile``, relative to the kubeconfig);
 - OIDC (``auth-provider: oidc`` with an unexpired ``id-token``; kubectl dropped the provider
   in 1.26, the Python client 37.x still reads it: ``kube_config.py _load_oid_token``);
+- client certificates (``client-certificate``/``client-key`` files) against a server that
+  requires one signed by its CA;
 - in-cluster config: no kubeconfig, ``KUBERNETES_SERVICE_HOST``/``_PORT`` set, the service
   account's token, CA and namespace files where the client's ``incluster_config`` says they
   are (pointed at temp files), over TLS.
@@ -27,7 +29,7 @@ from typing import Any
 import pytest
 
 from incident_timeline.collector.bundle import read_manifest
-from tests.doubles.kubernetes import Cluster, Running, ns_of, pod, serve
+from tests.doubles.kubernetes import Cluster, Running, client_cert, ns_of, pod, serve
 from tests.support import cli, events_of
 
 NS = "shop"
@@ -260,3 +262,27 @@ def test_a_token_a_container_logs_is_masked_in_the_stored_log_and_events(
     events = events_of(bundle, "kubernetes")
     logs = events.loc[events["kind"] == "log", "message"].tolist()
     assert logs == ["DEBUG calling the API with <secret masked by incident-timeline>", "INFO done"]
+
+
+def test_a_client_certificate_gets_in_where_one_is_required(
+    tmp_path: Path, no_kubeconfig: Path
+) -> None:
+    tls = tmp_path / "tls"
+    served = cluster("")
+    served.token = None  # the certificate is the credential
+    running = serve(served, tls_dir=tls, client_certs=True)
+    try:
+        cert, key = client_cert(tls, "oncall")
+        user = {"client-certificate": str(cert), "client-key": str(key)}
+        kubeconfig = running.kubeconfig(tmp_path / "kubeconfig.json", user=user)
+        bundle = collect(tmp_path, f'kubeconfig = "{kubeconfig}"\n')
+        assert_collected(bundle, key.read_text().splitlines()[1])  # no line of the key
+        # without the certificate the TLS handshake itself is refused
+        bare = running.kubeconfig(tmp_path / "bare.json", token="no-certificate")
+        config = tmp_path / "bare.toml"
+        config.write_text(f'[kubernetes]\nkubeconfig = "{bare}"\nqps = 0\nretries = 0\n')
+        cli(["collect", "-c", str(config), *WINDOW, "-o", str(tmp_path / "b2")], exit_code=3)
+        error = read_manifest(tmp_path / "b2")["sources"]["kubernetes"]["error"]
+        assert error.startswith("cannot reach the API server of context 'double'")
+    finally:
+        running.stop()

@@ -686,14 +686,19 @@ class Running:
         return path
 
 
-def serve(cluster: Cluster, *, tls_dir: Path | None = None) -> Running:
-    """Start the double on a free loopback port (HTTPS with a fresh CA when ``tls_dir``)."""
+def serve(cluster: Cluster, *, tls_dir: Path | None = None, client_certs: bool = False) -> Running:
+    """Start the double on a free loopback port (HTTPS with a fresh CA when ``tls_dir``; with
+    ``client_certs``, only clients presenting a certificate that CA signed get in, as
+    kube-apiserver's ``--client-ca-file``: see `client_cert`)."""
     server = DoubleServer(cluster)
     ca = None
     if tls_dir is not None:
         ca, cert, key = make_certs(tls_dir)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
+        if client_certs:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cafile=str(ca))
         server.socket = context.wrap_socket(server.socket, server_side=True)
         server.scheme = "https"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
@@ -758,6 +763,21 @@ def make_certs(folder: Path) -> tuple[Path, Path, Path]:
     for step in steps:
         subprocess.run(["openssl", *map(str, step)], check=True, capture_output=True)
     return ca, cert, key
+
+
+def client_cert(folder: Path, user: str) -> tuple[Path, Path]:
+    """A client certificate for ``user`` (CN, as the API server reads the user name) signed by
+    the CA `make_certs` made in ``folder``; its certificate and key paths."""
+    key, csr, cert = (folder / f"{user}.{n}" for n in ("key", "csr", "crt"))
+    steps = [
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+         "-subj", f"/CN={user}"],
+        ["x509", "-req", "-in", csr, "-CA", folder / "ca.crt", "-CAkey", folder / "ca.key",
+         "-CAcreateserial", "-out", cert, "-days", "2"],
+    ]  # fmt: skip
+    for step in steps:
+        subprocess.run(["openssl", *map(str, step)], check=True, capture_output=True)
+    return cert, key
 
 
 # ------------------------------------------------------------------ object builders for tests
