@@ -132,7 +132,10 @@ def parse_batch(data: bytes, since: datetime, until: datetime) -> Parsed:
         window_end=pd.Timestamp(until),
     )
     events = parse_kubectl_logs(data, ctx).events
-    table = pa.Table.from_pandas(events[list(schema.COLUMNS)], preserve_index=False)
+    # In the record's exact schema here, on the worker: the writer then need not cast.
+    table = pa.Table.from_pandas(
+        events[list(schema.COLUMNS)], schema=schema.SCHEMA, preserve_index=False
+    )
     # "batch#L<n>": the number of the line in the joined text, read back by Arrow
     number = pc.cast(pc.utf8_slice_codeunits(table["ref"], len("batch#L")), pa.int64())
     return table, number.to_numpy()
@@ -153,5 +156,6 @@ def _relabel(events: pa.Table, piece: Piece, lines: np.ndarray) -> pa.Table:
     refs = pc.binary_join_element_wise(ref, numbers, "")
     stream = pa.repeat(pa.scalar(piece.plan.stream, pa.string()), n)
     for name, values in (("labels", new_labels), ("ref", refs), ("stream", stream)):
-        events = events.set_column(events.schema.get_field_index(name), name, values)
+        index = events.schema.get_field_index(name)
+        events = events.set_column(index, events.schema.field(index), values)
     return events
