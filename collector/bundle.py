@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from incident_timeline.collector.bundlefiles import (
@@ -220,33 +221,28 @@ class SourceWriter:
         schema."""
         if isinstance(frame, pa.Table):
             table = schema.check_table(frame)
-            if self.masker and len(table):
-                frame = table.to_pandas()
-        if isinstance(frame, pd.DataFrame):
-            frame = schema.validate(frame)
-            if self.masker and len(frame):
-                for column in ("summary", "message", "labels", "actor", "time_raw"):
-                    frame[column] = (
-                        frame[column]
-                        .map(lambda v: self.mask(v) if isinstance(v, str) else v)
-                        .astype(frame[column].dtype)
-                    )
-            table = schema.to_table(frame)
+        else:
+            table = schema.to_table(schema.validate(frame))
+        if self.masker and len(table):
+            table = self._masked(table)
         with self._lock:
             self._check()
             self._events.add(table)
 
-    def _masked(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Events with every secret value masked in their text columns (vectorized: a column
-        is rewritten only when it holds a secret)."""
-        for column in ("summary", "message", "labels", "actor", "time_raw"):
-            values = frame[column]
-            for secret in self.masker.values:
-                hit = values.str.contains(secret, regex=False, na=False)
-                if bool(hit.any()):
-                    values = values.str.replace(secret, MASK, regex=False)
-            frame[column] = values
-        return frame
+    _MASKED_COLUMNS = ("summary", "message", "labels", "actor", "time_raw")
+
+    def _masked(self, table: pa.Table) -> pa.Table:
+        """Events with every secret value masked in their text columns, longest value first as
+        `Masker.text` (by Arrow: a column is rewritten only when it holds a secret)."""
+        for name in self._MASKED_COLUMNS:
+            values = table[name]
+            found = _secrets_in(values, self.masker.values)
+            for secret in found:
+                values = pc.replace_substring(values, secret, MASK)
+            if found:
+                index = table.schema.get_field_index(name)
+                table = table.set_column(index, table.schema.field(index), values)
+        return table
 
     def write_metrics(self, name: str, frame: pd.DataFrame) -> str:
         """Write tidy samples (time, series, labels, value) as metrics/<name>.parquet."""
@@ -319,6 +315,23 @@ def arrow_schema_metadata(schema: pa.Schema) -> dict[str, str]:
     serialized = base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
     extra = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
     return {**extra, "ARROW:schema": serialized}
+
+
+def _secrets_in(values: pa.ChunkedArray, secrets: tuple[str, ...]) -> list[str]:
+    """The secrets (longest first) that occur in ``values``. Shortest searched first: a value
+    holding one that is absent is absent too (``Bearer <token>`` when ``<token>`` is not
+    there), so the usual pair costs one scan."""
+    absent: list[str] = []
+    present: set[str] = set()
+    for secret in sorted(secrets, key=len):
+        if (
+            any(a in secret for a in absent)
+            or not pc.any(pc.match_substring(values, secret)).as_py()
+        ):
+            absent.append(secret)
+        else:
+            present.add(secret)
+    return [s for s in secrets if s in present]
 
 
 RUNNING = "running"  # a source's status while it is collected; left behind by a kill

@@ -1,6 +1,6 @@
 """The Kubernetes collector's one I/O seam: `KubeAPI`, GET requests through the official
-``kubernetes`` client, so that kubeconfig, contexts, in-cluster config and every auth plugin the
-client supports (exec, OIDC, bearer tokens, client certificates) stay the client's.
+``kubernetes`` client (made from the kubeconfig or in-cluster config by `kubernetes.kubeconfig`),
+so that every auth plugin the client supports stays the client's.
 
 Requests go through ``ApiClient.param_serialize`` and ``ApiClient.call_api``: the generated
 ``read_namespaced_pod_log`` has no ``since_time`` (kubernetes-client/python#1351) and since
@@ -15,21 +15,17 @@ The project's retry policy applies (``collector.http.RetryPolicy``: backoff with
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
-import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
-import urllib3
 
-from incident_timeline.collector.errors import ConfigError, SourceError
+from incident_timeline.collector.errors import DeadlineError, SourceError
 from incident_timeline.collector.http import RETRY_STATUS, RetryPolicy
 
 Query = list[tuple[str, str]]
@@ -143,8 +139,12 @@ class KubeAPI:
         limiter: RateLimiter,
         stream_limiter: RateLimiter,
         timeout: float = 30.0,
+        deadline: float | None = None,
+        budget: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = api_client
+        self.deadline, self.budget, self.clock = deadline, budget, clock
         self.context = context
         self.policy, self.limiter, self.stream_limiter = policy, limiter, stream_limiter
         self.timeout = timeout
@@ -152,10 +152,26 @@ class KubeAPI:
         self.retried = 0
         self.lock = threading.Lock()
 
+    def _left(self, path: str, doing: str) -> float:
+        """Seconds a request may still take: ``timeout``, never past the source's deadline
+        (a DeadlineError once it has passed)."""
+        if self.deadline is None:
+            return self.timeout
+        left = self.deadline - self.clock()
+        if left <= 0:
+            raise DeadlineError(self.gave_up(f"{doing} GET {path}"))
+        return min(self.timeout, left)
+
+    def gave_up(self, doing: str) -> str:
+        """What the source's deadline cut, the way `collector.http` says it."""
+        budget = f"{self.budget:g} s" if self.budget else "its budget"
+        return f"kubernetes: gave up after {budget} (the source's budget), {doing}"
+
     def _send(self, path: str, query: Query, accept: str, limiter: RateLimiter) -> Any:
         """One request, retried per the policy; the client's raw response (body unread)."""
         for attempt in range(self.policy.retries + 1):
             limiter.take()
+            left = self._left(path, "before")
             with self.lock:
                 self.requests += 1
             method, url, headers, _, _ = self.client.param_serialize(
@@ -167,10 +183,13 @@ class KubeAPI:
             )
             response = None
             try:
+                # (connect, read): urllib3 waits at most this long for each; the whole
+                # request is bounded by the caller reading blocks against the clock.
                 response = self.client.call_api(
-                    method, url, header_params=headers, _request_timeout=self.timeout
+                    method, url, header_params=headers, _request_timeout=(left, left)
                 )
             except Exception as exc:  # urllib3 errors come wrapped or raw; either way a retry
+                self._left(path, "waiting for")
                 if attempt == self.policy.retries:
                     raise SourceError(
                         f"cannot reach the API server of "
@@ -186,13 +205,40 @@ class KubeAPI:
                 response.read()  # drain, so the connection goes back to the pool
             with self.lock:
                 self.retried += 1
+            if self.deadline is not None and self.clock() + wait >= self.deadline:
+                raise DeadlineError(
+                    self.gave_up(f"before a retry of GET {path} due in {wait:.1f} s")
+                )
             self.policy.sleep(wait)
         raise AssertionError("unreachable")
 
     def get(self, path: str, query: Query | None = None) -> Reply:
-        """GET ``path`` as JSON; any status (the caller decides what an error means)."""
-        response = self._send(path, query or [], "application/json", self.limiter)
-        return Reply(response.status, dict(response.headers), response.read())
+        """GET ``path`` as JSON; any status (the caller decides what an error means). The
+        whole answer must come within ``timeout`` (and the source's deadline): a server
+        trickling bytes is cut, as `collector.http` does."""
+        for attempt in range(self.policy.retries + 1):
+            started = self.clock()
+            response = self._send(path, query or [], "application/json", self.limiter)
+            end = started + self._left(path, "reading")
+            body = bytearray()
+            try:
+                for block in response.response.stream(256 * 1024, decode_content=True):
+                    body += block
+                    if self.clock() > end:
+                        break
+                else:
+                    return Reply(response.status, dict(response.headers), bytes(body))
+            except Exception:  # a read timing out (urllib3's own error types vary)
+                pass
+            finally:
+                _release(response.response)
+            self._left(path, "reading the answer of")
+            if attempt == self.policy.retries:
+                raise SourceError(
+                    f"GET {path}: gave up after {self.clock() - started:.0f} s reading the answer "
+                    f"(timeout = {self.timeout:g} s for the whole request)"
+                )
+        raise AssertionError("unreachable")
 
     def get_json(self, path: str, query: Query | None = None) -> tuple[bytes, Any]:
         """GET ``path``; its body and JSON, or a `KubeAPIError` with a clear message."""
@@ -202,8 +248,10 @@ class KubeAPI:
         return reply.body, reply.json()
 
     @contextmanager
-    def stream(self, path: str, query: Query) -> Iterator[Iterator[bytes]]:
-        """GET a text body (a pod log) and yield an iterator of its blocks as they arrive."""
+    def stream(self, path: str, query: Query) -> Iterator[Blocks]:
+        """GET a text body (a pod log) and yield its blocks as they arrive (`Blocks`). A stream
+        may take long (a big log); each read waits at most ``timeout``, and the blocks end
+        early, saying why in ``cut``, at the source's deadline or when the stream breaks."""
         response = self._send(path, query, "text/plain", self.stream_limiter)
         raw = response.response
         try:
@@ -213,9 +261,44 @@ class KubeAPI:
                     path,
                     self.context,
                 )
-            yield raw.stream(256 * 1024, decode_content=True)
+            yield Blocks(self, path, raw.stream(256 * 1024, decode_content=True))
         finally:
-            raw.release_conn()
+            _release(raw)
+
+
+class Blocks:
+    """A log body's blocks as they arrive. They end early at the source's deadline, or when a
+    read fails (timeout, reset): ``cut`` then says why, and what came before is the caller's
+    to keep (the stages after it flush what they hold)."""
+
+    def __init__(self, api: KubeAPI, path: str, blocks: Iterator[bytes]) -> None:
+        self.api, self.path, self.blocks = api, path, blocks
+        self.cut: SourceError | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        api = self.api
+        try:
+            for block in self.blocks:
+                yield block
+                if api.deadline is not None and api.clock() >= api.deadline:
+                    self.cut = DeadlineError(api.gave_up(f"while GET {self.path} streamed"))
+                    return
+        except Exception as exc:  # a read past its timeout, a reset connection
+            if api.deadline is not None and api.clock() >= api.deadline:
+                self.cut = DeadlineError(api.gave_up(f"while GET {self.path} streamed"))
+            else:
+                self.cut = SourceError(
+                    f"GET {self.path}: the stream broke off: {type(exc).__name__}: {exc}"
+                )
+
+
+def _release(raw: Any) -> None:
+    """Give the connection back to the pool; one whose body was not read to its end (a log
+    cut at the window's end, an answer cut by the deadline) is closed instead, so no later
+    request reads the rest of this one."""
+    if not raw.isclosed():
+        raw.close()
+    raw.release_conn()
 
 
 def _as_httpx(response: Any) -> httpx.Response | None:
@@ -223,78 +306,3 @@ def _as_httpx(response: Any) -> httpx.Response | None:
     if response is None:
         return None
     return httpx.Response(response.status, headers=dict(response.headers))
-
-
-@dataclasses.dataclass(frozen=True)
-class Connection:
-    """An ApiClient, the context it uses (None: in-cluster) and that context's namespace."""
-
-    client: Any
-    context: str | None
-    namespace: str | None
-
-
-def load_client(
-    kubeconfig: str | None,
-    context: str | None,
-    *,
-    env: Mapping[str, str],
-    base_dir: Path,
-    pool: int,
-) -> Connection:
-    """An ApiClient from ``kubeconfig`` (else ``$KUBECONFIG``, else ``~/.kube/config``) and
-    ``context``; in-cluster config when there is no kubeconfig and the pod's service account
-    is mounted (``KUBERNETES_SERVICE_HOST``), as client-go's ``BuildConfigFromFlags`` does."""
-    from kubernetes import client
-    from kubernetes.config.config_exception import ConfigException
-
-    config: Any = importlib.import_module("kubernetes.config")  # untyped
-
-    configuration = client.Configuration()
-    path = _kubeconfig_path(kubeconfig, env, base_dir)
-    namespace = None
-    try:
-        if path is None and env.get("KUBERNETES_SERVICE_HOST"):
-            if context:
-                raise ConfigError(f"kubernetes.context {context!r} needs a kubeconfig file")
-            config.load_incluster_config(client_configuration=configuration)
-            ns_file = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-            namespace = ns_file.read_text().strip() if ns_file.exists() else None
-        elif path is None:
-            raise ConfigError(
-                "no kubeconfig found: set kubernetes.kubeconfig or $KUBECONFIG, or create "
-                "~/.kube/config (kubectl config view shows what kubectl uses)"
-            )
-        else:
-            contexts, active = config.list_kube_config_contexts(config_file=path)
-            chosen = next((c for c in contexts if c.get("name") == context), None)
-            if context and chosen is None:
-                names = ", ".join(sorted(str(c.get("name")) for c in contexts)) or "none"
-                raise ConfigError(f"no context {context!r} in kubeconfig {path}; it has: {names}")
-            chosen = chosen or active or {}
-            context = chosen.get("name")
-            namespace = (chosen.get("context") or {}).get("namespace")
-            config.load_kube_config(
-                config_file=path,
-                context=context,
-                client_configuration=configuration,
-                persist_config=False,
-            )
-    except (ConfigException, OSError, ValueError) as exc:
-        where = f"context {context!r} of " if context else ""
-        raise ConfigError(f"cannot use {where}kubeconfig {path}: {exc}") from None
-    configuration.connection_pool_maxsize = pool
-    # One retry policy, the project's: urllib3 would otherwise retry 429s itself (it honours
-    # Retry-After for 413/429/503 by default) and hide them from `KubeAPI`'s count and backoff.
-    configuration.retries = urllib3.Retry(0, redirect=0, respect_retry_after_header=False)
-    return Connection(client.ApiClient(configuration=configuration), context, namespace)
-
-
-def _kubeconfig_path(kubeconfig: str | None, env: Mapping[str, str], base_dir: Path) -> str | None:
-    if kubeconfig:
-        path = Path(kubeconfig).expanduser()
-        return str(path if path.is_absolute() else base_dir / path)
-    if env.get("KUBECONFIG"):
-        return env["KUBECONFIG"]  # may list several files (':'); the client merges them
-    default = Path(env.get("HOME", os.path.expanduser("~"))) / ".kube" / "config"
-    return str(default) if default.exists() else None

@@ -9,12 +9,18 @@ for all namespaces); ``logs/<ns>/<pod>/<container>[.previous].log.gz``, each log
 Gentle on the API server: lists and gets share a client-side token bucket (``qps``/``burst``),
 log streams are at most ``max_log_requests`` at a time. A pod whose log cannot be read makes the
 source ``partial`` (each named in the manifest's warnings); a pod that vanished (404) or ended
-before collection becomes a ``gap`` event; nothing readable at all fails the source.
+before collection becomes a ``gap`` event; nothing readable at all fails the source. Every
+request ends by the source's deadline (``SourceWriter.deadline``, from its ``budget``): a
+stuck API server or a trickling log stream ends the source with "gave up after N s".
+
+Logs are fetched ``max_log_requests`` at a time while the collector's thread reads back each
+stored log, in plan order, and a worker thread parses it (`kubernetes.logbatch`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,9 +28,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pandas as pd
+import pyarrow as pa
 
 from incident_timeline.collector.bundle import SourceWriter
-from incident_timeline.collector.errors import SourceError
+from incident_timeline.collector.errors import DeadlineError, SourceError
 from incident_timeline.collector.formats import Context
 from incident_timeline.collector.http import RetryPolicy
 from incident_timeline.collector.kubernetes import events as ev
@@ -33,9 +40,10 @@ from incident_timeline.collector.kubernetes.client import (
     KubeAPI,
     KubeAPIError,
     RateLimiter,
-    load_client,
 )
+from incident_timeline.collector.kubernetes.kubeconfig import load_client
 from incident_timeline.collector.kubernetes.listing import Listed, list_all
+from incident_timeline.collector.kubernetes.logbatch import Batch
 from incident_timeline.collector.kubernetes.pods import LogPlan, log_plans, pod_rows
 from incident_timeline.collector.kubernetes.progress import Progress
 from incident_timeline.collector.kubernetes.rollouts import rollout_rows
@@ -66,6 +74,12 @@ class KubernetesCollector:
         self.settings, self.base_dir = settings, base_dir
         self.env, self.sleep, self.progress = env, sleep, progress
 
+    @property
+    def budget(self) -> float | None:
+        """Seconds the runner gives this source (``budget``; None: ``[incident]
+        source_budget``)."""
+        return self.settings.budget
+
     @classmethod
     def from_config(cls, table: Any, path: Path) -> KubernetesCollector:
         """Build from the ``[kubernetes]`` table."""
@@ -92,6 +106,7 @@ class KubernetesCollector:
     def collect(self, window: Window, out: SourceWriter, *, clock: Clock) -> dict[str, int]:
         """Collect the window into ``out``; returns counts for the manifest."""
         api, namespace = self.connect()
+        api.deadline, api.budget = out.deadline, out.budget
         out.add_secrets(_credentials(api.client.configuration))
         progress = self.progress or Progress.for_terminal(enabled=self.settings.progress)
         run = _Run(api, out, window, self.settings, namespace, progress)
@@ -137,8 +152,9 @@ class _Run:
             "list_restarts": 0,
         }
         self.errors: list[str] = []
+        self.gave_up: list[str] = []  # logs the source's deadline left unread
         self.read_any = False
-        self.batch = logstream.Batch(window.since, window.until)
+        self.batch = Batch(window.since, window.until)
 
     def all(self) -> None:
         """Pods, events, rollouts, then every log; a SourceError when nothing was readable."""
@@ -271,7 +287,11 @@ class _Run:
         ]
         self.progress.start(len(plans))
         bundle_dir = self.out.bundle.path
-        with ThreadPoolExecutor(self.s.max_log_requests, thread_name_prefix="k8s-log") as pool:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="k8s-parse") as parser,
+            ThreadPoolExecutor(self.s.max_log_requests, thread_name_prefix="k8s-log") as pool,
+        ):
+            self.batch = Batch(self.window.since, self.window.until, parser=parser)
             futures: list[Future[logstream.Fetched]] = [
                 pool.submit(
                     logstream.fetch,
@@ -283,24 +303,35 @@ class _Run:
                     self.window.until,
                     self.s.limit_bytes,
                     self.progress.add_bytes,
+                    self.out.masker,
                 )
                 for plan in plans
             ]
             for future in futures:  # in plan order: deterministic, parsing overlaps fetching
                 self.stored(future.result())
                 self.progress.done_one()
-        self.parsed(self.batch.flush())
+            self.parsed(self.batch.flush())
+        if self.gave_up:
+            raise DeadlineError(
+                f"{self.gave_up[0]}; {len(self.gave_up)} of {len(plans)} container logs "
+                "were not collected"
+            )
 
     def stored(self, fetched: logstream.Fetched) -> None:
         """Record and parse one fetched log (in the main thread)."""
         plan = fetched.plan
         self.counts["log_bytes"] += fetched.bytes
+        if isinstance(fetched.error, DeadlineError):
+            self.gave_up.append(str(fetched.error))
+            return
         if fetched.error is not None:
             self.failed_log(plan, fetched.error)
             return
         assert fetched.rel is not None
         self.read_any = True
-        self.out.bundle.record_file(fetched.rel)
+        self.out.bundle.record_file(
+            fetched.rel, masked=fetched.masked, sha256=fetched.sha256, size=fetched.size
+        )
         self.counts["logs"] += 1
         self.counts["logs_previous"] += plan.previous
         if fetched.capped:
@@ -311,19 +342,27 @@ class _Run:
                 kind="gap",
                 ref=fetched.rel,
             )
+        if fetched.cut is not None:
+            self.out.warn(
+                f"log of {plan.stream}{' (previous)' if plan.previous else ''} is cut short: "
+                f"{fetched.cut}; lines after it are missing",
+                kind="gap",
+                ref=fetched.rel,
+                partial=True,
+            )
         rel = fetched.rel.removeprefix("raw/kubernetes/")
         self.parsed(self.batch.add(self.out.bundle.path / fetched.rel, rel, plan))
 
-    def parsed(self, frames: Iterator[tuple[pd.DataFrame, int]]) -> None:
+    def parsed(self, frames: Iterator[tuple[pa.Table, int]]) -> None:
         """Add parsed log events (and count the lines outside the window)."""
         for frame, outside in frames:
             self.out.add_events(frame)
             self.counts["log_lines"] += len(frame)
             self.counts["log_lines_outside_window"] += outside
 
-    def failed_log(self, plan: LogPlan, error: KubeAPIError) -> None:
+    def failed_log(self, plan: LogPlan, error: SourceError) -> None:
         what = f"{plan.stream}{' (previous)' if plan.previous else ''}"
-        if error.code == 404:
+        if isinstance(error, KubeAPIError) and error.code == 404:
             row = {
                 "time_raw": self.window.until.isoformat(),
                 "source": "kubernetes",
@@ -354,7 +393,8 @@ class _Run:
 def _credentials(configuration: Any) -> list[str]:
     """What the kubeconfig gave the client to send (tokens, passwords): masked everywhere."""
     values = [str(v) for v in (getattr(configuration, "api_key", None) or {}).values() if v]
-    values += [v.removeprefix("Bearer ").strip() for v in values]
+    # "Bearer <token>" from a kubeconfig, "bearer <token>" from the in-cluster loader
+    values += [re.sub(r"^bearer\s+", "", v, flags=re.IGNORECASE).strip() for v in values]
     password = getattr(configuration, "password", None)
     return [v for v in [*values, password] if isinstance(v, str) and len(v) >= 4]
 

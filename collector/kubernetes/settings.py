@@ -11,6 +11,11 @@ Defaults and why:
   5/s 500 container logs would take 100 s to even start.
 - ``page_size`` 500: kubectl's ``--chunk-size`` default (``kubectl/pkg/cmd/get/get.go``).
 - ``limit_bytes`` 1 GiB per container log: generous; a cap that cuts is named in the manifest.
+- ``timeout`` 60 s: a list or get must answer whole within it (a trickle is cut, as
+  `collector.http`); a log stream may take longer, each read waiting at most this long.
+- ``budget``: seconds for the whole source, as every other source's ``budget`` (unset: the
+  ``[incident] source_budget``). Every request ends by it: the source is then ``partial`` (or
+  ``failed``) with "gave up after N s", keeping what came, and the other sources go on.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class KubernetesSettings:
     page_size: int = 500
     timeout: float = 60.0
     retries: int = 3
+    budget: float | None = None
     progress: bool = True
 
 
@@ -85,6 +91,8 @@ def check(settings: KubernetesSettings, path: Path | str) -> None:
     check_selector(settings.selector, f"{path}: kubernetes.selector")
     if settings.timeout <= 0 or settings.retries < 0:
         raise ConfigError(f"{path}: kubernetes.timeout must be > 0 and retries >= 0")
+    if settings.budget is not None and settings.budget <= 0:
+        raise ConfigError(f"{path}: kubernetes.budget must be > 0 (seconds for the source)")
 
 
 def with_overrides(

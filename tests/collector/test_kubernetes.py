@@ -297,6 +297,7 @@ def test_example_config_documents_every_kubernetes_key() -> None:
         namespaces=["checkout"],
         selector="app=checkout-api",
         field_selector="status.phase=Running",
+        budget=900.0,  # the example's value; unset, [incident] source_budget applies
     )
 
 

@@ -136,6 +136,12 @@ class Cluster:
     # pods whose log requests answer 404 (deleted while being collected)
     vanished: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     log_chunk: int = 64 * 1024
+    # pods whose log streams send a line every ``trickle_every`` seconds and never end (a
+    # stuck kubelet behind the API server); paths (regex) answered only after ``released``
+    trickle: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    trickle_every: float = 0.5
+    stall: set[str] = dataclasses.field(default_factory=set)
+    released: threading.Event = dataclasses.field(default_factory=threading.Event)
     requests: list[tuple[float, str, str]] = dataclasses.field(default_factory=list)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -163,8 +169,10 @@ class Handler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         with cluster.lock:
             cluster.requests.append((time.monotonic(), parts.path, parts.query))
-        if cluster.token and self.headers.get("Authorization") != f"Bearer {cluster.token}":
+        if cluster.token and bearer(self.headers.get("Authorization")) != cluster.token:
             return self.status(401, "Unauthorized", "Unauthorized")
+        if any(re.search(pattern, parts.path) for pattern in cluster.stall):
+            cluster.released.wait()  # a stuck server: nothing until the test lets go
         for pattern, left in cluster.throttle.items():
             if left[0] > 0 and re.search(pattern, parts.path):
                 left[0] -= 1
@@ -326,6 +334,8 @@ class Handler(BaseHTTPRequestHandler):
                 "BadRequest",
                 f'previous terminated container "{container}" in pod "{name}" not found',
             )
+        if (ns, name) in cluster.trickle:
+            return self.stream_trickle(source, query)
         if isinstance(source, Rendered) and truthy(query.get("timestamps")):
             return self.stream_rendered(source, query)
         if isinstance(source, Rendered):
@@ -349,6 +359,22 @@ class Handler(BaseHTTPRequestHandler):
             block = body[at : at + size]
             self.wfile.write(f"{len(block):x}\r\n".encode() + block + b"\r\n")
         self.wfile.write(b"0\r\n\r\n")
+
+    def stream_trickle(self, source: LogSource | None, query: dict[str, str]) -> None:
+        """The log's lines, one every ``trickle_every`` seconds, until the test lets go."""
+        lines = source() if callable(source) else source
+        assert isinstance(lines, list), "a trickled log is a list of lines"
+        stamps = truthy(query.get("timestamps"))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for ns, text in lines:
+            block = (((rfc3339(ns) + " ") if stamps else "") + text + "\n").encode()
+            self.wfile.write(f"{len(block):x}\r\n".encode() + block + b"\r\n")
+            self.wfile.flush()
+            if self.server.cluster.released.wait(self.server.cluster.trickle_every):
+                return
 
     def stream_log(self, lines: Iterable[LogLine], query: dict[str, str]) -> None:
         since = None
@@ -418,6 +444,17 @@ SHORT = {  # kube-apiserver's short names (kubectl get deploy,rs,sts)
 }
 APPS = ("deployments", "replicasets", "statefulsets", "daemonsets", "controllerrevisions")
 CONTAINER_KEYS = ("initContainers", "containers", "ephemeralContainers")
+
+
+def bearer(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header: the scheme in any case, as
+    kube-apiserver's ``staging/src/k8s.io/apiserver/pkg/authentication/request/bearertoken/
+    bearertoken.go`` (``strings.ToLower(parts[0]) != "bearer"``); client-go's in-cluster config
+    and the Python client's send ``bearer`` in lower case."""
+    parts = (header or "").strip().split(" ")
+    if len(parts) < 2 or parts[0].lower() != "bearer" or not parts[1]:
+        return None
+    return parts[1]
 
 
 def truthy(value: str | None) -> bool:
@@ -614,7 +651,8 @@ class Running:
         return self.server.cluster
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving (letting stalled and trickling answers end) and close the socket."""
+        self.server.cluster.released.set()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
@@ -626,8 +664,10 @@ class Running:
         context: str = "double",
         namespace: str | None = None,
         token: str | None = None,
+        user: dict[str, Any] | None = None,
     ) -> Path:
-        """Write a kubeconfig for this server (cluster, user with a bearer token, context)."""
+        """Write a kubeconfig for this server (cluster, user with a bearer token or the
+        ``user`` entry given, e.g. ``{"exec": {...}}``, context)."""
         cluster: dict[str, Any] = {"server": self.url}
         if self.ca_file is not None:
             cluster["certificate-authority"] = str(self.ca_file)
@@ -638,7 +678,7 @@ class Running:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": context, "cluster": cluster}],
-            "users": [{"name": context, "user": {"token": token or "double-token"}}],
+            "users": [{"name": context, "user": user or {"token": token or "double-token"}}],
             "contexts": [{"name": context, "context": ctx}],
             "current-context": context,
         }
@@ -646,14 +686,19 @@ class Running:
         return path
 
 
-def serve(cluster: Cluster, *, tls_dir: Path | None = None) -> Running:
-    """Start the double on a free loopback port (HTTPS with a fresh CA when ``tls_dir``)."""
+def serve(cluster: Cluster, *, tls_dir: Path | None = None, client_certs: bool = False) -> Running:
+    """Start the double on a free loopback port (HTTPS with a fresh CA when ``tls_dir``; with
+    ``client_certs``, only clients presenting a certificate that CA signed get in, as
+    kube-apiserver's ``--client-ca-file``: see `client_cert`)."""
     server = DoubleServer(cluster)
     ca = None
     if tls_dir is not None:
         ca, cert, key = make_certs(tls_dir)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
+        if client_certs:
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(cafile=str(ca))
         server.socket = context.wrap_socket(server.socket, server_side=True)
         server.scheme = "https"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
@@ -718,6 +763,21 @@ def make_certs(folder: Path) -> tuple[Path, Path, Path]:
     for step in steps:
         subprocess.run(["openssl", *map(str, step)], check=True, capture_output=True)
     return ca, cert, key
+
+
+def client_cert(folder: Path, user: str) -> tuple[Path, Path]:
+    """A client certificate for ``user`` (CN, as the API server reads the user name) signed by
+    the CA `make_certs` made in ``folder``; its certificate and key paths."""
+    key, csr, cert = (folder / f"{user}.{n}" for n in ("key", "csr", "crt"))
+    steps = [
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+         "-subj", f"/CN={user}"],
+        ["x509", "-req", "-in", csr, "-CA", folder / "ca.crt", "-CAkey", folder / "ca.key",
+         "-CAcreateserial", "-out", cert, "-days", "2"],
+    ]  # fmt: skip
+    for step in steps:
+        subprocess.run(["openssl", *map(str, step)], check=True, capture_output=True)
+    return cert, key
 
 
 # ------------------------------------------------------------------ object builders for tests
