@@ -222,9 +222,10 @@ def mixed(tmp: Path, repeat: int, times: int) -> None:
 def profile(lines: int, fmt: str, tmp: Path, top: int = 25) -> None:
     """cProfile of one collect in this process; prints the top functions by own time. Sources
     run in worker threads (cProfile sees one thread only), so the file collector's ``collect``
-    is profiled from inside its thread."""
+    is profiled from inside its thread, with pieces parsed one at a time (in that thread)."""
     from click.testing import CliRunner
 
+    from incident_timeline.collector.files import pieces
     from incident_timeline.collector.files.collector import FileCollector
     from incident_timeline.report.cli import cli
 
@@ -245,12 +246,14 @@ def profile(lines: int, fmt: str, tmp: Path, top: int = 25) -> None:
             prof.disable()
 
     FileCollector.collect = profiled  # type: ignore[method-assign]
+    workers, pieces.WORKERS = pieces.WORKERS, 1
     try:
         started = time.perf_counter()
         result = CliRunner().invoke(cli, [*collect_argv(config, out)[1:], "-o", str(out)])
         wall = time.perf_counter() - started
     finally:
         FileCollector.collect = original  # type: ignore[method-assign]
+        pieces.WORKERS = workers
     if result.exit_code not in (0, 3):
         raise SystemExit(f"collect failed ({result.exit_code}): {result.output[-2000:]}")
     print(f"\ncProfile of collect, {fmt}, {lines:,} lines, {wall:.2f} s under the profiler")

@@ -47,7 +47,8 @@ def split_lines(text: str | bytes, first_line: int = 1) -> pd.Series:
     if len(maybe):
         blank = pc.match_substring_regex(column.take(pa.array(maybe)), f"^{SPACE}*$")
         keep[maybe] = ~blank.to_numpy(zero_copy_only=False)
-        column = column.filter(pa.array(keep))
+        if not keep.all():
+            column = column.filter(pa.array(keep))
     numbers = found.numbers[keep] + (first_line - 1)
     return pd.Series(strings(column), index=numbers, copy=False)
 

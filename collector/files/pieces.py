@@ -19,7 +19,7 @@ PIECE = 1 << 23  # 8 MiB (about 70,000 lines of 120 bytes): peak memory grows ~2
 # so a second piece is parsed while the first is written (2 cores: 1.6-1.8x). AHEAD pieces
 # are read before the oldest is written: what bounds memory (each piece ~25x its bytes).
 WORKERS = 2
-AHEAD = 2
+AHEAD = 1
 LONGEST = 1 << 26  # a record (partial lines) longer than this is split between pieces
 
 
