@@ -62,7 +62,8 @@ def _panics(text: pa.Array) -> np.ndarray:
     if not len(maybe):
         return maybe
     hit = pc.match_substring_regex(text.take(pa.array(maybe)), f"^{SPACE}*panic:")
-    return maybe[hit.fill_null(False).to_numpy(zero_copy_only=False)]
+    rows: np.ndarray = maybe[hit.fill_null(False).to_numpy(zero_copy_only=False)]
+    return rows
 
 
 def _level_codes(text: pa.Array, pattern: str) -> np.ndarray:
