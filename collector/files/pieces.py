@@ -14,10 +14,12 @@ from typing import IO, Any, Protocol, TypeVar
 
 import pandas as pd
 
-PIECE = 1 << 23  # 8 MiB (about 70,000 lines of 120 bytes): peak memory grows ~25× a piece
-# Pieces parsed at once: Arrow's compute kernels, numpy and the Parquet writer release the GIL,
-# so a second piece is parsed while the first is written (2 cores: 1.6-1.8x). AHEAD pieces
-# are read before the oldest is written: what bounds memory (each piece ~25x its bytes).
+# 6 MiB: about 52,000 lines of 120 bytes, one CHUNK of the time engine (65,536 lines: a piece
+# just over it pays the engine's fixed costs twice); peak memory grows ~25x a piece.
+PIECE = 6 << 20
+# Pieces parsed at once: Arrow's compute kernels, numpy and the Parquet writer release the
+# GIL, so one piece is parsed while another is and the one before is written. AHEAD pieces
+# wait beyond those being parsed: with WORKERS, what bounds memory (~430 MB at 2 and 6 MiB).
 WORKERS = 2
 AHEAD = 1
 LONGEST = 1 << 26  # a record (partial lines) longer than this is split between pieces
