@@ -193,3 +193,32 @@ def test_a_json_document_bigger_than_a_piece_is_detected_whole(tmp_path: Path) -
     got = pq.read_table(split / "events/file.parquet")
     assert got.equals(pq.read_table(whole / "events/file.parquet"))
     assert set(got["kind"].to_pylist()) >= {"k8s_event", "deploy"}
+
+
+def test_pieces_parsed_side_by_side_come_back_in_order() -> None:
+    import time as clock
+
+    def parse(item: tuple[int, float]) -> int:
+        clock.sleep(item[1])  # later items finish first
+        return item[0]
+
+    items = [(i, 0.02 * (5 - i)) for i in range(6)]
+    assert list(pieces.parsed_in_order(parse, items, workers=2)) == list(range(6))
+    with pytest.raises(ZeroDivisionError):
+        list(pieces.parsed_in_order(lambda item: 1 // item[0], [(1, 0), (0, 0)], workers=2))
+
+
+def test_first_timeless_rows_of_a_piece_inherit_the_time_before_it() -> None:
+    times = [utc("2024-01-15T14:00:05Z")] * 4
+    frame = schema.make_events(
+        time=times, source="file", stream="s", kind="log", summary=list("abcd"),
+        ref=[f"r#L{i}" for i in range(4)],
+        time_quality=["inferred", "inferred", "exact", "inferred"],
+    )  # fmt: skip
+    before = utc("2024-01-15T14:00:01Z")
+    got = pieces.inherit(frame, before)
+    assert got["time"].tolist() == [before, before, times[2], times[3]]
+    assert got["time_quality"].tolist() == frame["time_quality"].tolist()
+    assert pieces.inherit(frame, None) is frame
+    timeless = frame.assign(time_quality="inferred")
+    assert pieces.inherit(timeless, before)["time"].tolist() == [before] * 4
