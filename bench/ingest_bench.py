@@ -2,6 +2,7 @@
 
     python bench/ingest_bench.py [--lines 200000,500000] [--formats kubectl,cri] [--repeat 3]
                                  [--mixed N] [--profile LINES] [--compare INCIDENT] [--keep DIR]
+                                 [--workers 2]
 
 For every size and format (``kubectl logs --timestamps`` output, container-runtime CRI files),
 a file is generated once, then each case runs in a fresh process ``--repeat`` times (median
@@ -15,7 +16,8 @@ wall time, peak resident memory from ``wait4``, which covers the process and its
 * ``cp+sha256sum``: copying and hashing the file.
 
 Ratios are against the collect of the same file in the same run. ``--compare`` runs another
-build's ``incident`` (e.g. main's) on the same files. ``--mixed N`` also collects every real
+build's ``incident`` (e.g. main's) on the same files; ``--workers 2`` also collects with two
+pieces parsed at once (``collector.files.pieces.WORKERS``). ``--mixed N`` also collects every real
 sample under ``../shared/data`` (one ``[[file]]`` table per file, each its own stream), each
 file's content repeated N times. ``--profile LINES`` prints a cProfile of one collect.
 """
@@ -40,6 +42,11 @@ SHARED = ROOT.parent / "shared" / "data"
 PYTHON = sys.executable
 INCIDENT = [str(Path(PYTHON).with_name("incident"))]
 OTHER: list[str] = []  # --compare: another build's incident, run on the same files
+WORKERS: list[int] = []  # --workers: this build with that many pieces parsed at once
+_WITH_WORKERS = (
+    "import sys; from incident_timeline.collector.files import pieces; "
+    "pieces.WORKERS = int(sys.argv.pop(1)); from incident_timeline.report.cli import cli; cli()"
+)
 CASES = {"isoparse", "pandas", "pyarrow", "cp"}  # --baselines
 WINDOW = ("2024-06-01T11:00:00Z", "2024-06-01T14:00:00Z")
 BODIES = (
@@ -169,6 +176,10 @@ def one_size(lines: int, fmt: str, tmp: Path, repeat: int) -> dict[str, Result]:
     if OTHER:
         argv = [*collect_argv(config, out, OTHER), "-o", str(out)]
         results["collect (other)"] = median_of(argv, repeat, clean)
+    for workers in WORKERS:
+        incident = [PYTHON, "-c", _WITH_WORKERS, str(workers)]
+        argv = [*collect_argv(config, out, incident), "-o", str(out)]
+        results[f"collect ({workers} w)"] = median_of(argv, repeat, clean)
     for name, code in BASELINES.items():
         if name not in CASES:
             continue
@@ -297,12 +308,14 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--mixed", type=int, default=0, help="repeat each real file N times")
     parser.add_argument("--compare", help="another build's incident command, same cases")
+    parser.add_argument("--workers", default="", help="also collect with N pieces at once: 2,3")
     parser.add_argument("--baselines", default=",".join(sorted(CASES)), help="'' for none")
     parser.add_argument("--profile", type=int, default=0, help="lines to profile (0: none)")
     parser.add_argument("--keep", type=Path, help="work directory (default: a temp dir)")
     args = parser.parse_args()
     if args.compare:
         OTHER.append(args.compare)
+    WORKERS.extend(int(n) for n in args.workers.split(",") if n)
     CASES.intersection_update(args.baselines.split(","))
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)

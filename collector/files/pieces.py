@@ -17,10 +17,12 @@ import pandas as pd
 # 6 MiB: about 52,000 lines of 120 bytes, one CHUNK of the time engine (65,536 lines: a piece
 # just over it pays the engine's fixed costs twice); peak memory grows ~25x a piece.
 PIECE = 6 << 20
-# Pieces parsed at once: Arrow's compute kernels, numpy and the Parquet writer release the
-# GIL, so one piece is parsed while another is and the one before is written. AHEAD pieces
-# wait beyond those being parsed: with WORKERS, what bounds memory (~430 MB at 2 and 6 MiB).
-WORKERS = 2
+# Pieces parsed at once. Arrow's kernels, numpy and the Parquet writer release the GIL, but on
+# a 2-core machine shared with other work (load 8-11) two workers measured 10-40 % slower in
+# wall time than one (the thread holding the GIL is descheduled; more system time) and ~90 MB
+# more memory, so one is the default; ``bench/ingest_bench.py --workers 2`` compares. AHEAD
+# pieces wait beyond those being parsed (what bounds memory with WORKERS).
+WORKERS = 1
 AHEAD = 1
 LONGEST = 1 << 26  # a record (partial lines) longer than this is split between pieces
 
