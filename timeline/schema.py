@@ -175,19 +175,20 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"event frame lacks columns {missing}")
     columns = {}
     for name in COLUMNS:
-        col = frame[name]
-        # Columns already in the record's dtype are taken as they are (no conversion, no
-        # re-indexing): a collector that reads many small files pays pandas' per-call cost
-        # here for every one of them.
+        col = frame[name].reset_index(drop=True)
+        # Columns already in the record's dtype are only copied (Arrow strings: a new handle
+        # on the same immutable data; times: one memcpy), not converted: a collector that
+        # reads many small files pays pandas' per-call cost here for every one of them. A
+        # copy, as the result must not share a writable array with the caller's frame.
         if col.dtype == (_UTC if name in TIME_COLUMNS else _STRING):
-            columns[name] = col.array
+            columns[name] = col.copy()
         elif name in TIME_COLUMNS:
-            columns[name] = _utc_column(col.reset_index(drop=True), name).array
+            columns[name] = _utc_column(col, name)
         else:
-            columns[name] = col.reset_index(drop=True).astype("string").array
+            columns[name] = col.astype("string")
         if name not in NULLABLE and columns[name].isna().any():
             raise ValueError(f"event column {name!r} has missing values")
-    out = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)), copy=False)  # one call
+    out = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))  # one constructor call
     _check_values(out, "severity", SEVERITIES)
     _check_values(out, "time_quality", TIME_QUALITIES)
     return out
