@@ -2,6 +2,7 @@
 
     python bench/ingest_bench.py [--lines 200000,500000] [--formats kubectl,cri] [--repeat 3]
                                  [--mixed N] [--profile LINES] [--compare INCIDENT] [--keep DIR]
+                                 [--workers 2]
 
 For every size and format (``kubectl logs --timestamps`` output, container-runtime CRI files),
 a file is generated once, then each case runs in a fresh process ``--repeat`` times (median
@@ -15,7 +16,8 @@ wall time, peak resident memory from ``wait4``, which covers the process and its
 * ``cp+sha256sum``: copying and hashing the file.
 
 Ratios are against the collect of the same file in the same run. ``--compare`` runs another
-build's ``incident`` (e.g. main's) on the same files. ``--mixed N`` also collects every real
+build's ``incident`` (e.g. main's) on the same files; ``--workers 2`` also collects with two
+pieces parsed at once (``collector.files.pieces.WORKERS``). ``--mixed N`` also collects every real
 sample under ``../shared/data`` (one ``[[file]]`` table per file, each its own stream), each
 file's content repeated N times. ``--profile LINES`` prints a cProfile of one collect.
 """
@@ -40,6 +42,11 @@ SHARED = ROOT.parent / "shared" / "data"
 PYTHON = sys.executable
 INCIDENT = [str(Path(PYTHON).with_name("incident"))]
 OTHER: list[str] = []  # --compare: another build's incident, run on the same files
+WORKERS: list[int] = []  # --workers: this build with that many pieces parsed at once
+_WITH_WORKERS = (
+    "import sys; from incident_timeline.collector.files import pieces; "
+    "pieces.WORKERS = int(sys.argv.pop(1)); from incident_timeline.report.cli import cli; cli()"
+)
 CASES = {"isoparse", "pandas", "pyarrow", "cp"}  # --baselines
 WINDOW = ("2024-06-01T11:00:00Z", "2024-06-01T14:00:00Z")
 BODIES = (
@@ -76,8 +83,9 @@ def generate(path: Path, lines: int, fmt: str, seed: int = 7) -> None:
         handle.write("".join(out))
 
 
-def run(argv: list[str], cwd: Path | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one fresh process (and its children)."""
+def run(argv: list[str], cwd: Path | None = None) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MB) and CPU seconds (user + system) of one fresh process (and
+    its children). CPU time is what to compare when the machine is shared and busy."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -86,18 +94,22 @@ def run(argv: list[str], cwd: Path | None = None) -> tuple[float, float]:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 3):
         raise SystemExit(f"{argv[:3]} failed ({code}): {err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
-def median_of(argv: list[str], repeat: int, before: object = None) -> tuple[float, float]:
-    walls, peaks = [], []
+Result = tuple[float, float, float]  # median wall s, max peak MB, median CPU s
+
+
+def median_of(argv: list[str], repeat: int, before: object = None) -> Result:
+    walls, peaks, cpus = [], [], []
     for _ in range(repeat):
         if callable(before):
             before()
-        wall, peak = run(argv)
+        wall, peak, cpu = run(argv)
         walls.append(wall)
         peaks.append(peak)
-    return statistics.median(walls), max(peaks)
+        cpus.append(cpu)
+    return statistics.median(walls), max(peaks), statistics.median(cpus)
 
 
 def write_config(path: Path, files: list[tuple[Path, str]]) -> None:
@@ -149,7 +161,7 @@ pq.write_table(pa.table({"time": time, "message": message}), sys.argv[2])
 }
 
 
-def one_size(lines: int, fmt: str, tmp: Path, repeat: int) -> dict[str, tuple[float, float]]:
+def one_size(lines: int, fmt: str, tmp: Path, repeat: int) -> dict[str, Result]:
     """Every case on one generated file: {case: (median wall, peak MB)}."""
     data = tmp / f"{fmt}-{lines}.log"
     generate(data, lines, fmt)
@@ -164,6 +176,10 @@ def one_size(lines: int, fmt: str, tmp: Path, repeat: int) -> dict[str, tuple[fl
     if OTHER:
         argv = [*collect_argv(config, out, OTHER), "-o", str(out)]
         results["collect (other)"] = median_of(argv, repeat, clean)
+    for workers in WORKERS:
+        incident = [PYTHON, "-c", _WITH_WORKERS, str(workers)]
+        argv = [*collect_argv(config, out, incident), "-o", str(out)]
+        results[f"collect ({workers} w)"] = median_of(argv, repeat, clean)
     for name, code in BASELINES.items():
         if name not in CASES:
             continue
@@ -172,20 +188,39 @@ def one_size(lines: int, fmt: str, tmp: Path, repeat: int) -> dict[str, tuple[fl
     copy = f'cp "{data}" "{tmp}/copy" && sha256sum "{tmp}/copy"'
     if "cp" in CASES:
         results["cp+sha256sum"] = median_of(["sh", "-c", copy], repeat)
-    results["_bytes"] = (data.stat().st_size / 1e6, 0.0)
+    results["_bytes"] = (data.stat().st_size / 1e6, 0.0, 0.0)
     data.unlink()
     (tmp / "copy").unlink(missing_ok=True)
     return results
 
 
-def report(lines: int, fmt: str, results: dict[str, tuple[float, float]]) -> None:
+def report(lines: int, fmt: str, results: dict[str, Result]) -> None:
+    """One table per file: ``collect ×`` is how many times faster collect is than the case
+    (wall; ≥ 1.0 against pyarrow and ≥ 10 against isoparse is the target), ``cpu ×`` the same
+    by CPU time; the load average says how busy the shared machine was."""
     size = results.pop("_bytes")[0]
-    base = results["collect"][0]
-    print(f"\n{fmt}: {lines:,} lines ({size:,.0f} MB)")
-    print(f"  {'case':<14}{'wall s':>9}{'lines/s':>12}{'peak MB':>10}{'collect ×':>11}")
-    for name, (wall, peak) in results.items():
+    base, base_cpu = results["collect"][0], results["collect"][2]
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n{fmt}: {lines:,} lines ({size:,.0f} MB), load average {load}")
+    print(
+        f"  {'case':<16}{'wall s':>8}{'lines/s':>12}{'peak MB':>9}{'cpu s':>8}"
+        f"{'collect ×':>11}{'cpu ×':>8}"
+    )
+    for name, (wall, peak, cpu) in results.items():
         ratio = wall / base if base else float("nan")
-        print(f"  {name:<14}{wall:>9.2f}{lines / wall:>12,.0f}{peak:>10.0f}{ratio:>11.2f}")
+        cpu_ratio = cpu / base_cpu if base_cpu else float("nan")
+        print(
+            f"  {name:<16}{wall:>8.2f}{lines / wall:>12,.0f}{peak:>9.0f}{cpu:>8.2f}"
+            f"{ratio:>11.2f}{cpu_ratio:>8.2f}"
+        )
+
+
+def memory(sizes: list[int], peaks: dict[str, list[float]]) -> None:
+    """Peak RSS of collect by input size, per format: flat is the target (≤ 500 MB)."""
+    print("\npeak RSS of collect (MB) by lines")
+    print(f"  {'format':<10}" + "".join(f"{n:>12,}" for n in sizes))
+    for fmt, row in peaks.items():
+        print(f"  {fmt:<10}" + "".join(f"{p:>12.0f}" for p in row))
 
 
 def mixed(tmp: Path, repeat: int, times: int) -> None:
@@ -215,14 +250,22 @@ def mixed(tmp: Path, repeat: int, times: int) -> None:
     builds = [("collect", INCIDENT)] + ([("collect (other)", OTHER)] if OTHER else [])
     for name, incident in builds:
         argv = [*collect_argv(config, out, incident), "-o", str(out)]
-        wall, peak = median_of(argv, repeat, lambda: shutil.rmtree(out, ignore_errors=True))
-        print(f"  {name:<16}{wall:>7.2f} s {lines / wall:>12,.0f} lines/s  peak {peak:.0f} MB")
+        wall, peak, cpu = median_of(argv, repeat, lambda: shutil.rmtree(out, ignore_errors=True))
+        print(
+            f"  {name:<16}{wall:>7.2f} s {lines / wall:>12,.0f} lines/s  peak {peak:.0f} MB"
+            f"  cpu {cpu:.2f} s ({lines / cpu:,.0f} lines per CPU second)"
+        )
+    print(f"  load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 def profile(lines: int, fmt: str, tmp: Path, top: int = 25) -> None:
-    """cProfile of one collect in this process; prints the top functions by own time."""
+    """cProfile of one collect in this process; prints the top functions by own time. Sources
+    run in worker threads (cProfile sees one thread only), so the file collector's ``collect``
+    is profiled from inside its thread, with pieces parsed one at a time (in that thread)."""
     from click.testing import CliRunner
 
+    from incident_timeline.collector.files import pieces
+    from incident_timeline.collector.files.collector import FileCollector
     from incident_timeline.report.cli import cli
 
     data = tmp / f"profile-{fmt}.log"
@@ -232,10 +275,27 @@ def profile(lines: int, fmt: str, tmp: Path, top: int = 25) -> None:
     out = tmp / "profile-bundle"
     shutil.rmtree(out, ignore_errors=True)
     prof = cProfile.Profile()
-    prof.enable()
-    CliRunner().invoke(cli, [*collect_argv(config, out)[1:], "-o", str(out)])
-    prof.disable()
-    print(f"\ncProfile of collect, {fmt}, {lines:,} lines (by cumulative, then own time)")
+    original = FileCollector.collect
+
+    def profiled(self: FileCollector, *args: object, **kwargs: object) -> dict[str, int]:
+        prof.enable()
+        try:
+            return original(self, *args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            prof.disable()
+
+    FileCollector.collect = profiled  # type: ignore[method-assign]
+    workers, pieces.WORKERS = pieces.WORKERS, 1
+    try:
+        started = time.perf_counter()
+        result = CliRunner().invoke(cli, [*collect_argv(config, out)[1:], "-o", str(out)])
+        wall = time.perf_counter() - started
+    finally:
+        FileCollector.collect = original  # type: ignore[method-assign]
+        pieces.WORKERS = workers
+    if result.exit_code not in (0, 3):
+        raise SystemExit(f"collect failed ({result.exit_code}): {result.output[-2000:]}")
+    print(f"\ncProfile of collect, {fmt}, {lines:,} lines, {wall:.2f} s under the profiler")
     stats = pstats.Stats(prof)
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
@@ -248,19 +308,27 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--mixed", type=int, default=0, help="repeat each real file N times")
     parser.add_argument("--compare", help="another build's incident command, same cases")
+    parser.add_argument("--workers", default="", help="also collect with N pieces at once: 2,3")
     parser.add_argument("--baselines", default=",".join(sorted(CASES)), help="'' for none")
     parser.add_argument("--profile", type=int, default=0, help="lines to profile (0: none)")
     parser.add_argument("--keep", type=Path, help="work directory (default: a temp dir)")
     args = parser.parse_args()
     if args.compare:
         OTHER.append(args.compare)
+    WORKERS.extend(int(n) for n in args.workers.split(",") if n)
     CASES.intersection_update(args.baselines.split(","))
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
+        sizes = [int(n) for n in args.lines.split(",")]
+        peaks: dict[str, list[float]] = {}
         for fmt in args.formats.split(","):
-            for lines in (int(n) for n in args.lines.split(",")):
-                report(lines, fmt, one_size(lines, fmt, tmp, args.repeat))
+            for lines in sizes:
+                results = one_size(lines, fmt, tmp, args.repeat)
+                peaks.setdefault(fmt, []).append(results["collect"][1])
+                report(lines, fmt, results)
+        if len(sizes) > 1:
+            memory(sizes, peaks)
         if args.mixed:
             mixed(tmp, args.repeat, args.mixed)
         if args.profile:

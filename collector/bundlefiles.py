@@ -19,6 +19,12 @@ from incident_timeline.timeline import schema
 # Rows per Parquet row group of events: big enough for fast scans (DuckDB, Spark and Polars read
 # row groups in parallel), small enough that a collector holds at most this many rows.
 EVENT_ROWS = 1 << 17
+# Columns with few distinct values get dictionary pages and min/max statistics (readers skip
+# row groups by time, stream or severity); the per-event text (message, summary, ref,
+# time_raw) gets neither: a dictionary of unique strings is built only to be thrown away,
+# and min/max of free text helps no query. Together a third of the write's cost.
+_DICTIONARY = ["source", "stream", "kind", "severity", "actor", "labels", "time_quality"]
+_STATISTICS = ["time", "embedded_time", *_DICTIONARY]
 
 
 @contextmanager
@@ -103,7 +109,9 @@ class EventsWriter:
             )
             os.close(fd)
             self._tmp = Path(tmp)
-            self._writer = pq.ParquetWriter(tmp, schema.SCHEMA)
+            self._writer = pq.ParquetWriter(
+                tmp, schema.SCHEMA, use_dictionary=_DICTIONARY, write_statistics=_STATISTICS
+            )
         if self._pending:
             # Written whole (no slice of it kept back): what was added is freed at once.
             table = pa.concat_tables(self._pending)

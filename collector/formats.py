@@ -40,7 +40,9 @@ class Context:
     # The window's end; with fallback_time (its start) it gives year-less timestamps a year.
     window_end: Any = None
     # For a piece of a longer file (see ``Format.chunked``): the number of its first line, and
-    # the time of the last line before it (what a first line without a time inherits).
+    # the time of the last line before it (what a first line without a time inherits). The
+    # file collector parses pieces side by side and leaves it None: it gives the piece's
+    # first ``inferred`` rows that time afterwards (``files.pieces.inherit``).
     first_line: int = 1
     previous_time: Any = None
     # The file's own timestamp layout (a ``[[file]]`` table's time_format/time_regex, as

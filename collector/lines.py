@@ -47,7 +47,8 @@ def split_lines(text: str | bytes, first_line: int = 1) -> pd.Series:
     if len(maybe):
         blank = pc.match_substring_regex(column.take(pa.array(maybe)), f"^{SPACE}*$")
         keep[maybe] = ~blank.to_numpy(zero_copy_only=False)
-        column = column.filter(pa.array(keep))
+        if not keep.all():
+            column = column.filter(pa.array(keep))
     numbers = found.numbers[keep] + (first_line - 1)
     return pd.Series(strings(column), index=numbers, copy=False)
 
@@ -74,8 +75,7 @@ def strip_leading(text: pd.Series, raw: pd.Series) -> pd.Series:
     stamps = arrow_strings(raw)
     data, starts, lengths = string_parts(column)
     _, _, stamp_len = string_parts(stamps)
-    opening = pc.struct_field(pc.extract_regex(column, f"(?P<o>{_BEFORE_TS})"), [0])
-    _, _, before = string_parts(opening)
+    before = _opening(column, data, starts, lengths)
     at = starts + before
     fits = before + stamp_len <= lengths
     size = np.where(fits, stamp_len, 0)
@@ -88,6 +88,25 @@ def strip_leading(text: pd.Series, raw: pd.Series) -> pd.Series:
     rest = runtime.string_views(data, (at + size)[rows], (lengths - before - size)[rows])
     out = _scatter(column, same, pc.replace_substring_regex(rest.cast(column.type), _AFTER_TS, ""))
     return pd.Series(strings(out), index=text.index, copy=False)
+
+
+# The bytes an opening (_BEFORE_TS) can begin with: a space character's first byte (ASCII, or
+# the lead byte of U+0085/U+00A0, U+1680, U+2000-U+205F, U+3000), "t" of time=, "[" and '"'.
+_OPENS = np.zeros(256, dtype=bool)
+_OPENS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3, *b't["']] = True
+
+
+def _opening(column: pa.Array, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Any:
+    """The byte length of each row's opening (_BEFORE_TS); the regex reads only the rows whose
+    first byte can begin one (the others have none)."""
+    first = data[np.minimum(starts, max(len(data) - 1, 0))] if len(data) else starts * 0
+    maybe = np.flatnonzero(_OPENS[first] & (lengths > 0))
+    before = np.zeros(len(starts), dtype=np.int64)
+    if len(maybe):
+        sub = column.take(pa.array(maybe))
+        opening = pc.struct_field(pc.extract_regex(sub, f"(?P<o>{_BEFORE_TS})"), [0])
+        before[maybe] = string_parts(opening)[2]
+    return before
 
 
 def flagged(labels: pd.Series, dst: pd.Series, has_runtime: pd.Series | None) -> pd.Series:
@@ -113,19 +132,36 @@ def summarize(text: pd.Series) -> pd.Series:
         zero_copy_only=False
     )
     if odd.any():
-        sub = flat.take(pa.array(np.flatnonzero(odd)))
-        # Runs of blanks alone (indented stack frames, aligned columns) take a simpler pattern.
-        other = pc.match_substring_regex(sub, f"[{SPACE_BUT_BLANK}]")
-        if pc.any(other).as_py():
-            sub = pc.replace_substring_regex(sub, f"{SPACE}+", " ")
-        else:
-            sub = pc.replace_substring_regex(sub, "  +", " ")
-        flat = _scatter(flat, odd, pc.utf8_trim(sub, " "))
-    cut = pc.binary_join_element_wise(
-        pc.utf8_slice_codeunits(flat, 0, SUMMARY_MAX - 1), pa.scalar("…", flat.type), _EMPTY
-    )
-    out = pc.if_else(pc.greater(pc.utf8_length(flat), SUMMARY_MAX), cut, flat)
-    return pd.Series(strings(out), index=text.index, copy=False)
+        flat = _scatter(flat, odd, _collapsed(flat.take(pa.array(np.flatnonzero(odd)))))
+    # A row of at most SUMMARY_MAX bytes has at most that many characters: only longer rows
+    # are measured (and cut).
+    long = np.flatnonzero(string_parts(flat)[2] > SUMMARY_MAX)
+    if len(long):
+        sub = flat.take(pa.array(long))
+        over = pc.greater(pc.utf8_length(sub), SUMMARY_MAX).to_numpy(zero_copy_only=False)
+        if over.any():
+            sub = sub.filter(pa.array(over))
+            cut = pc.binary_join_element_wise(
+                pc.utf8_slice_codeunits(sub, 0, SUMMARY_MAX - 1), pa.scalar("…", sub.type), _EMPTY
+            )
+            rows = np.zeros(len(flat), dtype=bool)
+            rows[long[over]] = True
+            flat = _scatter(flat, rows, cut)
+    return pd.Series(strings(flat), index=text.index, copy=False)
+
+
+def _collapsed(sub: pa.Array) -> pa.Array:
+    """Whitespace runs as one blank, none at the ends."""
+    if pc.any(pc.match_substring_regex(sub, f"[{SPACE_BUT_BLANK}]")).as_py():
+        return pc.utf8_trim(pc.replace_substring_regex(sub, f"{SPACE}+", " "), " ")
+    # Runs of blanks alone (indented stack frames, aligned columns): trimmed first, then only
+    # rows with an inner run left take the replace (the same result, fewer rows).
+    sub = pc.utf8_trim(sub, " ")
+    inner = pc.match_substring(sub, "  ").to_numpy(zero_copy_only=False)
+    if not inner.any():
+        return sub
+    fixed = pc.replace_substring_regex(sub.filter(pa.array(inner)), "  +", " ")
+    return _scatter(sub, inner, fixed)
 
 
 def _scatter(column: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:

@@ -22,7 +22,6 @@ from incident_timeline.collector.errors import BundleError
 from incident_timeline.report.chunks import csv_chunks, write_chunks
 from incident_timeline.report.curation import read_curation, with_notes
 from incident_timeline.report.html import report_page
-from incident_timeline.report.plots import figures_markdown, write_figures
 from incident_timeline.report.postmortem import postmortem
 from incident_timeline.report.redact import for_bundle
 from incident_timeline.report.trust import load, read_metrics
@@ -71,6 +70,10 @@ def write_report(
         template=template,
         metrics=read_metrics(bundle, manifest),
     )
+    # matplotlib is imported here, not with the module: every ``incident`` command (collect
+    # too) would pay its ~0.3 s import otherwise.
+    from incident_timeline.report.plots import figures_markdown, write_figures
+
     mask = redactor.text if redactor is not None else str
     figures = write_figures(bundle, manifest, read_metrics(bundle, manifest), events, redact=mask)
     if figures:

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from incident_timeline.timeline.columns import SPACE, arrow_strings, strings
+from incident_timeline.timeline.timestamps.extract import string_parts
 
 # level=error, lvl=warn, "level":"error", severity: ERROR, and bare upper-case level words.
 _LEVEL_KEYED = r"""(?i:\b(?:level|lvl|severity)["']?\s*[=:]\s*["']?(?P<level>[a-z]+))"""
@@ -38,9 +39,31 @@ def detect_severity(lines: pd.Series, default: str = "info") -> pd.Series:
     if len(missing):
         codes[missing] = _level_codes(text.take(pa.array(missing)), _LEVEL_BARE)
     severity = _NAMES.take(pa.array(codes, mask=codes < 0)).fill_null(default)
-    panic = pc.match_substring_regex(text, f"^{SPACE}*panic:").fill_null(False)
-    severity = pc.if_else(panic, pa.scalar("critical", pa.large_string()), severity)
+    panic = _panics(text)
+    if len(panic):
+        mask = np.zeros(len(text), dtype=bool)
+        mask[panic] = True
+        severity = pc.if_else(mask, pa.scalar("critical", pa.large_string()), severity)
     return pd.Series(strings(severity), index=lines.index, copy=False)
+
+
+# First bytes of a line that can open with ``panic:``: "p" or a space character's first byte
+# (ASCII, or the lead byte of U+0085/U+00A0, U+1680, U+2000-U+205F, U+3000).
+_PANIC_OPENS = np.zeros(256, dtype=bool)
+_PANIC_OPENS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3, ord("p")]] = True
+
+
+def _panics(text: pa.Array) -> np.ndarray:
+    """Rows of a Go ``panic:`` line (the regex reads only rows that can open with one)."""
+    data, starts, lengths = string_parts(text)
+    if not len(data):
+        return np.zeros(0, dtype=np.int64)
+    maybe = np.flatnonzero(_PANIC_OPENS[data[np.minimum(starts, len(data) - 1)]] & (lengths > 0))
+    if not len(maybe):
+        return maybe
+    hit = pc.match_substring_regex(text.take(pa.array(maybe)), f"^{SPACE}*panic:")
+    rows: np.ndarray = maybe[hit.fill_null(False).to_numpy(zero_copy_only=False)]
+    return rows
 
 
 def _level_codes(text: pa.Array, pattern: str) -> np.ndarray:

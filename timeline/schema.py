@@ -164,6 +164,10 @@ def empty_events() -> pd.DataFrame:
     return validate(SCHEMA.empty_table().to_pandas())
 
 
+_UTC = pd.DatetimeTZDtype("ns", "UTC")
+_STRING = pd.StringDtype()
+
+
 def validate(frame: pd.DataFrame) -> pd.DataFrame:
     """Return ``frame`` with the record's columns and dtypes, or raise ValueError/TypeError."""
     missing = [c for c in COLUMNS if c not in frame.columns]
@@ -172,14 +176,19 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     columns = {}
     for name in COLUMNS:
         col = frame[name].reset_index(drop=True)
-        if name in TIME_COLUMNS:
+        # Columns already in the record's dtype are only copied (Arrow strings: a new handle
+        # on the same immutable data; times: one memcpy), not converted: a collector that
+        # reads many small files pays pandas' per-call cost here for every one of them. A
+        # copy, as the result must not share a writable array with the caller's frame.
+        if col.dtype == (_UTC if name in TIME_COLUMNS else _STRING):
+            columns[name] = col.copy()
+        elif name in TIME_COLUMNS:
             columns[name] = _utc_column(col, name)
         else:
             columns[name] = col.astype("string")
-    out = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))  # one constructor call
-    for name in COLUMNS:
-        if name not in NULLABLE and out[name].isna().any():
+        if name not in NULLABLE and columns[name].isna().any():
             raise ValueError(f"event column {name!r} has missing values")
+    out = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))  # one constructor call
     _check_values(out, "severity", SEVERITIES)
     _check_values(out, "time_quality", TIME_QUALITIES)
     return out
@@ -253,6 +262,7 @@ def _utc_column(col: pd.Series, name: str) -> pd.Series:
 
 
 def _check_values(frame: pd.DataFrame, name: str, allowed: tuple[str, ...]) -> None:
-    bad = sorted(set(frame[name].dropna().unique()) - set(allowed))
+    # The (few) distinct values first, then without NA: dropna on the whole column costs more.
+    bad = sorted(set(frame[name].array.unique().dropna()) - set(allowed))
     if bad:
         raise ValueError(f"event column {name!r} has values {bad}; allowed: {list(allowed)}")

@@ -275,15 +275,23 @@ class FileCollector:
         counts: dict[str, int],
         kind: str = "log",
     ) -> tuple[int, int, int]:
-        """Parse each piece and write its events before reading the next; returns how many
-        events, how many of them inferred, how many outside the window."""
+        """Parse the pieces (WORKERS at a time, see `pieces.parsed_in_order`) and write their
+        events in file order; returns how many events, how many of them inferred, how many
+        outside the window."""
         previous, total, inferred, outside = None, 0, 0, 0
         said: set[str] = set()
         since, until = ctx.fallback_time, ctx.window_end
-        for line, data in stream:
-            piece = dataclasses.replace(ctx, first_line=line, previous_time=previous)
-            parsed = fmt.parse(data, piece)
-            events = as_deploys(parsed.events) if kind == "deploy" else parsed.events
+
+        def parse(item: tuple[int, bytes]) -> Parsed:
+            parsed = fmt.parse(item[1], dataclasses.replace(ctx, first_line=item[0]))
+            if kind == "deploy":
+                parsed = dataclasses.replace(parsed, events=as_deploys(parsed.events))
+            return parsed
+
+        for parsed in pieces.parsed_in_order(parse, stream):
+            # A piece is parsed before the one ahead of it is done: what its first lines
+            # without a time inherit (``Context.previous_time``) is given them here.
+            events = pieces.inherit(parsed.events, previous)
             total += len(events)
             inferred += int((events["time_quality"] == "inferred").sum())
             outside += int(((events["time"] < since) | (events["time"] >= until)).sum())

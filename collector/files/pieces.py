@@ -7,10 +7,23 @@ are handed to ``raw`` exactly as read, so the raw copy and its sha256 are made o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import IO, Protocol
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Any, Protocol, TypeVar
 
-PIECE = 1 << 23  # 8 MiB (about 70,000 lines of 120 bytes): peak memory grows ~25× a piece
+import pandas as pd
+
+# 6 MiB: about 52,000 lines of 120 bytes, one CHUNK of the time engine (65,536 lines: a piece
+# just over it pays the engine's fixed costs twice); peak memory grows ~25x a piece.
+PIECE = 6 << 20
+# Pieces parsed at once. Arrow's kernels, numpy and the Parquet writer release the GIL, but on
+# a 2-core machine shared with other work (load 8-11) two workers measured 10-40 % slower in
+# wall time than one (the thread holding the GIL is descheduled; more system time) and ~90 MB
+# more memory, so one is the default; ``bench/ingest_bench.py --workers 2`` compares. AHEAD
+# pieces wait beyond those being parsed (what bounds memory with WORKERS).
+WORKERS = 1
+AHEAD = 1
 LONGEST = 1 << 26  # a record (partial lines) longer than this is split between pieces
 
 
@@ -67,3 +80,45 @@ def rest(handle: IO[bytes], raw: Sink) -> bytes:
     data = handle.read()
     raw.write(data)
     return data
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parsed_in_order(
+    parse: Callable[[T], R], items: Iterable[T], workers: int | None = None
+) -> Iterator[R]:
+    """``map(parse, items)`` with up to ``workers`` (WORKERS) items parsed at once in threads
+    and at most AHEAD of them waiting: results in the order of ``items``, each as soon as it
+    and those before it are done. ``items`` is read in the caller's thread (the raw copy and
+    its hash stay in file order)."""
+    workers = WORKERS if workers is None else workers
+    if workers <= 1:
+        yield from map(parse, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="piece") as pool:
+        waiting: deque[Future[R]] = deque()
+        try:
+            for item in items:
+                waiting.append(pool.submit(parse, item))
+                if len(waiting) > AHEAD:
+                    yield waiting.popleft().result()
+            while waiting:
+                yield waiting.popleft().result()
+        finally:
+            for future in waiting:  # an error (or a closed generator): drop the rest
+                future.cancel()
+
+
+def inherit(events: pd.DataFrame, previous: Any) -> pd.DataFrame:
+    """A piece's events parsed without ``Context.previous_time``, as if with it: the first
+    rows without a time of their own (``inferred``, up to the first timed row) take
+    ``previous``, the time of the last event before the piece."""
+    if previous is None or not len(events) or events["time_quality"].iloc[0] != "inferred":
+        return events
+    timed = (events["time_quality"] != "inferred").to_numpy()
+    first = int(timed.argmax()) if timed.any() else len(events)
+    events = events.copy()
+    events.loc[events.index[:first], "time"] = pd.Timestamp(previous).tz_convert("UTC")
+    return events

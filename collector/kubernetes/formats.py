@@ -58,17 +58,29 @@ _RUNTIME_WHOLE = f"^(?P<whole>{_RUNTIME[1:]})"
 
 def looks_like_kubectl(sample: Sample) -> bool:
     """Whether the first lines carry kubectl's ``--prefix`` or ``--timestamps`` prefix."""
-    lines = split_lines(sample.head).head(20)
-    if lines.empty:
+    lines = _head_lines(sample)
+    if not len(lines):
         return False
-    prefixed = lines.str.replace(_PREFIX, "", regex=True)
-    return bool(prefixed.str.match(_RUNTIME).mean() > 0.8 or lines.str.match(_PREFIX).mean() > 0.8)
+    prefixed = pc.replace_substring_regex(lines, _PREFIX, "")
+    return bool(_share(prefixed, _RUNTIME) > 0.8 or _share(lines, _PREFIX) > 0.8)
 
 
 def looks_like_cri(sample: Sample) -> bool:
     """Whether the first lines are a container runtime's own log (``<ts> stdout F <text>``)."""
-    lines = split_lines(sample.head).head(20)
-    return not lines.empty and bool(lines.str.match(_CRI).mean() > 0.8)
+    lines = _head_lines(sample)
+    return bool(len(lines)) and bool(_share(lines, _CRI) > 0.8)
+
+
+def _head_lines(sample: Sample) -> pa.Array:
+    """The first 20 non-blank lines of the sample (Arrow strings: detection runs on every
+    file, so no pandas string methods, which parse each pattern again in Python)."""
+    return arrow_strings(split_lines(sample.head)).slice(0, 20)
+
+
+def _share(lines: pa.Array, pattern: str) -> float:
+    """The share of ``lines`` that ``pattern`` (anchored with ``^``) matches."""
+    hits = pc.match_substring_regex(lines, pattern).to_numpy(zero_copy_only=False)
+    return float(hits.mean())
 
 
 def parse_kubectl_logs(data: bytes | str, ctx: Context) -> Parsed:

@@ -42,8 +42,8 @@ def _cri_text() -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _collect(tmp_path: Path, files: list[tuple[Path, str]], piece: int) -> Path:
-    pieces.PIECE = piece
+def _collect(tmp_path: Path, files: list[tuple[Path, str]], piece: int, workers: int = 1) -> Path:
+    pieces.PIECE, pieces.WORKERS = piece, workers
     sources = [FileSource(path=str(p), format=fmt, stream=p.name) for p, fmt in files]
     out, outcome = run_collector(
         tmp_path, "file", FileCollector(sources, tmp_path), SINCE, UNTIL, UNTIL
@@ -55,9 +55,9 @@ def _collect(tmp_path: Path, files: list[tuple[Path, str]], piece: int) -> Path:
 
 @pytest.fixture(autouse=True)
 def _restore_piece() -> object:
-    saved = pieces.PIECE
+    saved = pieces.PIECE, pieces.WORKERS
     yield
-    pieces.PIECE = saved
+    pieces.PIECE, pieces.WORKERS = saved
 
 
 def test_pieces_give_the_events_of_a_whole_read(tmp_path: Path) -> None:
@@ -70,7 +70,9 @@ def test_pieces_give_the_events_of_a_whole_read(tmp_path: Path) -> None:
         (cri, "cri"),
     ]
     whole = _collect(tmp_path / "whole", files, 1 << 24)
-    split = _collect(tmp_path / "split", files, 2000)
+    # Two pieces parsed at once (their first timeless lines given the time before them
+    # afterwards) change nothing either.
+    split = _collect(tmp_path / "split", files, 2000, workers=2)
     assert pq.read_table(split / "events/file.parquet").equals(
         pq.read_table(whole / "events/file.parquet")
     )
@@ -193,3 +195,32 @@ def test_a_json_document_bigger_than_a_piece_is_detected_whole(tmp_path: Path) -
     got = pq.read_table(split / "events/file.parquet")
     assert got.equals(pq.read_table(whole / "events/file.parquet"))
     assert set(got["kind"].to_pylist()) >= {"k8s_event", "deploy"}
+
+
+def test_pieces_parsed_side_by_side_come_back_in_order() -> None:
+    import time as clock
+
+    def parse(item: tuple[int, float]) -> int:
+        clock.sleep(item[1])  # later items finish first
+        return item[0]
+
+    items = [(i, 0.02 * (5 - i)) for i in range(6)]
+    assert list(pieces.parsed_in_order(parse, items, workers=2)) == list(range(6))
+    with pytest.raises(ZeroDivisionError):
+        list(pieces.parsed_in_order(lambda item: 1 // item[0], [(1, 0), (0, 0)], workers=2))
+
+
+def test_first_timeless_rows_of_a_piece_inherit_the_time_before_it() -> None:
+    times = [utc("2024-01-15T14:00:05Z")] * 4
+    frame = schema.make_events(
+        time=times, source="file", stream="s", kind="log", summary=list("abcd"),
+        ref=[f"r#L{i}" for i in range(4)],
+        time_quality=["inferred", "inferred", "exact", "inferred"],
+    )  # fmt: skip
+    before = utc("2024-01-15T14:00:01Z")
+    got = pieces.inherit(frame, before)
+    assert got["time"].tolist() == [before, before, times[2], times[3]]
+    assert got["time_quality"].tolist() == frame["time_quality"].tolist()
+    assert pieces.inherit(frame, None) is frame
+    timeless = frame.assign(time_quality="inferred")
+    assert pieces.inherit(timeless, before)["time"].tolist() == [before] * 4
