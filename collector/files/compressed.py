@@ -41,7 +41,7 @@ def reader(handle: Any, kind: Codec) -> Salvaging:
     return Salvaging(_inner(handle, kind))
 
 
-def _inner(handle: Any, kind: Codec) -> IO[bytes]:
+def _inner(handle: Any, kind: Codec) -> io.BufferedIOBase:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=handle, mode="rb")
     return io.BufferedReader(_Zstd(handle), buffer_size=1 << 20)
@@ -53,7 +53,7 @@ class Salvaging:
     bytes before the fault were handed out). A fault ends the stream like its end (so the
     piece before a cut keeps its lines) and is kept in ``fault`` for the caller to report."""
 
-    def __init__(self, inner: IO[bytes]) -> None:
+    def __init__(self, inner: io.BufferedIOBase) -> None:
         self.inner = inner
         self.fault: BaseException | None = None
 
@@ -63,7 +63,7 @@ class Salvaging:
         got = 0
         while (size < 0 or got < size) and self.fault is None:
             try:
-                data = self.inner.read1(size - got if size > 0 else 1 << 20)  # type: ignore[attr-defined]
+                data = self.inner.read1(size - got if size > 0 else 1 << 20)
             except ERRORS as exc:
                 self.fault = exc
                 break
