@@ -24,7 +24,7 @@ from incident_timeline.collector.errors import ConfigError, ExportFormatError
 from incident_timeline.collector.files import compressed, pieces
 from incident_timeline.collector.files.compressed import decoded
 from incident_timeline.collector.files.deploy import as_deploys
-from incident_timeline.collector.files.records import per_record
+from incident_timeline.collector.files.records import checked, per_record
 from incident_timeline.collector.files.timelayout import first_miss, table_layout
 from incident_timeline.collector.formats import UNPARSED, Context, Format, Parsed, Sample
 from incident_timeline.timeline.clock import Clock
@@ -337,7 +337,11 @@ class FileCollector:
                 )
             if entry.stream is None:
                 ctx = dataclasses.replace(ctx, stream=_default_stream(Path(rel), fmt.name))
-            return fmt.parse(data, ctx), ctx
+            result = checked(fmt, data, ctx) if fmt.layout == "json" else None
+            if result is None:
+                return fmt.parse(data, ctx), ctx
+            _say_unparsed(fmt, result[1], ctx, out, rel)
+            return result[0], ctx
         except ExportFormatError as exc:
             where = f" (at {exc.pointer})" if exc.pointer else ""
             reason = f"{exc}{where}"
@@ -369,17 +373,8 @@ class FileCollector:
         result = per_record(fmt, document, ctx)
         if result is None:
             return None
-        parsed, problems = result
-        if problems:
-            first = problems[0]
-            out.warn(
-                f"{rel}: {len(problems)} record(s) unreadable as {fmt.name}, kept as unparsed "
-                f"events (first at {first})",
-                partial=True,
-                kind="unparsed",
-                ref=f"{ctx.ref}#{first.split(':', 1)[0]}",
-            )
-        return parsed
+        _say_unparsed(fmt, result[1], ctx, out, rel)
+        return result[0]
 
     @staticmethod
     def _check_times(parsed: Parsed, rel: str, window: Window, out: SourceWriter, ref: str) -> None:
@@ -439,6 +434,23 @@ def _default_stream(file: Path, fmt: str) -> str:
 def parse(name: str, data: bytes, ctx: Context) -> Parsed:
     """Parse one export in the registered format ``name``; ExportFormatError when it is not."""
     return registry.formats()[name].parse(data, ctx)
+
+
+def _say_unparsed(
+    fmt: Format, problems: list[str], ctx: Context, out: SourceWriter, rel: str
+) -> None:
+    """Warn of the records kept as unparsed events, pointing at the first one's bad field
+    (or the record, when the field is not known)."""
+    if not problems:
+        return
+    first = problems[0]
+    out.warn(
+        f"{rel}: {len(problems)} record(s) unreadable as {fmt.name}, kept as unparsed "
+        f"events (first at {first})",
+        partial=True,
+        kind="unparsed",
+        ref=f"{ctx.ref}#{first.split(':', 1)[0]}",
+    )
 
 
 def _compressed(file: Path) -> bool:

@@ -23,6 +23,7 @@ from incident_timeline.collector.formats import (
     row,
     rows_to_events,
 )
+from incident_timeline.collector.kubernetes import shapes
 from incident_timeline.collector.lines import (
     flagged,
     line_refs,
@@ -309,6 +310,7 @@ FORMATS = (
         priority=40,
         source="kubernetes",
         description="kubectl get events -o json",
+        shape=shapes.EVENT,
     ),
     Format(
         name="kubectl-workloads",
@@ -318,6 +320,7 @@ FORMATS = (
         priority=30,
         source="kubernetes",
         description="kubectl get deploy,rs,sts,ds,controllerrevisions -o json",
+        shape=shapes.WORKLOAD,
     ),
     Format(
         name="kubectl-pods",
@@ -327,5 +330,6 @@ FORMATS = (
         priority=30,
         source="kubernetes",
         description="kubectl get pods -o json",
+        shape=shapes.POD,
     ),
 )
