@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, Literal, cast
@@ -108,6 +109,40 @@ def unparsed_row(ctx: Context, number: int, line: str, reason: str) -> EventRow:
         message=line,
         labels={"reason": reason},
     )
+
+
+def unparsed_record(
+    ctx: Context, pointer: str, item: Any, reason: str, source: str = "file"
+) -> EventRow:
+    """A JSON record its format could not read, kept as an ``unparsed`` event holding its
+    JSON text, at ``pointer`` in the raw file."""
+    return row(
+        ctx,
+        time_raw=None,
+        quality="inferred",
+        source=source,
+        kind=UNPARSED,
+        severity="warning",
+        pointer=pointer,
+        summary=f"unparsed record {pointer}: {reason}"[:240],
+        message=json.dumps(item, ensure_ascii=False, sort_keys=True),
+        labels={"reason": reason},
+    )
+
+
+def renumber_refs(events: pd.DataFrame, prefix: str, kept: list[int]) -> pd.DataFrame:
+    """Refs ``<prefix><j>...`` into a document of the kept records, made refs into the file:
+    ``<prefix><kept[j]>...``."""
+    if events.empty:
+        return events
+    found = events["ref"].astype("string").str.extract(rf"^{re.escape(prefix)}(\d+)(.*)$")
+    has = found[0].notna().to_numpy(dtype=bool)
+    if not has.any():
+        return events
+    events = events.copy()
+    number = found.loc[has, 0].astype(int).map(lambda j: str(kept[j]))
+    events.loc[has, "ref"] = prefix + number + found.loc[has, 1]
+    return events
 
 
 def expect_list(data: Any, key: str, what: str) -> list[Any]:

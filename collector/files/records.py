@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from typing import Any
 
 import pandas as pd
 
 from incident_timeline.collector.errors import ExportFormatError
 from incident_timeline.collector.formats import (
-    UNPARSED,
     Context,
     Format,
     JsonParser,
     Parsed,
-    row,
+    renumber_refs,
     rows_to_events,
+    unparsed_record,
 )
 from incident_timeline.collector.shapes import mismatch
 from incident_timeline.timeline import schema
@@ -82,8 +81,8 @@ def checked(fmt: Format, data: bytes, ctx: Context) -> tuple[Parsed, list[str]] 
         if salvaged is None:
             raise
         return salvaged
-    events = _renumber(parsed.events, f"{ctx.ref}#{base}/", kept)
-    bad = [_unparsed(ctx, f"{base}/{i}", items[i], known[i]) for i in sorted(known)]
+    events = renumber_refs(parsed.events, f"{ctx.ref}#{base}/", kept)
+    bad = [unparsed_record(ctx, f"{base}/{i}", items[i], known[i]) for i in sorted(known)]
     counts = {**parsed.counts, "unparsed": parsed.counts.get("unparsed", 0) + len(bad)}
     events = pd.concat([events, rows_to_events(bad, ctx)], ignore_index=True)
     return dataclasses.replace(parsed, events=events, counts=counts), list(known.values())
@@ -97,21 +96,6 @@ def _of_document(fmt: Format, document: Any, ctx: Context) -> Parsed:
 
 def _with(document: Any, key: str | None, items: list[Any]) -> Any:
     return items if key is None else {**document, key: items}
-
-
-def _renumber(events: pd.DataFrame, prefix: str, kept: list[int]) -> pd.DataFrame:
-    """Refs ``<prefix><j>...`` into a document of the kept records, made refs into the file:
-    ``<prefix><kept[j]>...``."""
-    if events.empty:
-        return events
-    found = events["ref"].astype("string").str.extract(rf"^{re.escape(prefix)}(\d+)(.*)$")
-    has = found[0].notna().to_numpy(dtype=bool)
-    if not has.any():
-        return events
-    events = events.copy()
-    number = found.loc[has, 0].astype(int).map(lambda j: str(kept[j]))
-    events.loc[has, "ref"] = prefix + number + found.loc[has, 1]
-    return events
 
 
 def per_record(
@@ -134,7 +118,7 @@ def per_record(
         single = [item] if key is None else {**document, key: [item]}
         pointer = f"{base}/{i}"
         if i in known:
-            bad.append(_unparsed(ctx, pointer, item, known[i]))
+            bad.append(unparsed_record(ctx, pointer, item, known[i]))
             problems.append(known[i])
             continue
         try:
@@ -145,7 +129,7 @@ def per_record(
                 if not isinstance(exc, ExportFormatError)
                 else str(exc)
             )
-            bad.append(_unparsed(ctx, pointer, item, reason))
+            bad.append(unparsed_record(ctx, pointer, item, reason))
             problems.append(f"{pointer}: {reason}")
             continue
         events = parsed.events.copy()
@@ -160,18 +144,3 @@ def per_record(
         counts["unparsed"] = counts.get("unparsed", 0) + len(bad)
     events = pd.concat(frames, ignore_index=True) if frames else schema.empty_events()
     return Parsed(events, None, counts), problems
-
-
-def _unparsed(ctx: Context, pointer: str, item: Any, reason: str) -> EventRow:
-    return row(
-        ctx,
-        time_raw=None,
-        quality="inferred",
-        source="file",
-        kind=UNPARSED,
-        severity="warning",
-        pointer=pointer,
-        summary=f"unparsed record {pointer}: {reason}"[:240],
-        message=json.dumps(item, ensure_ascii=False, sort_keys=True),
-        labels={"reason": reason},
-    )
