@@ -33,9 +33,11 @@ def server() -> Iterator[FaultServer]:
 def config(tmp_path: Path, url: str, stream: str = "app") -> Path:
     (tmp_path / "app.log").write_text(LOG)
     path = tmp_path / "config.toml"
+    # The file first: a runner that took sources one by one would also finish it before
+    # hanging on Prometheus, so the kill finds one source done and one not, either way.
     path.write_text(
-        f'[prometheus]\nurl = "{url}"\ntimeout = 60\nbudget = 60\nbuiltin_queries = false\n'
         f'[[file]]\npath = "app.log"\nstream = "{stream}"\n'
+        f'[prometheus]\nurl = "{url}"\ntimeout = 60\nbudget = 60\nbuiltin_queries = false\n'
     )
     return path
 
