@@ -75,7 +75,7 @@ def test_an_alert_and_a_silence_from_the_api_and_amtool_are_one_event_each(
         "raw/alertmanager/api/silences.json",
         "raw/file/exports/silences.json",
     ]
-    timeline = runner.invoke(cli, ["timeline", str(bundle), "-f", "jsonl", "--no-redact"])
+    timeline = runner.invoke(cli, ["timeline", str(bundle), "-f", "jsonl"])
     assert timeline.exit_code == 0, timeline.output
     rows = [json.loads(line) for line in timeline.stdout.splitlines()]
     silences = [r for r in rows if r["kind"] == "silence" and silence_id in json.dumps(r["labels"])]
