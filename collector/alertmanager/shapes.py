@@ -6,10 +6,10 @@ See `collector.shapes`; a test holds the API fields to the OpenAPI document."""
 
 from __future__ import annotations
 
-from incident_timeline.collector.shapes import BOOLEAN, STRING, ArrayOf, MapOf
+from incident_timeline.collector.shapes import BOOLEAN, STRING, ArrayOf, MapOf, Spec
 
-LABELS = MapOf(STRING)
-ALERT = {
+LABELS: Spec = MapOf(STRING)
+ALERT: Spec = {
     "labels": LABELS,
     "annotations": LABELS,
     "fingerprint": STRING,
@@ -20,7 +20,7 @@ ALERT = {
     "receivers": ArrayOf({"name": STRING}),
     "status": {"state": STRING, "silencedBy": ArrayOf(STRING), "inhibitedBy": ArrayOf(STRING)},
 }
-SILENCE = {
+SILENCE: Spec = {
     "id": STRING,
     "matchers": ArrayOf({"name": STRING, "value": STRING, "isRegex": BOOLEAN, "isEqual": BOOLEAN}),
     "startsAt": STRING,
@@ -29,7 +29,7 @@ SILENCE = {
     "comment": STRING,
     "status": {"state": STRING},
 }
-WEBHOOK = {
+WEBHOOK: Spec = {
     "receiver": STRING,
     "status": STRING,
     "groupKey": STRING,

@@ -5,9 +5,9 @@ strings, ``reply_count`` an integer, ``reactions`` objects with ``name``, ``coun
 
 from __future__ import annotations
 
-from incident_timeline.collector.shapes import INTEGER, OBJECT, STRING, ArrayOf
+from incident_timeline.collector.shapes import INTEGER, OBJECT, STRING, ArrayOf, Spec
 
-MESSAGE = {
+MESSAGE: Spec = {
     "type": STRING,
     "subtype": STRING,
     "ts": STRING,

@@ -6,9 +6,17 @@ to the API's OpenAPI document."""
 
 from __future__ import annotations
 
-from incident_timeline.collector.shapes import BOOLEAN, INTEGER, OBJECT, STRING, ArrayOf, MapOf
+from incident_timeline.collector.shapes import (
+    BOOLEAN,
+    INTEGER,
+    OBJECT,
+    STRING,
+    ArrayOf,
+    MapOf,
+    Spec,
+)
 
-META = {
+META: Spec = {
     "name": STRING,
     "namespace": STRING,
     "uid": STRING,
@@ -17,8 +25,8 @@ META = {
     "labels": MapOf(STRING),
     "ownerReferences": ArrayOf({"name": STRING, "uid": STRING, "kind": STRING}),
 }
-REFERENCE = {"kind": STRING, "name": STRING, "namespace": STRING}
-EVENT = {
+REFERENCE: Spec = {"kind": STRING, "name": STRING, "namespace": STRING}
+EVENT: Spec = {
     "metadata": META,
     "involvedObject": REFERENCE,
     "regarding": REFERENCE,
@@ -38,16 +46,16 @@ EVENT = {
     "reportingComponent": STRING,
     "reportingController": STRING,
 }
-CONTAINER = {"name": STRING, "image": STRING, "restartPolicy": STRING}
-TERMINATED = {
+CONTAINER: Spec = {"name": STRING, "image": STRING, "restartPolicy": STRING}
+TERMINATED: Spec = {
     "startedAt": STRING,
     "finishedAt": STRING,
     "exitCode": INTEGER,
     "reason": STRING,
     "message": STRING,
 }
-STATE = {"running": {"startedAt": STRING}, "terminated": TERMINATED}
-CONTAINER_STATUS = {
+STATE: Spec = {"running": {"startedAt": STRING}, "terminated": TERMINATED}
+CONTAINER_STATUS: Spec = {
     "name": STRING,
     "image": STRING,
     "restartCount": INTEGER,
@@ -55,7 +63,7 @@ CONTAINER_STATUS = {
     "state": STATE,
     "lastState": STATE,
 }
-POD = {
+POD: Spec = {
     "kind": STRING,
     "metadata": META,
     "spec": {
@@ -74,10 +82,10 @@ POD = {
         "ephemeralContainerStatuses": ArrayOf(CONTAINER_STATUS),
     },
 }
-TEMPLATE = {
+TEMPLATE: Spec = {
     "spec": {"containers": ArrayOf(CONTAINER), "initContainers": ArrayOf(CONTAINER)},
 }
-WORKLOAD = {  # Deployment, ReplicaSet, StatefulSet, DaemonSet, ControllerRevision
+WORKLOAD: Spec = {  # Deployment, ReplicaSet, StatefulSet, DaemonSet, ControllerRevision
     "kind": STRING,
     "metadata": META,
     "spec": {"template": TEMPLATE},

@@ -5,10 +5,10 @@ declares them (``LogEntry`` and its kinds, ``Note``, ``Alert``; references such 
 
 from __future__ import annotations
 
-from incident_timeline.collector.shapes import OBJECT, STRING, ArrayOf
+from incident_timeline.collector.shapes import OBJECT, STRING, ArrayOf, Spec
 
-REFERENCE = {"id": STRING, "type": STRING, "summary": STRING}
-LOG_ENTRY = {
+REFERENCE: Spec = {"id": STRING, "type": STRING, "summary": STRING}
+LOG_ENTRY: Spec = {
     "id": STRING,
     "type": STRING,
     "summary": STRING,
@@ -21,8 +21,8 @@ LOG_ENTRY = {
     "assignees": ArrayOf(REFERENCE),
     "changed_actions": ArrayOf({"type": STRING, "at": STRING}),
 }
-NOTE = {"id": STRING, "content": STRING, "created_at": STRING, "user": REFERENCE}
-ALERT = {
+NOTE: Spec = {"id": STRING, "content": STRING, "created_at": STRING, "user": REFERENCE}
+ALERT: Spec = {
     "id": STRING,
     "summary": STRING,
     "alert_key": STRING,
