@@ -26,7 +26,14 @@ from incident_timeline.collector.files.compressed import decoded
 from incident_timeline.collector.files.deploy import as_deploys
 from incident_timeline.collector.files.records import checked, per_record
 from incident_timeline.collector.files.timelayout import first_miss, table_layout
-from incident_timeline.collector.formats import UNPARSED, Context, Format, Parsed, Sample
+from incident_timeline.collector.formats import (
+    UNPARSED,
+    Context,
+    Format,
+    JsonParser,
+    Parsed,
+    Sample,
+)
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import parse_threshold
 from incident_timeline.timeline.timestamps import Families
@@ -337,7 +344,7 @@ class FileCollector:
                 )
             if entry.stream is None:
                 ctx = dataclasses.replace(ctx, stream=_default_stream(Path(rel), fmt.name))
-            result = checked(fmt, data, ctx) if fmt.layout == "json" else None
+            result = checked(fmt, data, ctx)  # None for formats without a record shape
             if result is None:
                 return fmt.parse(data, ctx), ctx
             _say_unparsed(fmt, result[1], ctx, out, rel)
@@ -364,7 +371,7 @@ class FileCollector:
         fmt: Format, data: bytes, ctx: Context, out: SourceWriter, rel: str
     ) -> Parsed | None:
         """A JSON export read record by record (see `records`); None when that fails too."""
-        if fmt.layout != "json":
+        if fmt.layout != "json" and not isinstance(fmt.parse, JsonParser):
             return None
         try:
             document = json.loads(data)

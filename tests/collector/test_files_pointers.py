@@ -113,6 +113,8 @@ def _workloads() -> tuple[Any, str]:
 CASES: dict[str, Callable[[], tuple[Any, str]]] = {
     "kubectl-events": _events,
     "alertmanager-alerts": _alerts,
+    "amtool-alerts": _alerts,
+    "alertmanager-silences": _silences,
     "pagerduty-log-entries": _log_entries,
     "amtool-silences": _silences,
     "pagerduty-notes": _notes,
