@@ -436,6 +436,17 @@ class Bundle:
             }
             self.write_manifest()
 
+    def mark_interrupted(self, signal_name: str, at: datetime, sources: list[str]) -> None:
+        """Say in the manifest that ``signal_name`` stopped the run at ``at``; ``sources``
+        (still ``running``) are those it cut short."""
+        with self._lock:
+            self.manifest["interrupted"] = {"signal": signal_name, "at": iso_z(at)}
+            for name in sources:
+                entry = self.manifest["sources"].get(name)
+                if entry and entry.get("status") == RUNNING:
+                    entry["error"] = f"interrupted by {signal_name} before it finished"
+            self.write_manifest()
+
     def record_file(
         self, rel: str, *, masked: int = 0, sha256: str | None = None, size: int | None = None
     ) -> None:
@@ -492,12 +503,15 @@ def unfinished_sources(manifest: dict[str, Any]) -> list[str]:
 def incomplete_message(manifest: dict[str, Any]) -> str | None:
     """ "bundle incomplete: source X did not finish; ..." or None for a finished bundle."""
     names = unfinished_sources(manifest)
-    if not names:
+    stopped = manifest.get("interrupted") or {}
+    if not names and not stopped:
         return None
+    how = f"collection was interrupted by {stopped.get('signal')}; " if stopped else ""
     which = ", ".join(names)
     noun = "source" if len(names) == 1 else "sources"
+    what = f"{noun} {which} did not finish" if names else "some sources may be missing"
     return (
-        f"bundle incomplete: {noun} {which} did not finish; "
+        f"bundle incomplete: {how}{what}; "
         "run incident collect --resume (same config and window) to complete it"
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, Literal, cast
@@ -19,6 +20,7 @@ from typing import Any, Literal, cast
 import pandas as pd
 
 from incident_timeline.collector.errors import ExportFormatError
+from incident_timeline.collector.shapes import Spec
 from incident_timeline.timeline import schema
 from incident_timeline.timeline.schema import EventRow
 from incident_timeline.timeline.timestamps import fill_inferred, parse_iso
@@ -111,10 +113,47 @@ def unparsed_row(ctx: Context, number: int, line: str, reason: str) -> EventRow:
     )
 
 
+def unparsed_record(
+    ctx: Context, pointer: str, item: Any, reason: str, source: str = "file"
+) -> EventRow:
+    """A JSON record its format could not read, kept as an ``unparsed`` event holding its
+    JSON text, at ``pointer`` in the raw file."""
+    return row(
+        ctx,
+        time_raw=None,
+        quality="inferred",
+        source=source,
+        kind=UNPARSED,
+        severity="warning",
+        pointer=pointer,
+        summary=f"unparsed record {pointer}: {reason}"[:240],
+        message=json.dumps(item, ensure_ascii=False, sort_keys=True),
+        labels={"reason": reason},
+    )
+
+
+def renumber_refs(events: pd.DataFrame, prefix: str, kept: list[int]) -> pd.DataFrame:
+    """Refs ``<prefix><j>...`` into a document of the kept records, made refs into the file:
+    ``<prefix><kept[j]>...``."""
+    if events.empty:
+        return events
+    found = events["ref"].astype("string").str.extract(rf"^{re.escape(prefix)}(\d+)(.*)$")
+    has = found[0].notna().to_numpy(dtype=bool)
+    if not has.any():
+        return events
+    events = events.copy()
+    number = found.loc[has, 0].astype(int).map(lambda j: str(kept[j]))
+    events.loc[has, "ref"] = prefix + number + found.loc[has, 1]
+    return events
+
+
 def expect_list(data: Any, key: str, what: str) -> list[Any]:
     items = data.get(key) if isinstance(data, dict) else None
     if not isinstance(items, list):
-        raise ExportFormatError(f"not {what}: expected a JSON object with a {key!r} array")
+        pointer = f"/{key}" if isinstance(data, dict) and key in data else None
+        raise ExportFormatError(
+            f"not {what}: expected a JSON object with a {key!r} array", pointer=pointer
+        )
     return items
 
 
@@ -224,11 +263,26 @@ class Format:
     # with ``Context.first_line`` and ``previous_time`` telling where the piece sits.
     chunked: bool = False
     cut: Callable[[bytes], int] | None = None
+    # The shape of one record of a JSON export (see `shapes`): the ``[[file]]`` collector
+    # checks each record of the document's array against it before parsing, and keeps one
+    # that breaks it as an ``unparsed`` event naming the bad field's JSON pointer.
+    shape: Spec | None = None
 
 
-def json_parser(parse: Callable[[Any, Context], Parsed]) -> Callable[[bytes, Context], Parsed]:
+@dataclasses.dataclass(frozen=True)
+class JsonParser:
+    """A ``Format.parse`` of JSON bytes that can also be handed the parsed document."""
+
+    of_document: Callable[[Any, Context], Parsed]
+
+    def __call__(self, data: bytes, ctx: Context) -> Parsed:
+        """Parse the bytes as one JSON document, then the document."""
+        return self.of_document(json_document(data), ctx)
+
+
+def json_parser(parse: Callable[[Any, Context], Parsed]) -> JsonParser:
     """A ``Format.parse`` from a function of the parsed JSON document."""
-    return lambda data, ctx: parse(json_document(data), ctx)
+    return JsonParser(parse)
 
 
 def text_parser(parse: Callable[[str, Context], Parsed]) -> Callable[[bytes, Context], Parsed]:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +33,17 @@ from incident_timeline.collector.errors import DeadlineError, IncidentError
 from incident_timeline.collector.protocol import Collector
 from incident_timeline.timeline.clock import Clock, utc_now
 from incident_timeline.timeline.window import Window
+
+
+class Interrupted(Exception):
+    """Collection stopped by a signal (SIGTERM, or SIGINT: Ctrl-C); the bundle's manifest
+    already says so. ``status`` is the exit status a shell gives such a death, 128 + signal."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.status = 128 + signum
+
 
 GRACE = 2.0  # seconds a source may overrun its budget before the runner stops waiting
 DEFAULT_BUDGET = 900.0
@@ -90,8 +103,54 @@ def collect(
     for name in config.sources:  # resumed (skipped) sources first, in config order
         if name in outcomes and progress:
             progress(outcomes[name])
-    outcomes.update(_run_all(runs, progress))
+    try:
+        with _terminate_raises():
+            outcomes.update(_run_all(runs, progress))
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as translated below
+        raise _interrupted(bundle, runs, clock, exc) from None
     return [outcomes[name] for name in config.sources]
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+
+@contextmanager
+def _terminate_raises() -> Iterator[None]:
+    """SIGTERM (``kill``, ``docker stop``, a CI job's timeout) interrupts collection as Ctrl-C
+    does, instead of ending the process where it stands (Python's default, which would leave
+    no word of it); only the main thread may set a handler (signal module docs)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(
+    bundle: Bundle, runs: dict[str, _Run], clock: Clock, exc: KeyboardInterrupt
+) -> Interrupted:
+    """Record in the manifest that a signal stopped the run and which sources it cut short
+    (they stay ``running``, so every reader warns and ``--resume`` collects them again)."""
+    signum = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
+    name = signal.Signals(signum).name
+    cut = sorted(n for n, run in runs.items() if not run.done)
+    for run_name in cut:
+        runs[run_name].cancel(f"{run_name}: interrupted by {name}")
+    bundle.mark_interrupted(name, clock(), cut)
+    which = f" before {', '.join(cut)} finished" if cut else ""
+    return Interrupted(
+        signum,
+        f"interrupted by {name}{which}; the bundle is marked incomplete: run incident collect "
+        "--resume (same config and window) to complete it",
+    )
 
 
 def _run_all(
@@ -194,6 +253,17 @@ class _Run:
             error = writer.mask(error) if error else None
             self._outcome = SourceOutcome(self.name, status, error, counts, extra["seconds"])
 
+    @property
+    def done(self) -> bool:
+        """Whether the source's outcome is recorded."""
+        with self._lock:
+            return self._outcome is not None
+
+    def cancel(self, reason: str) -> None:
+        """Refuse the source's later writes (the run was interrupted)."""
+        if self.writer is not None:
+            self.writer.cancel(reason)
+
     def outcome(self) -> SourceOutcome:
         assert self._outcome is not None
         return self._outcome
@@ -214,4 +284,4 @@ def _status(
     return "ok", None
 
 
-__all__ = ["DeadlineError", "SourceOutcome", "collect"]
+__all__ = ["DeadlineError", "Interrupted", "SourceOutcome", "collect"]

@@ -21,7 +21,7 @@ from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.collector.config import Config, load_config
 from incident_timeline.collector.errors import BundleError
 from incident_timeline.collector.kubernetes.settings import with_overrides
-from incident_timeline.collector.runner import SourceOutcome, collect
+from incident_timeline.collector.runner import Interrupted, SourceOutcome, collect
 from incident_timeline.report import cli_curation as curation_commands
 from incident_timeline.report.chunks import write_chunks
 from incident_timeline.report.cliutil import bundle_argument, user_errors
@@ -488,15 +488,19 @@ def _collect(
     def notice(text: str) -> None:
         click.echo(f"  {text}", err=True)
 
-    outcomes = collect(
-        config,
-        window,
-        output,
-        resume=resume,
-        progress=progress,
-        notice=notice,
-        incident=incident,
-    )
+    try:
+        outcomes = collect(
+            config,
+            window,
+            output,
+            resume=resume,
+            progress=progress,
+            notice=notice,
+            incident=incident,
+        )
+    except Interrupted as exc:  # the manifest says so; exit as the signal would have
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.status)
     click.echo(f"Bundle written: {output}", err=True)
     return outcomes
 

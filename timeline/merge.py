@@ -28,6 +28,19 @@ import pyarrow.compute as pc
 from incident_timeline.timeline.errors import PatternError
 from incident_timeline.timeline.schema import COLUMNS, empty_events, validate
 
+# Identity keys, each naming one record in its system, so that two snapshots of it (its state
+# moved on in between) are one event: (source, the kinds it names, the label holding it).
+# A PagerDuty log entry's id (every entry kind) and alert id; an Alertmanager alert's
+# fingerprint with its startsAt (the event's time, which is part of the key: a new firing of
+# the same labels is a new alert) and a silence's id. A webhook notification's fingerprint is
+# not one: Alertmanager notifies each receiver, and notifies again (repeat_interval), with
+# the same alert; nor is a PagerDuty alert's (two integrations give two alerts for one).
+IDENTITIES: tuple[tuple[str, tuple[str, ...] | None, str], ...] = (
+    ("pagerduty", None, "log_entry"),
+    ("pagerduty", ("page_alert",), "alert"),
+    ("alertmanager", ("alert_firing",), "fingerprint"),
+    ("alertmanager", ("silence",), "silence_id"),
+)
 SORT_KEY: tuple[str, ...] = ("time", "source", "stream", "_row", "ref")
 _IDENTITY: tuple[str, ...] = tuple(c for c in COLUMNS if c != "ref")
 GREP_COLUMNS: tuple[str, ...] = ("summary", "message", "actor")
@@ -137,12 +150,12 @@ def _repeated_exports(frame: pd.DataFrame) -> np.ndarray:
         return drop
     rows = frame.loc[maybe]
     ident = pd.util.hash_pandas_object(rows.loc[:, list(_IDENTITY)], index=False).astype("string")
-    # Identity keys (each names one record in its system): PagerDuty's log entry id,
-    # Alertmanager's alert fingerprint (with startsAt, the time column) and silence id.
-    for label, prefix in (("log_entry", "pd"), ("fingerprint", "am"), ("silence_id", "sil")):
+    for source, kinds, label in IDENTITIES:
         found = rows["labels"].str.extract(rf'"{label}": "([^"]+)"')[0]
-        by_id = found.notna() & rows["source"].isin(["pagerduty", "alertmanager"])
-        ident = ident.where(~by_id, prefix + ":" + rows["kind"] + ":" + found)
+        by_id = found.notna() & (rows["source"] == source)
+        if kinds is not None:
+            by_id &= rows["kind"].isin(kinds)
+        ident = ident.where(~by_id, f"{source}:{label}:" + rows["kind"] + ":" + found)
     file = rows["ref"].str.partition("#")[0]
     nth = ident.groupby([ident, file], dropna=False).cumcount()
     drop[np.flatnonzero(maybe)] = pd.DataFrame({"i": ident, "n": nth}).duplicated().to_numpy()

@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
+from incident_timeline.collector.alertmanager import shapes
 from incident_timeline.collector.alertmanager.formats import (
     parse_am_alerts,
     parse_silences,
@@ -35,9 +36,16 @@ from incident_timeline.collector.alertmanager.formats import (
 )
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.errors import ExportFormatError
-from incident_timeline.collector.formats import Context, Parsed
+from incident_timeline.collector.formats import (
+    Context,
+    Parsed,
+    renumber_refs,
+    rows_to_events,
+    unparsed_record,
+)
 from incident_timeline.collector.http import Endpoint, HttpCollector, make_client, request
 from incident_timeline.collector.prometheus.collector import endpoint_from_table
+from incident_timeline.collector.shapes import mismatch
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.window import Window
 
@@ -175,13 +183,30 @@ def _overlapping(
 ) -> int:
     """Parse ``/api/v2/<what>`` and keep the items overlapping the window; returns the count."""
     ctx = Context(ref=out.raw_path(f"api/{what}.json"), stream=what)
+    shape = shapes.ALERT if what == "alerts" else shapes.SILENCE
+    wrong = {i: r for i, item in enumerate(items) if (r := mismatch(item, shape, f"/{i}"))}
+    kept = [i for i in range(len(items)) if i not in wrong]
     try:
-        events = parser(items, ctx).events
+        events = parser([items[i] for i in kept], ctx).events
     except ExportFormatError as exc:
         out.warn(f"/api/v2/{what}: {exc}", partial=True)
         return 0
-    keep = _overlaps(items, window)
-    out.add_events(events[keep])
+    keep = _overlaps([items[i] for i in kept], window)
+    out.add_events(renumber_refs(events[keep], f"{ctx.ref}#/", kept))
+    if wrong:  # a wrong-typed field costs its item only, kept with the field named
+        first = next(iter(wrong.values()))
+        out.warn(
+            f"GET /api/v2/{what}: {len(wrong)} item(s) of the wrong shape kept as unparsed "
+            f"events (first at {first})",
+            partial=True,
+            kind="unparsed",
+            ref=f"{ctx.ref}#{first.split(':', 1)[0]}",
+        )
+        rows = [
+            unparsed_record(ctx, f"/{i}", items[i], r, "alertmanager") for i, r in wrong.items()
+        ]
+        # no time of their own that can be trusted: placed at the window's start, inferred
+        out.add_events(rows_to_events(rows, dataclasses.replace(ctx, fallback_time=window.since)))
     return int(keep.sum())
 
 

@@ -8,8 +8,10 @@ import hashlib
 import json
 from typing import Any
 
+from incident_timeline.collector.alertmanager import shapes
 from incident_timeline.collector.errors import ExportFormatError
 from incident_timeline.collector.formats import (
+    UNPARSED,
     Context,
     Format,
     Parsed,
@@ -22,6 +24,7 @@ from incident_timeline.collector.formats import (
     text_parser,
     unparsed_row,
 )
+from incident_timeline.collector.shapes import mismatch
 from incident_timeline.timeline.schema import EventRow
 
 
@@ -116,14 +119,26 @@ def parse_webhook_log(text: str, ctx: Context) -> Parsed:
     if rows and bad == len(rows):
         raise ExportFormatError("no line is an Alertmanager webhook payload")
     counts = {"notifications": len(rows) - bad, "unparsed": bad}
-    return Parsed(rows_to_events(rows, ctx), None, counts)
+    parsed = Parsed(rows_to_events(rows, ctx), None, counts)
+    if bad:
+        first = next(r for r in rows if r["kind"] == UNPARSED)
+        parsed.warnings.append(
+            f"{bad} line(s) not read as webhook payloads, kept as unparsed events "
+            f"(first: {first['labels']['reason']})"
+        )
+        parsed.incomplete = True
+    return parsed
 
 
 def _webhook_row(number: int, record: Any, ctx: Context) -> EventRow:
-    payload = record.get("payload") or record.get("body") if isinstance(record, dict) else None
-    payload = payload or record
+    wrapped = record.get("payload") or record.get("body") if isinstance(record, dict) else None
+    payload = wrapped or record
     if not isinstance(payload, dict) or not isinstance(payload.get("alerts"), list):
         raise ExportFormatError(f"line {number}: not an Alertmanager webhook payload (no alerts)")
+    inside = "" if wrapped is None else ("/payload" if record.get("payload") else "/body")
+    wrong = mismatch(payload, shapes.WEBHOOK, inside)
+    if wrong is not None:  # named by its JSON pointer inside the line
+        raise ExportFormatError(f"line {number}: {wrong}")
     received = record.get("time") or record.get("receivedAt") or record.get("timestamp")
     status = payload.get("status", "firing")
     alerts = payload["alerts"]
@@ -197,12 +212,14 @@ FORMATS = (
         priority=60,
         source="alertmanager",
         description="GET /api/v2/alerts",
+        shape=shapes.ALERT,
     ),
     Format(
         name="amtool-alerts",
         parse=_ALERTS,
         source="alertmanager",
         description="amtool alert query -o json",
+        shape=shapes.ALERT,
     ),
     Format(
         name="amtool-silences",
@@ -212,12 +229,14 @@ FORMATS = (
         priority=55,
         source="alertmanager",
         description="amtool silence query -o json",
+        shape=shapes.SILENCE,
     ),
     Format(
         name="alertmanager-silences",
         parse=_SILENCES,
         source="alertmanager",
         description="GET /api/v2/silences",
+        shape=shapes.SILENCE,
     ),
     Format(
         name="alertmanager-webhook",

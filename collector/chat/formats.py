@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from incident_timeline.collector.chat import shapes
 from incident_timeline.collector.chat.slack import Names, message_row
 from incident_timeline.collector.errors import ExportFormatError
 from incident_timeline.collector.formats import (
@@ -56,5 +57,6 @@ FORMATS = (
         priority=45,
         source="chat",
         description="a Slack export's <channel>/YYYY-MM-DD.json, or conversations.history",
+        shape=shapes.MESSAGE,
     ),
 )

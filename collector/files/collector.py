@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +21,19 @@ from incident_timeline.collector import registry
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.config import build, check_zone_key
 from incident_timeline.collector.errors import ConfigError, ExportFormatError
-from incident_timeline.collector.files import pieces
+from incident_timeline.collector.files import compressed, pieces
+from incident_timeline.collector.files.compressed import decoded
 from incident_timeline.collector.files.deploy import as_deploys
-from incident_timeline.collector.files.records import per_record
+from incident_timeline.collector.files.records import checked, per_record
 from incident_timeline.collector.files.timelayout import first_miss, table_layout
-from incident_timeline.collector.formats import UNPARSED, Context, Format, Parsed, Sample
+from incident_timeline.collector.formats import (
+    UNPARSED,
+    Context,
+    Format,
+    JsonParser,
+    Parsed,
+    Sample,
+)
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import parse_threshold
 from incident_timeline.timeline.timestamps import Families
@@ -135,7 +142,8 @@ class FileCollector:
         if layout is not None:
             entry = dataclasses.replace(entry, format="log")  # the user said how to read it
         try:
-            if file.stat().st_size > pieces.PIECE:
+            # A compressed file may hold far more than its size: uncompressed as it is read.
+            if file.stat().st_size > pieces.PIECE or _compressed(file):
                 streamed = self._stream(entry, file, rel, window, out, counts, layout)
                 if streamed is not None:
                     return streamed
@@ -220,13 +228,18 @@ class FileCollector:
         counts: dict[str, int],
         layout: Families | None = None,
     ) -> bool | None:
-        """A big plain-text log in a line format, read, copied, hashed and parsed a piece at
-        a time (see `pieces`); None when the file is not one (compressed, binary, a JSON
-        document, a format read whole): the caller reads it whole."""
+        """A big log in a line format (gzip or zstd too), read, copied, hashed and parsed a
+        piece at a time (see `pieces`, `compressed`); None when the file is not one (binary, a
+        JSON document, a format read whole, a stream corrupt from its start): the caller reads
+        it whole and says why."""
         known = self._known or registry.formats()
         with file.open("rb") as handle:
-            head = handle.read(pieces.PIECE)
-            if decoded(head) != (head, None):
+            kind = compressed.codec(handle.read(4))
+            handle.seek(0)
+            tee = compressed.Tee(handle)  # what is read goes to raw/ exactly as read
+            source = compressed.reader(tee, kind) if kind else tee
+            head = source.read(pieces.PIECE)
+            if not head or compressed.binary(head):  # empty, or corrupt from its start
                 return None
             sample = Sample(head)
             if sample.opens_json and sample.first_record is None:
@@ -236,7 +249,7 @@ class FileCollector:
             if not fmt.chunked:
                 return None
             with out.open_raw(rel) as (ref, raw):
-                raw.write(head)
+                tee.attach(raw)
                 if fmt is not detected and detected.name != "log":
                     out.warn(
                         f"{rel}: format = {entry.format!r}, but the content looks like "
@@ -255,14 +268,19 @@ class FileCollector:
                     window_end=window.until,
                     time_layout=layout,
                 )
-                tally = self._pieces(
-                    fmt,
-                    ctx,
-                    pieces.pieces(handle, raw, fmt.cut, first=head),
-                    out,
-                    counts,
-                    entry.kind,
-                )
+                stream = pieces.pieces(source, _NOWHERE, fmt.cut, first=head)
+                tally = self._pieces(fmt, ctx, stream, out, counts, entry.kind)
+                fault = getattr(source, "fault", None)
+                if fault is not None:  # a cut or corrupt stream: what came before it is kept
+                    pieces.drain(handle, raw)
+                    out.warn(
+                        f"{rel}: {kind}-compressed stream breaks off after {tally[0]:,} lines "
+                        f"({type(fault).__name__}: {fault}); kept in raw/, the lines before "
+                        "it read",
+                        partial=True,
+                        kind="bad_file",
+                        ref=ref,
+                    )
         self._check_counts(*tally, rel, window, out, ref)
         return True
 
@@ -334,7 +352,11 @@ class FileCollector:
                 )
             if entry.stream is None:
                 ctx = dataclasses.replace(ctx, stream=_default_stream(Path(rel), fmt.name))
-            return fmt.parse(data, ctx), ctx
+            result = checked(fmt, data, ctx)  # None for formats without a record shape
+            if result is None:
+                return fmt.parse(data, ctx), ctx
+            _say_unparsed(fmt, result[1], ctx, out, rel)
+            return result[0], ctx
         except ExportFormatError as exc:
             where = f" (at {exc.pointer})" if exc.pointer else ""
             reason = f"{exc}{where}"
@@ -357,7 +379,7 @@ class FileCollector:
         fmt: Format, data: bytes, ctx: Context, out: SourceWriter, rel: str
     ) -> Parsed | None:
         """A JSON export read record by record (see `records`); None when that fails too."""
-        if fmt.layout != "json":
+        if fmt.layout != "json" and not isinstance(fmt.parse, JsonParser):
             return None
         try:
             document = json.loads(data)
@@ -366,17 +388,8 @@ class FileCollector:
         result = per_record(fmt, document, ctx)
         if result is None:
             return None
-        parsed, problems = result
-        if problems:
-            first = problems[0]
-            out.warn(
-                f"{rel}: {len(problems)} record(s) unreadable as {fmt.name}, kept as unparsed "
-                f"events (first at {first})",
-                partial=True,
-                kind="unparsed",
-                ref=f"{ctx.ref}#{first.split(':', 1)[0]}",
-            )
-        return parsed
+        _say_unparsed(fmt, result[1], ctx, out, rel)
+        return result[0]
 
     @staticmethod
     def _check_times(parsed: Parsed, rel: str, window: Window, out: SourceWriter, ref: str) -> None:
@@ -438,26 +451,36 @@ def parse(name: str, data: bytes, ctx: Context) -> Parsed:
     return registry.formats()[name].parse(data, ctx)
 
 
-def decoded(data: bytes) -> tuple[bytes, str | None]:
-    """The file's content: gzip and zstd (when the ``zstandard`` module is installed)
-    uncompressed by their magic bytes (RFC 1952; RFC 8878), and a reason when it is binary
-    (a NUL byte in the first 8 KiB, the test ``grep`` and ``git`` use) or unreadable."""
-    try:
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        elif data[:4] == b"\x28\xb5\x2f\xfd":
-            try:
-                import zstandard
-            except ImportError:
-                return data, "zstd-compressed; install zstandard or decompress it first"
-            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-    except (OSError, EOFError, ValueError) as exc:
-        return data, f"compressed but cannot be uncompressed: {exc}"
-    except Exception as exc:  # zstandard.ZstdError is not an OSError
-        return data, f"compressed but cannot be uncompressed: {exc}"
-    if b"\x00" in data[:8192]:
-        return data, "binary content (NUL bytes)"
-    return data, None
+def _say_unparsed(
+    fmt: Format, problems: list[str], ctx: Context, out: SourceWriter, rel: str
+) -> None:
+    """Warn of the records kept as unparsed events, pointing at the first one's bad field
+    (or the record, when the field is not known)."""
+    if not problems:
+        return
+    first = problems[0]
+    out.warn(
+        f"{rel}: {len(problems)} record(s) unreadable as {fmt.name}, kept as unparsed "
+        f"events (first at {first})",
+        partial=True,
+        kind="unparsed",
+        ref=f"{ctx.ref}#{first.split(':', 1)[0]}",
+    )
+
+
+def _compressed(file: Path) -> bool:
+    with file.open("rb") as handle:
+        return compressed.codec(handle.read(4)) is not None
+
+
+class _Nowhere:
+    """The raw sink of the uncompressed stream: the raw copy is made from the bytes as read."""
+
+    def write(self, data: bytes) -> None:
+        """Drop ``data`` (the Tee already gave its source bytes to raw/)."""
+
+
+_NOWHERE = _Nowhere()
 
 
 def _as_unparsed(data: bytes, ctx: Context, known: dict[str, Format]) -> Parsed:

@@ -33,8 +33,14 @@ class Sink(Protocol):
     def write(self, data: bytes) -> None: ...
 
 
+class Source(Protocol):
+    """What pieces are read from: a file, or a reader uncompressing one."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 def pieces(
-    handle: IO[bytes],
+    handle: Source,
     raw: Sink,
     cut: Callable[[bytes], int] | None = None,
     size: int | None = None,

@@ -23,6 +23,7 @@ from incident_timeline.collector.formats import (
     row,
     rows_to_events,
 )
+from incident_timeline.collector.kubernetes import shapes
 from incident_timeline.collector.lines import (
     flagged,
     line_refs,
@@ -321,6 +322,7 @@ FORMATS = (
         priority=40,
         source="kubernetes",
         description="kubectl get events -o json",
+        shape=shapes.EVENT,
     ),
     Format(
         name="kubectl-workloads",
@@ -330,6 +332,7 @@ FORMATS = (
         priority=30,
         source="kubernetes",
         description="kubectl get deploy,rs,sts,ds,controllerrevisions -o json",
+        shape=shapes.WORKLOAD,
     ),
     Format(
         name="kubectl-pods",
@@ -339,5 +342,6 @@ FORMATS = (
         priority=30,
         source="kubernetes",
         description="kubectl get pods -o json",
+        shape=shapes.POD,
     ),
 )

@@ -27,6 +27,7 @@ from incident_timeline.collector.formats import (
     row,
     rows_to_events,
 )
+from incident_timeline.collector.pagerduty import shapes
 from incident_timeline.collector.pagerduty.alerts import parse_pagerduty_alerts
 from incident_timeline.timeline.schema import EventRow
 
@@ -185,6 +186,7 @@ FORMATS = (
         priority=20,
         source="pagerduty",
         description="GET /incidents/{id}/log_entries",
+        shape=shapes.LOG_ENTRY,
     ),
     Format(
         name="pagerduty-notes",
@@ -194,6 +196,7 @@ FORMATS = (
         priority=30,
         source="pagerduty",
         description="GET /incidents/{id}/notes",
+        shape=shapes.NOTE,
     ),
     Format(
         name="pagerduty-alerts",
@@ -203,5 +206,6 @@ FORMATS = (
         priority=30,
         source="pagerduty",
         description="GET /incidents/{id}/alerts",
+        shape=shapes.ALERT,
     ),
 )

@@ -137,9 +137,8 @@ def test_a_malformed_record_costs_that_record_only(tmp_path: Path) -> None:
         {
             "kind": "unparsed",
             "message": "events.json: 1 record(s) unreadable as kubectl-events, kept as unparsed "
-            "events (first at /items/2: TypeError: '>' not supported between instances of "
-            "'str' and 'int')",
-            "ref": "raw/file/events.json#/items/2",
+            'events (first at /items/2/count: "5" is a string, not an integer)',
+            "ref": "raw/file/events.json#/items/2/count",
             "partial": True,
         }
     ]

@@ -11,6 +11,7 @@ The first path segment picks the fault, so one server serves every case and a co
              receiver secrets) quoting the Authorization header
     shape    well-formed JSON of the wrong shape (a vector for a range query; an object for
              Alertmanager's arrays)
+    field    Alertmanager alerts of which one has a wrong-typed field (``labels: "x"``)
     big      200 with a body of BIG_BYTES
     401/403/404/429/500  that status, always (429 with Retry-After: 0)
 """
@@ -26,6 +27,16 @@ from urllib.parse import urlsplit
 
 TRICKLE_GAP = 0.1
 BIG_BYTES = 3 << 20
+FIELD_ALERT = {
+    "labels": {"alertname": "HighErrorRate"},
+    "annotations": {},
+    "fingerprint": "3a75c0f1e2d4b6a8",
+    "startsAt": "2026-02-17T14:02:00Z",
+    "endsAt": "2026-02-17T15:02:00Z",
+    "updatedAt": "2026-02-17T14:02:00Z",
+    "receivers": [{"name": "pagerduty"}],
+    "status": {"state": "active", "silencedBy": [], "inhibitedBy": []},
+}
 AM_SECRETS = {"slack_api_url": "https://hooks.slack.com/services/T0/B0/am-slack-secret"}
 
 
@@ -80,6 +91,8 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.isdigit():
             headers = {"Retry-After": "0"} if fault == "429" else {}
             self._send(int(fault), {"status": "error", "error": f"HTTP {fault}"}, headers)
+        elif fault == "field" and api.startswith("/api/v2/alerts"):
+            self._send(200, [FIELD_ALERT, {**FIELD_ALERT, "labels": "x"}])
         elif fault == "big":
             self._raw(200, b"[" + b" " * BIG_BYTES + b"]")
         else:

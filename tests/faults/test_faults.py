@@ -84,6 +84,7 @@ CASES = [
     ("echo500", "alertmanager", 3, "failed", "500 Internal Server Error from"),
     ("shape", "prometheus", 3, "partial", "resultType is 'vector', not 'matrix'"),
     ("shape", "alertmanager", 3, "partial", "expected a JSON array, got an object"),
+    ("field", "alertmanager", 3, "partial", '(first at /1/labels: "x" is a string, not an object)'),
     ("big", "prometheus", 3, "failed", "larger than 1 MB (max_response_mb)"),
     ("big", "alertmanager", 3, "failed", "larger than 1 MB (max_response_mb)"),
     ("401", "prometheus", 3, "failed", "/api/v1/label/__name__/values: check token_env"),

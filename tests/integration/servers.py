@@ -35,6 +35,8 @@ PACKAGES = {
     "prometheus-node-exporter": "prometheus-node-exporter",
     "kubectl": "kubectl",  # the Kubernetes apt repository's (or Google Cloud CLI's) package
     "openssl": "openssl",
+    "amtool": "prometheus-alertmanager",
+    "zstd": "zstd",  # the reference zstd CLI, to make real zstd files in the file tests
 }
 Sample = tuple[float, float]
 
