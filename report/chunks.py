@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from incident_timeline.timeline.schema import COLUMNS, TIME_COLUMNS
+from incident_timeline.timeline.timestamps.extract import civil_from_days
 
 BATCH_ROWS = 1 << 16
 
@@ -88,7 +89,7 @@ def iso_ns_array(times: pd.Series) -> pa.Array:
     # A timeline has far fewer distinct seconds than rows: date and time once per second.
     codes, uniques = pd.factorize(whole)
     days, seconds = np.divmod(np.asarray(uniques, dtype=np.int64), 86_400)
-    year, month, day = _civil(days)
+    year, month, day = civil_from_days(days)
     stamp = np.empty((len(uniques), 19), dtype=np.uint8)
     stamp[:] = _ISO[:19]
     for first, value in (
@@ -111,21 +112,6 @@ def iso_ns_array(times: pd.Series) -> pa.Array:
         [validity, pa.py_buffer(offsets), pa.py_buffer(out.reshape(-1))],
         null_count=int(missing.sum()),
     )
-
-
-def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Proleptic Gregorian (year, month, day) of days since 1970-01-01 (H. Hinnant's
-    ``civil_from_days``, https://howardhinnant.github.io/date_algorithms.html)."""
-    z = days + 719_468
-    era = np.floor_divide(z, 146_097)
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = np.where(mp < 10, mp + 3, mp - 9)
-    year = yoe + era * 400 + (month <= 2)
-    return year, month, day
 
 
 def _csv_field(values: pa.Array) -> pa.Array:
