@@ -17,9 +17,9 @@ wall time, peak resident memory from ``wait4``, which covers the process and its
 
 Ratios are against the collect of the same file in the same run. ``--compare`` runs another
 build's ``incident`` (e.g. main's) on the same files; ``--workers N`` also collects with N
-pieces parsed at once (the default is ``collector.files.pieces.WORKERS``: two on two CPUs). ``--mixed N`` also collects every real
-sample under ``../shared/data`` (one ``[[file]]`` table per file, each its own stream), each
-file's content repeated N times. ``--profile LINES`` prints a cProfile of one collect.
+pieces parsed at once (the default is ``collector.files.pieces.WORKERS``: two on two CPUs).
+``--mixed N`` also collects every real sample under ``../shared/data`` (one ``[[file]]`` table
+per file, each its own stream), each file's content repeated N times. ``--profile LINES`` prints a cProfile of one collect.
 """
 
 from __future__ import annotations
