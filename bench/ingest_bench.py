@@ -19,7 +19,8 @@ Ratios are against the collect of the same file in the same run. ``--compare`` r
 build's ``incident`` (e.g. main's) on the same files; ``--workers N`` also collects with N
 pieces parsed at once (the default is ``collector.files.pieces.WORKERS``: two on two CPUs).
 ``--mixed N`` also collects every real sample under ``../shared/data`` (one ``[[file]]`` table
-per file, each its own stream), each file's content repeated N times. ``--profile LINES`` prints a cProfile of one collect.
+per file, each its own stream), each file's content repeated N times. ``--profile LINES``
+prints a cProfile of one collect.
 """
 
 from __future__ import annotations
