@@ -24,6 +24,7 @@ from incident_timeline.collector.errors import ConfigError, ExportFormatError
 from incident_timeline.collector.files import compressed, pieces
 from incident_timeline.collector.files.compressed import decoded
 from incident_timeline.collector.files.deploy import as_deploys
+from incident_timeline.collector.files.detection import detect_format
 from incident_timeline.collector.files.records import checked, per_record
 from incident_timeline.collector.files.timelayout import first_miss, table_layout
 from incident_timeline.collector.formats import (
@@ -162,17 +163,7 @@ class FileCollector:
             )
             return False
         known = self._known or registry.formats()
-        ctx = Context(
-            ref=ref,
-            stream=entry.stream or file.name,
-            timezone=entry.timezone,
-            namespace=entry.namespace,
-            threshold=entry.threshold,
-            label=entry.label,
-            fallback_time=window.since,
-            window_end=window.until,
-            time_layout=layout,
-        )
+        ctx = _context(entry, ref, entry.stream or file.name, window, layout)
         parsed, ctx = self._parse(entry, data, ctx, known, out, rel)
         ok = parsed is not None
         if parsed is None:
@@ -250,24 +241,9 @@ class FileCollector:
                 return None
             with out.open_raw(rel) as (ref, raw):
                 tee.attach(raw)
-                if fmt is not detected and detected.name != "log":
-                    out.warn(
-                        f"{rel}: format = {entry.format!r}, but the content looks like "
-                        f"{detected.name!r}; read as {entry.format!r}",
-                        kind="format",
-                        ref=ref,
-                    )
-                ctx = Context(
-                    ref=ref,
-                    stream=entry.stream or _default_stream(Path(rel), fmt.name),
-                    timezone=entry.timezone,
-                    namespace=entry.namespace,
-                    threshold=entry.threshold,
-                    label=entry.label,
-                    fallback_time=window.since,
-                    window_end=window.until,
-                    time_layout=layout,
-                )
+                _say_contradiction(entry, fmt, detected, rel, ref, out)
+                name = entry.stream or _default_stream(Path(rel), fmt.name)
+                ctx = _context(entry, ref, name, window, layout)
                 stream = pieces.pieces(source, _NOWHERE, fmt.cut, first=head)
                 tally = self._pieces(fmt, ctx, stream, out, counts, entry.kind)
                 fault = getattr(source, "fault", None)
@@ -343,13 +319,7 @@ class FileCollector:
         try:
             detected = detect_format(data, known)
             fmt = known[entry.format] if entry.format != "auto" else detected
-            if fmt is not detected and detected.name != "log":
-                out.warn(
-                    f"{rel}: format = {entry.format!r}, but the content looks like "
-                    f"{detected.name!r}; read as {entry.format!r}",
-                    kind="format",
-                    ref=ctx.ref,
-                )
+            _say_contradiction(entry, fmt, detected, rel, ctx.ref, out)
             if entry.stream is None:
                 ctx = dataclasses.replace(ctx, stream=_default_stream(Path(rel), fmt.name))
             result = checked(fmt, data, ctx)  # None for formats without a record shape
@@ -441,6 +411,36 @@ class FileCollector:
             return "external/" + file.resolve().as_posix().lstrip("/")
 
 
+def _context(
+    entry: FileSource, ref: str, stream: str, window: Window, layout: Families | None
+) -> Context:
+    """What a format's parser is told about the file of ``entry`` stored at ``ref``."""
+    return Context(
+        ref=ref,
+        stream=stream,
+        timezone=entry.timezone,
+        namespace=entry.namespace,
+        threshold=entry.threshold,
+        label=entry.label,
+        fallback_time=window.since,
+        window_end=window.until,
+        time_layout=layout,
+    )
+
+
+def _say_contradiction(
+    entry: FileSource, fmt: Format, detected: Format, rel: str, ref: str, out: SourceWriter
+) -> None:
+    """Warn when the configured format is not the one the content looks like."""
+    if fmt is not detected and detected.name != "log":
+        out.warn(
+            f"{rel}: format = {entry.format!r}, but the content looks like "
+            f"{detected.name!r}; read as {entry.format!r}",
+            kind="format",
+            ref=ref,
+        )
+
+
 def _default_stream(file: Path, fmt: str) -> str:
     # A saved query is named like the query (metrics/<name>.parquet); other files by name.
     return file.stem if fmt == "prometheus-query-range" else file.name
@@ -489,32 +489,3 @@ def _as_unparsed(data: bytes, ctx: Context, known: dict[str, Format]) -> Parsed:
     events = parsed.events.copy()
     events["kind"] = UNPARSED
     return Parsed(events, None, {"unparsed": len(events)})
-
-
-def detect_format(data: bytes, formats: dict[str, Format] | None = None) -> Format:
-    """Guess an export's format from its content: a JSON document by the formats that judge
-    JSON, text by those that judge lines, and the plain ``log`` format when none claims it
-    (a line opening with ``[worker-3]`` is not JSON; JSON lines without a time key are an
-    app's log, not a webhook log, unless the webhook format claims them)."""
-    formats = registry.formats() if formats is None else formats
-    sample = Sample(data)
-    ordered = sorted((f for f in formats.values() if f.detect), key=lambda f: f.priority)
-    log = formats["log"]
-    if sample.opens_json:
-        json_formats = [f for f in ordered if f.layout == "json"]
-        if sample.is_json:
-            for fmt in json_formats:
-                if fmt.detect and fmt.detect(sample):
-                    return fmt
-            return log
-        if sample.first_record is None:
-            return log
-        # JSON lines: a webhook log when its detector claims the first line; else a log.
-        for fmt in json_formats:
-            if fmt.detect and fmt.detect(sample):
-                return fmt
-        return log
-    for fmt in ordered:
-        if fmt.layout == "text" and fmt.detect and fmt.detect(sample):
-            return fmt
-    return log
