@@ -31,7 +31,6 @@ from typing import Any, Literal
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from incident_timeline.collector.bundlefiles import (
@@ -42,7 +41,7 @@ from incident_timeline.collector.bundlefiles import (
     sha256_file,
 )
 from incident_timeline.collector.errors import BundleError, DeadlineError
-from incident_timeline.collector.secrets import MASK, Masker
+from incident_timeline.collector.secrets import Masker
 from incident_timeline.timeline import schema
 from incident_timeline.timeline.timefmt import iso_z
 from incident_timeline.timeline.window import Window
@@ -232,14 +231,10 @@ class SourceWriter:
     _MASKED_COLUMNS = ("summary", "message", "labels", "actor", "time_raw")
 
     def _masked(self, table: pa.Table) -> pa.Table:
-        """Events with every secret value masked in their text columns, longest value first as
-        `Masker.text` (by Arrow: a column is rewritten only when it holds a secret)."""
+        """Events with every secret value masked in their text columns (`Masker.column`)."""
         for name in self._MASKED_COLUMNS:
-            values = table[name]
-            found = _secrets_in(values, self.masker.values)
-            for secret in found:
-                values = pc.replace_substring(values, secret, MASK)
-            if found:
+            values = self.masker.column(table[name])
+            if values is not table[name]:
                 index = table.schema.get_field_index(name)
                 table = table.set_column(index, table.schema.field(index), values)
         return table
@@ -315,23 +310,6 @@ def arrow_schema_metadata(schema: pa.Schema) -> dict[str, str]:
     serialized = base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
     extra = {k.decode(): v.decode() for k, v in (schema.metadata or {}).items()}
     return {**extra, "ARROW:schema": serialized}
-
-
-def _secrets_in(values: pa.ChunkedArray, secrets: tuple[str, ...]) -> list[str]:
-    """The secrets (longest first) that occur in ``values``. Shortest searched first: a value
-    holding one that is absent is absent too (``Bearer <token>`` when ``<token>`` is not
-    there), so the usual pair costs one scan."""
-    absent: list[str] = []
-    present: set[str] = set()
-    for secret in sorted(secrets, key=len):
-        if (
-            any(a in secret for a in absent)
-            or not pc.any(pc.match_substring(values, secret)).as_py()
-        ):
-            absent.append(secret)
-        else:
-            present.add(secret)
-    return [s for s in secrets if s in present]
 
 
 RUNNING = "running"  # a source's status while it is collected; left behind by a kill

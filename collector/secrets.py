@@ -16,6 +16,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 # The one list of words that name a credential, in config keys and HTTP header names.
 SECRET_WORDS: tuple[str, ...] = (
     "token",
@@ -96,6 +99,26 @@ class Masker:
             if value in text:
                 text = text.replace(value, MASK)
         return text
+
+    def column(self, values: pa.ChunkedArray) -> pa.ChunkedArray:
+        """A string column with every secret value masked, longest first as `text` (by Arrow);
+        ``values`` itself when it holds none. The shortest is searched first: a value holding
+        one that is absent is absent too (``Bearer <token>`` when ``<token>`` is not there), so
+        the usual pair costs one scan."""
+        absent: list[str] = []
+        present: set[str] = set()
+        for secret in sorted(self._values, key=len):
+            if (
+                any(a in secret for a in absent)
+                or not pc.any(pc.match_substring(values, secret)).as_py()
+            ):
+                absent.append(secret)
+            else:
+                present.add(secret)
+        for secret in self._values:
+            if secret in present:
+                values = pc.replace_substring(values, secret, MASK)
+        return values
 
     def data(self, data: bytes) -> tuple[bytes, int]:
         """``data`` with every secret value masked, and how many were."""
