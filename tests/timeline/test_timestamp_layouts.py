@@ -87,6 +87,12 @@ def test_a_subset_of_the_built_ins_and_a_hand_made_family_run_the_same_path() ->
         ("%Y%m%d%H%M%S", "id=7 20240405193438 up", "2024-04-05T19:34:38", "assumed_tz"),
         ("%Y%m%d-%H:%M:%S:%L", "20240405-19:34:38:6|x", "2024-04-05T19:34:38.006", "assumed_tz"),
         ("%Y-%j %H:%M:%S", "2024-096 19:34:38 day of year", "2024-04-05T19:34:38", "assumed_tz"),
+        # A 12-hour clock (Windows' and Java's SimpleDateFormat "hh:mm:ss a" logs).
+        ("%m/%d/%Y %I:%M:%S %p", "04/05/2024 07:34:38 PM x", "2024-04-05T19:34:38", "assumed_tz"),
+        ("%m/%d/%Y %I:%M:%S %p", "04/05/2024 12:34:38 am x", "2024-04-05T00:34:38", "assumed_tz"),
+        ("%m/%d/%Y %I:%M:%S %p", "04/05/2024 12:34:38 PM x", "2024-04-05T12:34:38", "assumed_tz"),
+        ("%d %b %Y %I:%M %p", "5 Apr 2024 7:34 p.m. x", "2024-04-05T19:34:00", "assumed_tz"),
+        ("%m/%d/%Y %I:%M:%S %p", "04/05/2024 13:34:38 PM x", None, None),
     ],
 )
 def test_user_formats(fmt: str, line: str, expected: str | None, quality: str | None) -> None:
@@ -112,7 +118,10 @@ def test_time_regex_says_where_the_stamp_is() -> None:
         ("%H:%M:%S %m", None, "has no day"),
         ("%d %H:%M", None, "has no month"),
         ("%d/%m %H", None, "has no %M"),
-        ("%d/%m %H:%M %p", None, "%p is not supported"),
+        ("%d/%m %H:%M %q", None, "%q is not supported"),
+        ("%d/%m %I:%M", None, "%I and %p go together"),
+        ("%d/%m %H:%M %p", None, "%I and %p go together"),
+        ("%d/%m %H %I:%M %p", None, "both %H and %I"),
         ("%d/%m/%Y %H:%M %d", None, "has %d twice"),
         ("%j %H:%M", None, "%j needs a year"),
         ("epoch_ms", "no group here", "has no group"),

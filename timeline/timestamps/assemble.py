@@ -86,7 +86,7 @@ def _civil(g: dict[str, pa.Array], n: int) -> Parts:
     else:
         parts["day"], good = column_number(g["d"], 2)
         ok &= good
-    hour, ok_h = column_number(g["H"], 2)
+    hour, ok_h = column_number(g["H"], 2) if "H" in g else _twelve(g["I"], g["p"])
     minute, ok_m = column_number(g["M"], 2)
     # A user's layout may stop at the minute (``%H:%M``): second 0.
     second, ok_s = column_number(g["S"], 2) if "S" in g else (np.zeros(n, np.int64), ok)
@@ -104,6 +104,14 @@ def _civil(g: dict[str, pa.Array], n: int) -> Parts:
         ok &= ok_zone & (lengths <= 7)
     parts["ok"] = ok & ok_h & ok_m & ok_s & ok_clock & (parts["month"] >= 1)
     return parts
+
+
+def _twelve(hours: pa.Array, meridiem: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """A 12-hour clock's hour (1-12) and AM/PM as the hour of the day: 12 AM is 0, 12 PM 12."""
+    hour, ok = column_number(hours, 2)
+    data, starts, _ = string_parts(meridiem)
+    pm = np.isin(window(data, starts, 1)[:, 0], (ord("P"), ord("p")))
+    return hour % 12 + 12 * pm, ok & (hour >= 1) & (hour <= 12)
 
 
 def _from_ordinal(year: np.ndarray, ordinal: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -6,6 +6,7 @@ same search (RE2 over the whole column) and the same numpy conversion, at the sa
 Codes (those of C's strftime/Python's ``strptime`` that fix an instant, plus fraction widths):
 ``%Y`` ``%y`` (POSIX: 69-99 are 19xx) ``%m`` ``%d`` ``%e`` (space-padded day) ``%j`` ``%b``/``%h``
 ``%B`` (English month names) ``%a``/``%A`` (weekday, read and ignored) ``%H`` ``%M`` ``%S``
+``%I`` with ``%p`` (a 12-hour clock and AM/PM, any case, dots allowed: ``3:04 p.m.``)
 ``%f`` (1-9 fraction digits: Python's ``%f`` stops at 6, logs carry up to nanoseconds),
 ``%3f`` ``%6f`` ``%9f`` (exactly that many), ``%L`` (milliseconds, a count of 1-3 digits),
 ``%z`` (``Z``, ``+hh:mm``, ``+hhmm``, ``+hh``),
@@ -52,6 +53,7 @@ _NUMERIC: dict[str, tuple[str, int, str]] = {
     "d": ("d", 2, "[0-9]{1,2}"),
     "j": ("j", 3, "[0-9]{1,3}"),
     "H": ("H", 2, "[0-9]{1,2}"),
+    "I": ("I", 2, "[0-9]{1,2}"),
     "M": ("M", 2, "[0-9]{1,2}"),
     "S": ("S", 2, "[0-9]{1,2}"),
 }
@@ -66,6 +68,8 @@ _OTHER: dict[str, str] = {
     # Milliseconds as a count of 1-3 digits (Ruby's and lnav's %L): after a colon, as in
     # HealthApp's "22:15:29:606", a field is counted like the clock's, not a decimal fraction.
     "L": "(?P<L>[0-9]{1,3})",
+    # AM/PM, any case, with or without dots (C's %p is the locale's; these are English).
+    "p": "(?P<p>[AaPp]\\.?[Mm]\\.?)",
     "z": "(?P<z>Z|[+-][0-9]{2}(?::?[0-9]{2})?)",
     # An unknown or ambiguous abbreviation (CST, IST) is matched but not read: naive time.
     "Z": f"(?:(?P<z>{_ABBR})\\b|[A-Z]{{2,5}}\\b)",
@@ -112,9 +116,15 @@ def _body(text: str) -> str:
         text = text.replace(f"%{code}", expansion)
     tokens = _tokens(text)
     names = [t[1] for t in tokens if t[0] == "code"]
-    for required, what in (("H", "%H"), ("M", "%M")):
-        if required not in names:
-            raise LayoutError(f"time_format {text!r} has no {what}: a timestamp needs its clock")
+    if "H" not in names and "I" not in names:
+        raise LayoutError(f"time_format {text!r} has no %H (or %I): a timestamp needs its clock")
+    if "M" not in names:
+        raise LayoutError(f"time_format {text!r} has no %M: a timestamp needs its clock")
+    if ("I" in names) != ("p" in names):
+        # strptime reads %I without %p as AM: 3 PM would be read as 03:00, silently.
+        raise LayoutError(f"time_format {text!r}: %I and %p go together (or use %H)")
+    if "I" in names and "H" in names:
+        raise LayoutError(f"time_format {text!r} has both %H and %I")
     dated = any(code in names for code in ("Y", "y", "m", "b", "h", "B", "d", "e", "j"))
     # A clock alone (strace -tt writes "08:09:33.814936") takes its date from the window.
     if dated and "j" not in names and not ("d" in names or "e" in names):
@@ -167,7 +177,7 @@ def _code(value: str, tokens: list[tuple[str, str]], i: int, text: str) -> str:
         return _OTHER[value]
     raise LayoutError(
         f"time_format {text!r}: %{value} is not supported (use %Y %y %m %d %e %j %b %B %a "
-        "%H %M %S %f %3f %6f %9f %L %z %Z %T %F %%, or epoch_s/epoch_ms/epoch_us/epoch_ns)"
+        "%H %I %p %M %S %f %3f %6f %9f %L %z %Z %T %F %%, or epoch_s/epoch_ms/epoch_us/epoch_ns)"
     )
 
 
