@@ -1,7 +1,8 @@
 """End-to-end ingestion: ``incident collect`` of big log files against baselines, same run.
 
     python bench/ingest_bench.py [--lines 200000,500000] [--formats kubectl,cri] [--repeat 3]
-                                 [--mixed N] [--profile LINES] [--compare INCIDENT] [--keep DIR]
+                                 [--mixed N] [--profile LINES] [--profile-mixed N]
+                                 [--compare INCIDENT] [--keep DIR]
                                  [--workers 2]
 
 For every size and format (``kubectl logs --timestamps`` output, container-runtime CRI files),
@@ -20,7 +21,7 @@ build's ``incident`` (e.g. main's) on the same files; ``--workers N`` also colle
 pieces parsed at once (the default is ``collector.files.pieces.WORKERS``: two on two CPUs).
 ``--mixed N`` also collects every real sample under ``../shared/data`` (one ``[[file]]`` table
 per file, each its own stream), each file's content repeated N times. ``--profile LINES``
-prints a cProfile of one collect.
+prints a cProfile of one collect, ``--profile-mixed N`` of the ``--mixed N`` case.
 """
 
 from __future__ import annotations
@@ -227,6 +228,23 @@ def memory(sizes: list[int], peaks: dict[str, list[float]]) -> None:
 def mixed(tmp: Path, repeat: int, times: int) -> None:
     """Every real sample under ../shared/data, one [[file]] table (own stream) each; with
     ``times`` > 1 each file's content is repeated so that start-up does not dominate."""
+    files, lines, config = mixed_config(tmp, times)
+    out = tmp / "mixed-bundle"
+    print(f"\nmixed real formats: {len(files)} files (each ×{times}), {lines:,} lines")
+    builds = [("collect", INCIDENT)] + ([("collect (other)", OTHER)] if OTHER else [])
+    for name, incident in builds:
+        argv = [*collect_argv(config, out, incident), "-o", str(out)]
+        wall, peak, cpu = median_of(argv, repeat, lambda: shutil.rmtree(out, ignore_errors=True))
+        print(
+            f"  {name:<16}{wall:>7.2f} s {lines / wall:>12,.0f} lines/s  peak {peak:.0f} MB"
+            f"  cpu {cpu:.2f} s ({lines / cpu:,.0f} lines per CPU second)"
+        )
+    print(f"  load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def mixed_config(tmp: Path, times: int) -> tuple[list[Path], int, Path]:
+    """The files of the mixed case (copies holding each sample ``times`` over), their lines
+    and a config with one [[file]] table per file."""
     skip = (".SOURCE", ".csv", ".md")
     files = sorted(
         p
@@ -246,20 +264,19 @@ def mixed(tmp: Path, repeat: int, times: int) -> None:
     lines = sum(len(p.read_bytes().splitlines()) for p in files)
     config = tmp / "mixed.toml"
     write_config(config, [(p, "auto") for p in files])
-    out = tmp / "mixed-bundle"
-    print(f"\nmixed real formats: {len(files)} files (each ×{times}), {lines:,} lines")
-    builds = [("collect", INCIDENT)] + ([("collect (other)", OTHER)] if OTHER else [])
-    for name, incident in builds:
-        argv = [*collect_argv(config, out, incident), "-o", str(out)]
-        wall, peak, cpu = median_of(argv, repeat, lambda: shutil.rmtree(out, ignore_errors=True))
-        print(
-            f"  {name:<16}{wall:>7.2f} s {lines / wall:>12,.0f} lines/s  peak {peak:.0f} MB"
-            f"  cpu {cpu:.2f} s ({lines / cpu:,.0f} lines per CPU second)"
-        )
-    print(f"  load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    return files, lines, config
 
 
-def profile(lines: int, fmt: str, tmp: Path, top: int = 25) -> None:
+def profile(lines: int, fmt: str, tmp: Path) -> None:
+    """cProfile of one collect of a generated file (see `profiled`)."""
+    data = tmp / f"profile-{fmt}.log"
+    generate(data, lines, fmt)
+    config = tmp / "profile.toml"
+    write_config(config, [(data, "kubectl-logs" if fmt == "kubectl" else "cri")])
+    profiled(config, f"{fmt}, {lines:,} lines", tmp)
+
+
+def profiled(config: Path, what: str, tmp: Path, top: int = 25) -> None:
     """cProfile of one collect in this process; prints the top functions by own time. Sources
     run in worker threads (cProfile sees one thread only), so the file collector's ``collect``
     is profiled from inside its thread, with pieces parsed one at a time (in that thread)."""
@@ -269,10 +286,6 @@ def profile(lines: int, fmt: str, tmp: Path, top: int = 25) -> None:
     from incident_timeline.collector.files.collector import FileCollector
     from incident_timeline.report.cli import cli
 
-    data = tmp / f"profile-{fmt}.log"
-    generate(data, lines, fmt)
-    config = tmp / "profile.toml"
-    write_config(config, [(data, "kubectl-logs" if fmt == "kubectl" else "cri")])
     out = tmp / "profile-bundle"
     shutil.rmtree(out, ignore_errors=True)
     prof = cProfile.Profile()
@@ -296,7 +309,7 @@ def profile(lines: int, fmt: str, tmp: Path, top: int = 25) -> None:
         pieces.WORKERS = workers
     if result.exit_code not in (0, 3):
         raise SystemExit(f"collect failed ({result.exit_code}): {result.output[-2000:]}")
-    print(f"\ncProfile of collect, {fmt}, {lines:,} lines, {wall:.2f} s under the profiler")
+    print(f"\ncProfile of collect, {what}, {wall:.2f} s under the profiler")
     stats = pstats.Stats(prof)
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
@@ -312,6 +325,7 @@ def main() -> None:
     parser.add_argument("--workers", default="", help="also collect with N pieces at once: 2,3")
     parser.add_argument("--baselines", default=",".join(sorted(CASES)), help="'' for none")
     parser.add_argument("--profile", type=int, default=0, help="lines to profile (0: none)")
+    parser.add_argument("--profile-mixed", type=int, default=0, help="profile --mixed N's case")
     parser.add_argument("--keep", type=Path, help="work directory (default: a temp dir)")
     args = parser.parse_args()
     if args.compare:
@@ -335,6 +349,9 @@ def main() -> None:
         if args.profile:
             for fmt in args.formats.split(","):
                 profile(args.profile, fmt, tmp)
+        if args.profile_mixed:
+            files, lines, config = mixed_config(tmp, args.profile_mixed)
+            profiled(config, f"{len(files)} real files ×{args.profile_mixed}, {lines:,} lines", tmp)
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)

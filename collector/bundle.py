@@ -207,21 +207,22 @@ class SourceWriter:
         masked = [0]
         stream = self.masker.stream(blocks, masked) if self.masker else blocks
         with atomic_open(self.bundle.path / rel) as handle:
+            writer = RawWriter(handle)  # hashed as written: the file is not read back
             for block in stream:
-                handle.write(block)
+                writer.write(block)
         with self._lock:
             self._check()
-            self.bundle.record_file(rel, masked=masked[0])
+            self.bundle.record_file(
+                rel, masked=masked[0], sha256=writer.digest.hexdigest(), size=writer.size
+            )
         return rel
 
     def add_events(self, frame: pd.DataFrame | pa.Table) -> None:
         """Validate events (secrets masked) and write them, a row group at a time; the file
         appears under its name when the source finishes. A table must have the record's
         schema."""
-        if isinstance(frame, pa.Table):
-            table = schema.check_table(frame)
-        else:
-            table = schema.to_table(schema.validate(frame))
+        # A frame is validated unless it has the record's dtypes (what make_events returns).
+        table = schema.check_table(frame) if isinstance(frame, pa.Table) else schema.to_table(frame)
         if self.masker and len(table):
             table = self._masked(table)
         with self._lock:

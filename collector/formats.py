@@ -205,8 +205,12 @@ class Sample:
 
     @cached_property
     def head(self) -> str:
-        """The first SAMPLE_BYTES characters of the text."""
-        return self.text[:SAMPLE_BYTES]
+        """The first SAMPLE_BYTES characters of the text. Decoded from the bytes that can hold
+        them (a character, or an undecodable run, is at most 4 bytes; what a byte decodes to
+        depends on the 3 after it at most), not from the whole file, unless it is decoded."""
+        if "text" in self.__dict__:
+            return self.text[:SAMPLE_BYTES]
+        return text(self.data[: 4 * SAMPLE_BYTES + 4])[:SAMPLE_BYTES]
 
     @property
     def opens_json(self) -> bool:

@@ -130,7 +130,7 @@ def make_events(**columns: Any) -> pd.DataFrame:
         else:
             raise ValueError(f"event column {name!r} is required")
         data[name] = _column(name, value, n)
-    return validate(pd.DataFrame(data))
+    return _validated(data, n)
 
 
 def _column(name: str, value: Any, n: int) -> pd.Series:
@@ -142,7 +142,7 @@ def _column(name: str, value: Any, n: int) -> pd.Series:
         elif not (isinstance(value, pd.Series) and pd.api.types.is_string_dtype(value.dtype)):
             value = [labels_json(v) if not isinstance(v, str) else v for v in value]
     if isinstance(value, pd.Series):
-        return value.reset_index(drop=True)
+        return value  # its values only: the frame is built from the arrays
     if _is_column(value):
         return pd.Series(
             list(value) if isinstance(value, tuple) else value,
@@ -173,41 +173,48 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"event frame lacks columns {missing}")
-    columns = {}
+    return _validated({name: frame[name] for name in COLUMNS}, len(frame))
+
+
+def _validated(series: dict[str, pd.Series], n: int) -> pd.DataFrame:
+    """The event frame of one Series per column (each of length ``n``), validated."""
+    columns: dict[str, Any] = {}
     for name in COLUMNS:
-        col = frame[name].reset_index(drop=True)
+        col = series[name]
         # Columns already in the record's dtype are only copied (Arrow strings: a new handle
-        # on the same immutable data; times: one memcpy), not converted: a collector that
-        # reads many small files pays pandas' per-call cost here for every one of them. A
-        # copy, as the result must not share a writable array with the caller's frame.
+        # on the same immutable data; times: one memcpy), not converted, and the frame is
+        # built from the arrays themselves (no index to align): a collector that reads many
+        # small files pays pandas' per-call cost here for every one of them. A copy, as the
+        # result must not share a writable array with the caller's frame.
         if col.dtype == (_UTC if name in TIME_COLUMNS else _STRING):
-            columns[name] = col.copy()
+            values = col.array.copy()
         elif name in TIME_COLUMNS:
-            columns[name] = _utc_column(col, name)
+            values = _utc_column(col, name).array.copy()
         else:
-            columns[name] = col.astype("string")
-        if name not in NULLABLE and columns[name].isna().any():
+            values = col.astype("string").array
+        if name not in NULLABLE and values.isna().any():
             raise ValueError(f"event column {name!r} has missing values")
-    out = pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))  # one constructor call
-    _check_values(out, "severity", SEVERITIES)
-    _check_values(out, "time_quality", TIME_QUALITIES)
+        columns[name] = values
+    out = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)  # one constructor call
+    _check_values(columns, "severity", SEVERITIES)
+    _check_values(columns, "time_quality", TIME_QUALITIES)
     return out
 
 
 def to_table(frame: pd.DataFrame) -> pa.Table:
     """Convert a validated event frame to an Arrow table with the exact schema."""
     if _validated_dtypes(frame):  # what make_events returns: checked by Arrow, not again
-        table = pa.Table.from_pandas(frame[list(COLUMNS)], preserve_index=False)
-        return check_table(table.replace_schema_metadata(None))
+        # The columns' own Arrow data (no pandas metadata, no copy of the frame first).
+        return check_table(pa.Table.from_pydict({c: frame[c].array for c in COLUMNS}))
     return pa.Table.from_pandas(validate(frame), schema=SCHEMA, preserve_index=False)
 
 
 def _validated_dtypes(frame: pd.DataFrame) -> bool:
     if any(c not in frame.columns for c in COLUMNS):
         return False
-    utc = pd.DatetimeTZDtype("ns", "UTC")
+    dtypes = frame.dtypes  # one call, not a column lookup per name
     return all(
-        frame[c].dtype == utc if c in TIME_COLUMNS else isinstance(frame[c].dtype, pd.StringDtype)
+        dtypes[c] == _UTC if c in TIME_COLUMNS else isinstance(dtypes[c], pd.StringDtype)
         for c in COLUMNS
     )
 
@@ -261,8 +268,8 @@ def _utc_column(col: pd.Series, name: str) -> pd.Series:
     return series.dt.as_unit("ns")
 
 
-def _check_values(frame: pd.DataFrame, name: str, allowed: tuple[str, ...]) -> None:
+def _check_values(columns: dict[str, Any], name: str, allowed: tuple[str, ...]) -> None:
     # The (few) distinct values first, then without NA: dropna on the whole column costs more.
-    bad = sorted(set(frame[name].array.unique().dropna()) - set(allowed))
+    bad = sorted(set(columns[name].unique().dropna()) - set(allowed))
     if bad:
         raise ValueError(f"event column {name!r} has values {bad}; allowed: {list(allowed)}")

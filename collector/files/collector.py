@@ -169,14 +169,16 @@ class FileCollector:
         if parsed is None:
             # Nothing lost: every line is kept as an unparsed event next to the warning.
             parsed = _as_unparsed(data, ctx, known)
-        else:
-            self._check_times(parsed, rel, window, out, ref)
         # An export is evidence the user chose: lines outside the window are kept (a skewed
         # clock can push a line past the window's edge) and only counted.
+        times = parsed.events["time"]
+        outside = int(((times < window.since) | (times >= window.until)).sum())
+        if ok:  # most lines without a readable time, or every event outside: said
+            inferred = int((parsed.events["time_quality"] == "inferred").sum())
+            self._check_counts(len(times), inferred, outside, rel, window, out, ref)
         if entry.kind == "deploy":
             parsed = dataclasses.replace(parsed, events=as_deploys(parsed.events))
-        inside = (parsed.events["time"] >= window.since) & (parsed.events["time"] < window.until)
-        counts["outside_window"] += int((~inside).sum())
+        counts["outside_window"] += outside
         out.add_events(parsed.events)
         for warning in parsed.warnings:
             out.warn(f"{rel}: {warning}", partial=parsed.incomplete)
@@ -362,17 +364,6 @@ class FileCollector:
         return result[0]
 
     @staticmethod
-    def _check_times(parsed: Parsed, rel: str, window: Window, out: SourceWriter, ref: str) -> None:
-        """Say so when most lines have no readable time, or when every event is outside the
-        window (a naive --since read as UTC is the usual cause)."""
-        events = parsed.events
-        inferred = int((events["time_quality"] == "inferred").sum())
-        outside = (events["time"] < window.since) | (events["time"] >= window.until)
-        FileCollector._check_counts(
-            len(events), inferred, int(outside.sum()), rel, window, out, ref
-        )
-
-    @staticmethod
     def _check_counts(
         total: int,
         inferred: int,
@@ -382,6 +373,8 @@ class FileCollector:
         out: SourceWriter,
         ref: str,
     ) -> None:
+        """Say so when most lines have no readable time, or when every event is outside the
+        window (a naive --since read as UTC is the usual cause)."""
         if not total:
             return
         if inferred * 2 > total:

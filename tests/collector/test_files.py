@@ -10,7 +10,7 @@ import pytest
 
 from incident_timeline.collector.errors import ExportFormatError
 from incident_timeline.collector.files.collector import detect_format, parse
-from incident_timeline.collector.formats import Context
+from incident_timeline.collector.formats import SAMPLE_BYTES, Context, Sample
 from tests.support import DATA
 from tests.support import utc as ts
 
@@ -336,6 +336,20 @@ def test_kubectl_events_rollout_is_a_deploy() -> None:
     )
     assert events["stream"].iloc[1] == "checkout/pod/p1"
     assert json.loads(events["labels"].iloc[1])["node"] == "node-b"
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["😀".encode(), b"\xff", b"\xf0\x9f\x98", "é€".encode() + b"\xe2\x82a", b"a\xed\xa0\x80"],
+)
+def test_the_sample_head_is_the_whole_texts_head(unit: bytes) -> None:
+    # Detection decodes only the bytes that can hold the head, not the whole file: the same
+    # characters, also when 4-byte characters or undecodable runs straddle where it cuts.
+    data = unit * (5 * SAMPLE_BYTES // len(unit) + 1)
+    for size in (SAMPLE_BYTES, 4 * SAMPLE_BYTES + 1, 4 * SAMPLE_BYTES + 4, len(data)):
+        whole = data[:size].decode("utf-8", errors="replace")
+        assert Sample(data[:size]).head == whole[:SAMPLE_BYTES]
+        assert len(Sample(data[:size]).head) == min(len(whole), SAMPLE_BYTES)
 
 
 def test_unknown_json_falls_back_to_the_plain_log_reader() -> None:
