@@ -26,6 +26,8 @@ from incident_timeline.timeline.timestamps.extract import string_parts
 _BEFORE_TS = rf"^{SPACE}*(?:(?:time|ts|t|timestamp)=)?[\[\"]?"
 _AFTER_TS = rf'^[\]"]?(?:[:|,\-]|{SPACE})*'
 SUMMARY_MAX = 240
+# A row of over 2 HEAD bytes is summarized from its first HEAD characters (see _summaries).
+HEAD = 1024
 _EMPTY = pa.scalar("", pa.large_string())
 
 
@@ -126,7 +128,21 @@ def flagged(labels: pd.Series, dst: pd.Series, has_runtime: pd.Series | None) ->
 
 def summarize(text: pd.Series) -> pd.Series:
     """One table-friendly line: whitespace collapsed, cut at SUMMARY_MAX characters."""
-    flat = arrow_strings(text).fill_null("")
+    flat = _summaries(arrow_strings(text).fill_null(""))
+    return pd.Series(strings(flat), index=text.index, copy=False)
+
+
+def _summaries(flat: pa.Array, head: bool = True) -> pa.Array:
+    """``summarize`` of an Arrow column. With ``head``, a row of over 2 HEAD bytes is read
+    from its first HEAD characters only: collapsing whitespace reads left to right, so when
+    that head alone gives more than SUMMARY_MAX characters the summary is the same. The few
+    rows whose head collapses to fewer are summarized whole."""
+    long_rows = np.flatnonzero(string_parts(flat)[2] > 2 * HEAD) if head else np.zeros(0, np.int64)
+    whole = flat
+    if len(long_rows):
+        mask = np.zeros(len(flat), dtype=bool)
+        mask[long_rows] = True
+        flat = _scatter(flat, mask, pc.utf8_slice_codeunits(flat.filter(pa.array(mask)), 0, HEAD))
     # Only rows with other whitespace than single inner blanks need the (costly) replace.
     odd = pc.match_substring_regex(flat, f"[{SPACE_BUT_BLANK}]|  |^ | $").to_numpy(
         zero_copy_only=False
@@ -136,6 +152,7 @@ def summarize(text: pd.Series) -> pd.Series:
     # A row of at most SUMMARY_MAX bytes has at most that many characters: only longer rows
     # are measured (and cut).
     long = np.flatnonzero(string_parts(flat)[2] > SUMMARY_MAX)
+    over = np.zeros(0, dtype=bool)
     if len(long):
         sub = flat.take(pa.array(long))
         over = pc.greater(pc.utf8_length(sub), SUMMARY_MAX).to_numpy(zero_copy_only=False)
@@ -147,21 +164,64 @@ def summarize(text: pd.Series) -> pd.Series:
             rows = np.zeros(len(flat), dtype=bool)
             rows[long[over]] = True
             flat = _scatter(flat, rows, cut)
-    return pd.Series(strings(flat), index=text.index, copy=False)
+    redo = np.setdiff1d(long_rows, long[over], assume_unique=True)
+    if len(redo):
+        mask = np.zeros(len(flat), dtype=bool)
+        mask[redo] = True
+        flat = _scatter(flat, mask, _summaries(whole.filter(pa.array(mask)), head=False))
+    return flat
 
 
 def _collapsed(sub: pa.Array) -> pa.Array:
     """Whitespace runs as one blank, none at the ends."""
     if pc.any(pc.match_substring_regex(sub, f"[{SPACE_BUT_BLANK}]")).as_py():
-        return pc.utf8_trim(pc.replace_substring_regex(sub, f"{SPACE}+", " "), " ")
+        return pc.utf8_trim(_runs(sub), " ")
     # Runs of blanks alone (indented stack frames, aligned columns): trimmed first, then only
-    # rows with an inner run left take the replace (the same result, fewer rows).
+    # rows with an inner run left are collapsed (the same result, fewer rows).
     sub = pc.utf8_trim(sub, " ")
     inner = pc.match_substring(sub, "  ").to_numpy(zero_copy_only=False)
     if not inner.any():
         return sub
-    fixed = pc.replace_substring_regex(sub.filter(pa.array(inner)), "  +", " ")
-    return _scatter(sub, inner, fixed)
+    return _scatter(sub, inner, pc.replace_substring_regex(sub.filter(pa.array(inner)), "  +", " "))
+
+
+# ASCII whitespace (str.isspace: \t \n \v \f \r \x1c-\x1f and the blank), and the lead bytes
+# of SPACE's multi-byte spaces (U+0085, U+00A0: C2; U+1680: E1; U+2000-U+205F: E2; U+3000: E3).
+_ASCII_SPACE = np.zeros(256, dtype=bool)
+_ASCII_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+_WIDE_LEAD = np.zeros(256, dtype=bool)
+_WIDE_LEAD[[0xC2, 0xE1, 0xE2, 0xE3]] = True
+
+
+def _runs(sub: pa.Array) -> pa.Array:
+    """Each run of whitespace (SPACE) as one blank. Byte by byte where a row's whitespace is
+    all ASCII (a replace of SPACE's class costs about a microsecond a row, that of blanks alone
+    much less); rows with a byte that may open a multi-byte space take the regex."""
+    data, starts, lengths = string_parts(sub)
+    offsets = np.append(starts, starts[-1] + lengths[-1]) if len(starts) else starts
+    if not len(starts) or not np.array_equal(offsets[1:-1], (starts + lengths)[:-1]):
+        return pc.replace_substring_regex(sub, f"{SPACE}+", " ")  # not row after row
+    body = data[offsets[0] : offsets[-1]]
+    offsets = offsets - offsets[0]
+    space = _ASCII_SPACE[body]
+    extra = space.copy()  # a whitespace byte right after another in the same row goes
+    extra[1:] &= space[:-1]
+    extra[offsets[:-1][offsets[:-1] < len(body)]] = False  # (a row's first byte stays)
+    dropped = np.flatnonzero(extra)
+    rows = np.searchsorted(offsets, dropped, side="right") - 1
+    kept = lengths - np.bincount(rows, minlength=len(lengths))
+    text = np.where(space, np.uint8(32), body)
+    out = pa.LargeStringArray.from_buffers(
+        len(lengths),
+        pa.py_buffer(np.concatenate([[0], np.cumsum(kept)]).astype(np.int64)),
+        pa.py_buffer(np.delete(text, dropped).tobytes() if len(dropped) else text.tobytes()),
+    )
+    wide = np.zeros(len(lengths), dtype=bool)
+    wide[np.searchsorted(offsets, np.flatnonzero(_WIDE_LEAD[body]), side="right") - 1] = True
+    if not wide.any():
+        return out
+    regex = pc.replace_substring_regex(sub.filter(pa.array(wide)), f"{SPACE}+", " ")
+    return _scatter(out, wide, regex)
 
 
 def _scatter(column: pa.Array, rows: np.ndarray, values: pa.Array) -> pa.Array:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 
+import hypothesis.strategies as st
 import pandas as pd
+from hypothesis import given, settings
 
 from incident_timeline.collector.lines import SUMMARY_MAX, strip_leading, summarize
 from incident_timeline.timeline.normalize import detect_severity
@@ -70,3 +72,18 @@ def test_panic_lines_are_critical_whatever_their_indent() -> None:
     panics = [re.match(r"\s*panic:", t) is not None for t in LINES]
     assert [s == "critical" for s in severity] == panics
     assert sum(panics) == 3
+
+
+# Pieces that make every path of summarize: ASCII and Unicode whitespace runs (collapsed byte
+# by byte, or by the regex), rows cut at SUMMARY_MAX, and rows over 2 HEAD bytes read from
+# their head (whose whitespace may collapse to fewer than SUMMARY_MAX characters).
+_PIECES = [" ", "  ", "\t", "\x1c", "\u3000", "\u00a0", "\u2028", "a", "é", "word", "…", "\x00"]
+_PIECES += [" " * 900, "\t " * 700, "x" * 700, "é" * 400]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=12).map("".join), max_size=6))
+def test_summarize_matches_its_definition_on_any_row(rows: list[str]) -> None:
+    text = pd.Series([*rows, None], dtype="string")
+    assert summarize(text).tolist()[:-1] == [_summary_reference(t) for t in rows]
+    assert summarize(text).tolist()[-1] == ""
