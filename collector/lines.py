@@ -19,7 +19,7 @@ from incident_timeline.collector.formats import Context
 from incident_timeline.timeline import schema
 from incident_timeline.timeline.columns import SPACE, SPACE_BUT_BLANK, arrow_strings, strings
 from incident_timeline.timeline.timestamps import parse_timestamps, runtime
-from incident_timeline.timeline.timestamps.extract import string_parts
+from incident_timeline.timeline.timestamps.extract import string_parts, window
 
 # What may come before and after a leading timestamp that the summary need not repeat:
 # logfmt time=/ts=, a bracket or quote, then separators.
@@ -87,9 +87,40 @@ def strip_leading(text: pd.Series, raw: pd.Series) -> pd.Series:
     if not same.any():
         return text
     rows = np.flatnonzero(same)
-    rest = runtime.string_views(data, (at + size)[rows], (lengths - before - size)[rows])
-    out = _scatter(column, same, pc.replace_substring_regex(rest.cast(column.type), _AFTER_TS, ""))
-    return pd.Series(strings(out), index=text.index, copy=False)
+    start, left = (at + size)[rows], (lengths - before - size)[rows]
+    skip, unsure = _after(data, start, left)
+    rest = runtime.string_views(data, start + skip, left - skip).cast(column.type)
+    if unsure.any():
+        regex = runtime.string_views(data, start[unsure], left[unsure]).cast(column.type)
+        rest = _scatter(rest, unsure, pc.replace_substring_regex(regex, _AFTER_TS, ""))
+    return pd.Series(strings(_scatter(column, same, rest)), index=text.index, copy=False)
+
+
+# What _AFTER_TS reads after a stamp, byte by byte: one "]" or '"', then separators (":|,-")
+# and ASCII whitespace. A multi-byte space (its lead byte, as in _WIDE_LEAD) leaves it to the
+# regex, as does a run longer than the bytes looked at.
+_AFTER_BYTES = 8
+_CLOSES = np.zeros(256, dtype=bool)
+_CLOSES[list(b']"')] = True
+_SEPARATES = np.zeros(256, dtype=bool)
+_SEPARATES[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, *b":|,-"]] = True
+
+
+def _after(data: np.ndarray, start: np.ndarray, left: np.ndarray) -> tuple[Any, Any]:
+    """How many bytes _AFTER_TS takes from ``data[start:start + left]`` of each row, and the
+    rows the bytes cannot settle (for the regex)."""
+    win = window(data, start, _AFTER_BYTES)
+    inside = np.arange(_AFTER_BYTES) < left[:, None]
+    closes = (_CLOSES[win[:, 0]] & inside[:, 0]).astype(np.int64)
+    run = _SEPARATES[win] & inside
+    cols = np.arange(_AFTER_BYTES)
+    stops = ~run & (cols >= closes[:, None])  # (a bracket or quote is no separator)
+    first_stop = np.where(stops.any(axis=1), stops.argmax(axis=1), _AFTER_BYTES)
+    skip = np.maximum(first_stop, closes)
+    next_byte = win[np.arange(len(win)), np.minimum(skip, _AFTER_BYTES - 1)]
+    unsure = (skip >= _AFTER_BYTES) & (left > _AFTER_BYTES)
+    unsure |= (skip < left) & (skip < _AFTER_BYTES) & _WIDE_LEAD[next_byte]
+    return skip, unsure
 
 
 # The bytes an opening (_BEFORE_TS) can begin with: a space character's first byte (ASCII, or

@@ -87,3 +87,24 @@ def test_summarize_matches_its_definition_on_any_row(rows: list[str]) -> None:
     text = pd.Series([*rows, None], dtype="string")
     assert summarize(text).tolist()[:-1] == [_summary_reference(t) for t in rows]
     assert summarize(text).tolist()[-1] == ""
+
+
+_OPENINGS = ["", " ", "\u3000", "[", '"', "ts=", "time=[", "\t"]
+_AFTER = ["]", '"', ":", "|", ",", "-", " ", "\t", "\u00a0", "\u2028", "x", "é", "]]", " - "]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(_OPENINGS), st.lists(st.sampled_from(_AFTER), max_size=12).map("".join)
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_strip_leading_matches_its_definition_on_any_row(rows: list[tuple[str, str]]) -> None:
+    lines = [f"{opening}{STAMP}{after}" for opening, after in rows]
+    text = pd.Series(lines, dtype="string")
+    stamps = pd.Series([STAMP] * len(lines), dtype="string")
+    assert strip_leading(text, stamps).tolist() == [_strip_reference(t, STAMP) for t in lines]
