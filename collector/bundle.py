@@ -207,11 +207,13 @@ class SourceWriter:
         masked = [0]
         stream = self.masker.stream(blocks, masked) if self.masker else blocks
         with atomic_open(self.bundle.path / rel) as handle:
+            writer = RawWriter(handle)  # hashed as written: not read back
             for block in stream:
-                handle.write(block)
+                writer.write(block)
         with self._lock:
             self._check()
-            self.bundle.record_file(rel, masked=masked[0])
+            digest = writer.digest.hexdigest()
+            self.bundle.record_file(rel, masked=masked[0], sha256=digest, size=writer.size)
         return rel
 
     def add_events(self, frame: pd.DataFrame | pa.Table) -> None:

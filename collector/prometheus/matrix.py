@@ -28,10 +28,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 _KEY = b'"values":['
-_READ = pacsv.ReadOptions(column_names=["t", "v"])
-_PARSE = pacsv.ParseOptions(quote_char=False, escape_char=False, newlines_in_values=False)
+_LINES = bytes.maketrans(b"]", b"\n")  # with [ and " dropped: a pair is a ",t,v" line
+_READ = pacsv.ReadOptions(column_names=["", "t", "v"])
+_PARSE = pacsv.ParseOptions(
+    quote_char=False, escape_char=False, newlines_in_values=False, ignore_empty_lines=False
+)
 _CONVERT = pacsv.ConvertOptions(
     column_types={"t": pa.float64(), "v": pa.float64()},
+    include_columns=["t", "v"],
     null_values=[],
     strings_can_be_null=False,
     quoted_strings_can_be_null=False,
@@ -54,12 +58,12 @@ def parse_body(body: bytes) -> tuple[Any, list[Series] | None]:
     envelope (decoded whole, values included) to `series_of` after checking its shape."""
     cut = _cut(body)
     if cut is not None:
-        skeleton, segments = cut
+        skeleton, spans = cut
         try:
             envelope = json.loads(skeleton)
         except ValueError:
             envelope = None
-        found = _fast(envelope, segments)
+        found = _fast(envelope, body, spans)
         if found is not None:
             return envelope, found
     try:
@@ -128,27 +132,23 @@ def _millis(seconds: np.ndarray) -> np.ndarray:
     return millis
 
 
-def _cut(body: bytes) -> tuple[bytes, list[bytes]] | None:
-    """The body without its samples, and each ``values`` array's inside; None if an array
-    does not end where a compact one must."""
-    parts, segments, pos = [], [], 0
+def _cut(body: bytes) -> tuple[bytes, list[tuple[int, int]]] | None:
+    """The body without its samples, and where each ``values`` array's inside is (``start``,
+    ``end``); None if an array does not end where a compact one must."""
+    parts, spans, pos = [], [], 0
     while (found := body.find(_KEY, pos)) >= 0:
         start = found + len(_KEY)
         parts.append(body[pos:start])
-        if body[start : start + 1] == b"]":
-            segments.append(b"")
-            pos = start
-            continue
-        end = body.find(b"]]", start)
-        if end < 0:
+        end = start if body[start : start + 1] == b"]" else body.find(b"]]", start) + 1
+        if end == 0:
             return None
-        segments.append(body[start : end + 1])
-        pos = end + 1
+        spans.append((start, end))
+        pos = end
     parts.append(body[pos:])
-    return b"".join(parts), segments
+    return b"".join(parts), spans
 
 
-def _fast(envelope: Any, segments: list[bytes]) -> list[Series] | None:
+def _fast(envelope: Any, body: bytes, spans: list[tuple[int, int]]) -> list[Series] | None:
     """Columns for each cut array, if the skeleton is a matrix holding exactly those arrays
     (emptied) and every array has the compact shape."""
     if not isinstance(envelope, dict) or envelope.get("status") != "success":
@@ -159,14 +159,14 @@ def _fast(envelope: Any, segments: list[bytes]) -> list[Series] | None:
     result = data.get("result")
     if not isinstance(result, list):
         return None
-    ok = len(result) == len(segments) and all(
+    ok = len(result) == len(spans) and all(
         isinstance(s, dict) and s.get("values") == [] and isinstance(s.get("metric", {}), dict)
         for s in result
     )
     if not ok:
         return None
-    counts = [segment.count(b"[") for segment in segments]
-    text = _compact(segments, counts)
+    counts = [body.count(b"[", start, end) for start, end in spans]
+    text = _compact(body, spans, sum(counts))
     table = _read(text) if text is not None else None
     if table is None or len(table) != sum(counts):
         return None
@@ -182,25 +182,29 @@ def _fast(envelope: Any, segments: list[bytes]) -> list[Series] | None:
     return found
 
 
-def _compact(segments: list[bytes], counts: list[int]) -> bytes | None:
-    """The cut arrays as ``t,v`` lines, if they are exactly runs of ``[t,"v"]`` pairs; else
-    None. Counted over the whole text: each pair's brackets (``],[`` between pairs, one ``]``
-    each), its two quotes, one of them after the comma; the CSV read then insists on two
-    numbers per line, which rules out stray commas, spaces, escapes and newlines."""
-    filled = [s for s in segments if s]
-    if not all(s.startswith(b"[") and s.endswith(b'"]') for s in filled):
+def _compact(body: bytes, spans: list[tuple[int, int]], n: int) -> bytes | None:
+    """The cut arrays as ``,t,v`` lines, if they are exactly runs of ``[t,"v"]`` pairs (``n``
+    of them, as many as their ``[``); else None. Joined by ``,``, they must hold ``],[``
+    between each two pairs and one ``,"`` and two quotes in each; ``]`` becoming a newline
+    and ``[`` and ``"`` dropped, each pair is a line whose first field is empty. The CSV read
+    then insists on three fields and two numbers per line (an empty line is an error) and on
+    ``n`` lines, which rules out stray brackets, commas, spaces, escapes and newlines."""
+    filled = [(start, end) for start, end in spans if end > start]
+    if not all(body.startswith(b"[", s, e) and body.endswith(b'"]', s, e) for s, e in filled):
         return None
-    text, n, k = b"\n".join(filled), sum(counts), len(filled)
-    lines = text.replace(b"],[", b"\n")
-    if (len(text) - len(lines)) // 2 != n - k or lines.count(b"]") != k:
+    if not filled:
+        return b""
+    view = memoryview(body)
+    text = b",".join([b"", *(view[start:end] for start, end in filled)])
+    if text.count(b"],[") != n - 1 or text.count(b',"') != n:
         return None
-    bare = lines.translate(None, b'[]"')
-    quotes = len(lines) - len(bare) - 2 * k
-    return bare if quotes == 2 * n and lines.count(b',"') == n else None
+    lines = text.translate(_LINES, b'["')
+    return lines if len(text) - len(lines) == 3 * n else None
 
 
 def _read(text: bytes) -> pa.Table | None:
-    """``t,v`` lines read by Arrow's CSV parser; None if any field is not a number."""
+    """``,t,v`` lines read by Arrow's CSV parser; None if a line has not three fields, the
+    last two numbers."""
     if not text:
         return pa.table({"t": pa.array([], pa.float64()), "v": pa.array([], pa.float64())})
     try:

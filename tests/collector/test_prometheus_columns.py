@@ -101,6 +101,9 @@ def test_other_layouts_fall_back_to_json_with_the_same_values(raw: bytes) -> Non
         ([[T, "[2"]], "/data/result/0/values/0"),  # brackets the CSV would never see
         ([[T, "2][3"], [T + 15, "4"]], "/data/result/0/values/0"),
         ([[T, "1,5"]], "/data/result/0/values/0"),
+        ([[T, "1]"]], "/data/result/0/values/0"),  # "]" next to "]" once quotes are dropped
+        ([[T, "1"], [T + 15, "]2"]], "/data/result/0/values/1"),
+        ([[T, "1["], [T + 15, "2"]], "/data/result/0/values/0"),
     ],
 )
 def test_a_wrong_sample_is_left_to_the_shape_check(values: list[object], problem: str) -> None:
