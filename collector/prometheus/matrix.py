@@ -9,10 +9,10 @@ answer holds millions. Prometheus writes the samples compactly (``web/api/v1/jso
 ``"values":[...]`` array out of the body, decodes the small rest (status, warnings, labels)
 as JSON, and reads the cut samples as two-column CSV with Arrow's C++ parser. ``"values":[``
 cannot occur inside a JSON string (its quote after ``values`` would be escaped), and each cut
-array is checked to have exactly the shape above (counts of brackets, quotes and commas)
-before it is read; anything else (another server's spacing, escapes, a wrong shape) falls
-back to decoding the whole body as JSON, where `queryrange.matrix_problem` names the bad
-field. Both paths give the same columns.
+array is checked to have exactly the shape above (its brackets, commas and quotes, once the
+characters of numbers are taken out) before it is read; anything else (another server's
+spacing, escapes, a wrong shape) falls back to decoding the whole body as JSON, where
+`queryrange.matrix_problem` names the bad field. Both paths give the same columns.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 _KEY = b'"values":['
+_NUMBER = b"0123456789.+-eEINanf"  # what a time or a value may hold: 1.5, -2e-05, NaN, +Inf
+_PAIR = b'[,""],'  # a sample without them, and the comma before the next
 _LINES = bytes.maketrans(b"]", b"\n")  # with [ and " dropped: a pair is a ",t,v" line
 _READ = pacsv.ReadOptions(column_names=["", "t", "v"])
 _PARSE = pacsv.ParseOptions(
@@ -165,10 +167,10 @@ def _fast(envelope: Any, body: bytes, spans: list[tuple[int, int]]) -> list[Seri
     )
     if not ok:
         return None
-    counts = [body.count(b"[", start, end) for start, end in spans]
-    text = _compact(body, spans, sum(counts))
+    counts = _pairs(body, spans)
+    text = _lines(body, spans) if counts is not None else None
     table = _read(text) if text is not None else None
-    if table is None or len(table) != sum(counts):
+    if counts is None or table is None or len(table) != sum(counts):
         return None
     seconds = table.column("t").to_numpy()
     if not np.isfinite(seconds).all():
@@ -182,24 +184,28 @@ def _fast(envelope: Any, body: bytes, spans: list[tuple[int, int]]) -> list[Seri
     return found
 
 
-def _compact(body: bytes, spans: list[tuple[int, int]], n: int) -> bytes | None:
-    """The cut arrays as ``,t,v`` lines, if they are exactly runs of ``[t,"v"]`` pairs (``n``
-    of them, as many as their ``[``); else None. Joined by ``,``, they must hold ``],[``
-    between each two pairs and one ``,"`` and two quotes in each; ``]`` becoming a newline
-    and ``[`` and ``"`` dropped, each pair is a line whose first field is empty. The CSV read
-    then insists on three fields and two numbers per line (an empty line is an error) and on
-    ``n`` lines, which rules out stray brackets, commas, spaces, escapes and newlines."""
-    filled = [(start, end) for start, end in spans if end > start]
-    if not all(body.startswith(b"[", s, e) and body.endswith(b'"]', s, e) for s, e in filled):
-        return None
-    if not filled:
-        return b""
+def _pairs(body: bytes, spans: list[tuple[int, int]]) -> list[int] | None:
+    """How many ``[t,"v"]`` pairs each cut array holds, if it is exactly such pairs joined by
+    ``,``: without the characters a number may hold (digits, ``.+-eE``, ``NaN``, ``Inf``), it
+    must be ``[,""]`` repeated, joined by ``,``. Whether each ``t`` and ``v`` is a number is
+    then the CSV read's to say; spaces, escapes, newlines and stray brackets, commas or quotes
+    are all left in the shape here."""
+    counts = []
+    for start, end in spans:
+        shape = body[start:end].translate(None, _NUMBER)
+        count = (len(shape) + 1) // len(_PAIR)
+        if shape != (_PAIR * count)[:-1]:
+            return None
+        counts.append(count)
+    return counts
+
+
+def _lines(body: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """The cut arrays (of `_pairs`' shape) as ``,t,v`` lines: joined by ``,``, with ``]`` a
+    newline and ``[`` and ``"`` dropped."""
     view = memoryview(body)
-    text = b",".join([b"", *(view[start:end] for start, end in filled)])
-    if text.count(b"],[") != n - 1 or text.count(b',"') != n:
-        return None
-    lines = text.translate(_LINES, b'["')
-    return lines if len(text) - len(lines) == 3 * n else None
+    text = b",".join([b"", *(view[start:end] for start, end in spans if end > start)])
+    return text.translate(_LINES, b'["') if len(text) > 1 else b""
 
 
 def _read(text: bytes) -> pa.Table | None:
