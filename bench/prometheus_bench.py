@@ -16,7 +16,8 @@ Then, for each window length in ``--windows`` (days, ending at the data's end):
 * ``server ×2``: the same loop two requests at a time, as the collector sends them by default
   (``concurrent_requests = 2``): the fair baseline for it;
 * ``collect``: ``incident collect`` with one ``[prometheus]`` table (``step = "15s"``, one
-  named query, built-ins off) in a fresh process, peak RSS of the process from ``wait4``;
+  named query, built-ins off) in a fresh process, its peak RSS from ``wait4`` (read by a
+  small process in between, see `run`);
   its samples are checked complete (manifest and Parquet); ``collect: source`` is the time
   the manifest gives the source: the collector's own work (requests, parsing, writing),
   without the interpreter's start and the CLI's imports;
@@ -183,17 +184,27 @@ def server_loop(
     return total, server_cpu() - cpu
 
 
+# The child's peak RSS is read by a small process in between: a process's ru_maxrss starts at
+# the high-water mark of the process it was forked from, so measured straight from this
+# script (which holds the loops' bodies and Arrow) it would show this script's peak instead.
+_MEASURE = """
+import os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+print(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run(argv: list[str]) -> tuple[float, float, float]:
     """Wall seconds, peak RSS (MB) and CPU seconds of one fresh process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise SystemExit(f"{argv[:2]} failed ({code}): {err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    done = subprocess.run([PYTHON, "-S", "-c", _MEASURE, *argv], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[:2]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    wall, peak, cpu = (float(x) for x in done.stdout.split())
+    return wall, peak, cpu
 
 
 def write_config(
