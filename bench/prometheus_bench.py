@@ -11,20 +11,27 @@ Then, for each window length in ``--windows`` (days, ending at the data's end):
 
 * ``server``: a plain httpx loop over exactly the requests ``incident collect`` makes
   (label values, rules, alerts, then ``query_range`` in the collector's own step-aligned
-  chunks of 11,000 points), no gzip, each body read and dropped: the sum of the server's
-  time (median of ``--repeat`` loops);
-* ``server gzip``: the same loop with httpx's default ``Accept-Encoding: gzip``;
+  chunks of 11,000 points), one at a time, no gzip, each body read and dropped: the wall of
+  the server's answers and their transfer, with nothing done to them;
+* ``server ×2``: the same loop two requests at a time, as the collector sends them by default
+  (``concurrent_requests = 2``): the fair baseline for it;
 * ``collect``: ``incident collect`` with one ``[prometheus]`` table (``step = "15s"``, one
-  named query, built-ins off) in a fresh process, median wall of ``--repeat``, peak RSS of
-  the process from ``wait4``; its samples are checked complete (manifest and Parquet);
-  ``collect: source`` is the time the manifest gives the source: the collector's own work
-  (requests, parsing, writing), without the interpreter's start and the CLI's imports;
+  named query, built-ins off) in a fresh process, its peak RSS from ``wait4`` (read by a
+  small process in between, see `run`);
+  its samples are checked complete (manifest and Parquet); ``collect: source`` is the time
+  the manifest gives the source: the collector's own work (requests, parsing, writing),
+  without the interpreter's start and the CLI's imports;
+* ``collect c=1``: the same with ``concurrent_requests = 1`` (one request at a time);
 * ``collect 1h``: the same collect of a one-hour window: the fixed cost (interpreter,
-  imports, bundle) that does not grow with samples.
+  imports, bundle) that does not grow with samples;
+* ``server gzip``: the one-at-a-time loop with httpx's default ``Accept-Encoding: gzip``
+  (once: it is slow).
 
-Ratios are against ``server`` of the same window in the same run. ``--compare`` runs another
-build's ``incident`` (e.g. main's) on the same server. The machine may be shared: figures of
-one run are comparable with each other, not with another run's.
+Cases run ``--repeat`` times round-robin and each shows its median run by wall, with the
+1-minute load average after it. Ratios are against ``server`` and ``server ×2`` of the same
+window in the same run. ``--compare`` runs another build's ``incident`` (e.g. main's) on the
+same server with ``collect``'s config. The machine may be shared: figures of one run are
+comparable with each other, not with another run's.
 """
 
 from __future__ import annotations
@@ -40,6 +47,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -155,40 +164,58 @@ def server_cpu() -> float:
 
 
 def server_loop(
-    url: str, plan: list[tuple[str, dict[str, str]]], gzip: bool
+    url: str, plan: list[tuple[str, dict[str, str]]], gzip: bool, concurrent: int = 1
 ) -> tuple[float, float]:
-    """Seconds summed over the plan's requests, each body read in full and dropped, and the
-    CPU seconds Prometheus spent on them."""
+    """Wall seconds of the plan's requests, ``concurrent`` at a time in request order, each
+    body read in full and dropped, and the CPU seconds Prometheus spent on them."""
     headers = {} if gzip else {"Accept-Encoding": "identity"}
-    total, cpu = 0.0, server_cpu()
+    cpu = server_cpu()
     with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
-        for path, params in plan:
-            started = time.perf_counter()
-            response = client.get(path, params=params)
+
+        def get(request: tuple[str, dict[str, str]]) -> None:
+            response = client.get(request[0], params=request[1])
             response.read()
-            total += time.perf_counter() - started
             response.raise_for_status()
+
+        with ThreadPoolExecutor(concurrent) as pool:
+            started = time.perf_counter()
+            list(pool.map(get, plan))
+            total = time.perf_counter() - started
     return total, server_cpu() - cpu
+
+
+# The child's peak RSS is read by a small process in between: a process's ru_maxrss starts at
+# the high-water mark of the process it was forked from, so measured straight from this
+# script (which holds the loops' bodies and Arrow) it would show this script's peak instead.
+_MEASURE = """
+import os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - started
+print(wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def run(argv: list[str]) -> tuple[float, float, float]:
     """Wall seconds, peak RSS (MB) and CPU seconds of one fresh process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        err = proc.stderr.read().decode() if proc.stderr else ""
-        raise SystemExit(f"{argv[:2]} failed ({code}): {err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    done = subprocess.run([PYTHON, "-S", "-c", _MEASURE, *argv], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{argv[:2]} failed ({done.returncode}): {done.stderr[-2000:]}")
+    wall, peak, cpu = (float(x) for x in done.stdout.split())
+    return wall, peak, cpu
 
 
-def write_config(path: Path, url: str, threshold: str | None) -> None:
+def write_config(
+    path: Path, url: str, threshold: str | None, concurrent: int | None = None
+) -> None:
     line = f'threshold = "{threshold}"\n' if threshold else ""
+    keys = f"concurrent_requests = {concurrent}\n" if concurrent else ""
     path.write_text(
         '[incident]\ntitle = "bench"\nmax_window = "40d"\n\n'
-        f'[prometheus]\nurl = "{url}"\nstep = "15s"\nbuiltin_queries = false\ntimeout = 120\n\n'
+        f'[prometheus]\nurl = "{url}"\nstep = "15s"\nbuiltin_queries = false\ntimeout = 120\n'
+        f"{keys}\n"
         f'[[prometheus.queries]]\nname = "latency"\nexpr = "{METRIC}"\n{line}',
         encoding="utf-8",
     )
@@ -196,8 +223,8 @@ def write_config(path: Path, url: str, threshold: str | None) -> None:
 
 @dataclasses.dataclass
 class Case:
-    """One measured case: median wall s, peak RSS MB, median CPU s of the process and of
-    Prometheus meanwhile, and the source's own seconds (from the manifest)."""
+    """One measured run: wall s, peak RSS MB, CPU s of the process and of Prometheus
+    meanwhile, the source's own seconds (from the manifest), the 1-minute load average after."""
 
     name: str
     wall: float
@@ -205,32 +232,23 @@ class Case:
     cpu: float = 0.0
     server_cpu: float = 0.0
     source: float = 0.0
+    load: float = dataclasses.field(default_factory=lambda: os.getloadavg()[0])
 
 
 def collect(
-    name: str,
-    incident: str,
-    config: Path,
-    out: Path,
-    window: tuple[datetime, datetime],
-    repeat: int,
+    name: str, incident: str, config: Path, out: Path, window: tuple[datetime, datetime]
 ) -> Case:
-    """``repeat`` fresh collects into ``out`` (medians; the peak RSS is the largest)."""
+    """One fresh collect into ``out``."""
     import json
 
-    runs = []
-    for _ in range(repeat):
-        shutil.rmtree(out, ignore_errors=True)
-        argv = [incident, "collect", "-c", str(config), "-o", str(out)]
-        argv += ["--since", window[0].isoformat(), "--until", window[1].isoformat()]
-        before = server_cpu()
-        wall, peak, cpu = run(argv)
-        manifest = json.loads((out / "manifest.json").read_text())
-        seconds = manifest["sources"]["prometheus"]["seconds"]
-        runs.append(Case(name, wall, peak, cpu, server_cpu() - before, seconds))
-    middle = sorted(runs, key=lambda c: c.wall)[len(runs) // 2]
-    middle.peak = max(c.peak for c in runs)
-    return middle
+    shutil.rmtree(out, ignore_errors=True)
+    argv = [incident, "collect", "-c", str(config), "-o", str(out)]
+    argv += ["--since", window[0].isoformat(), "--until", window[1].isoformat()]
+    before = server_cpu()
+    wall, peak, cpu = run(argv)
+    manifest = json.loads((out / "manifest.json").read_text())
+    seconds = manifest["sources"]["prometheus"]["seconds"]
+    return Case(name, wall, peak, cpu, server_cpu() - before, seconds)
 
 
 def check_complete(out: Path, expected: int) -> str:
@@ -249,48 +267,85 @@ def check_complete(out: Path, expected: int) -> str:
 def one_window(
     url: str, work: Path, days: float, args: argparse.Namespace, series: int
 ) -> list[Case]:
+    """Every case ``--repeat`` times, round-robin (so a change in the machine's load falls on
+    all of them); each case's median run by wall, with its largest peak RSS."""
     since = END - timedelta(days=days)
     plan = requests_of(since, END)
-    loops = sorted(server_loop(url, plan, False) for _ in range(args.repeat))
-    wall, cpu = loops[len(loops) // 2]
-    gzip_wall, gzip_cpu = server_loop(url, plan, True)
-    config = work / "bench.toml"
-    write_config(config, url, args.threshold)
-    out = work / "bundle"
-    cases = [
-        Case("server", wall, server_cpu=cpu),
-        Case("server gzip", gzip_wall, server_cpu=gzip_cpu),
-    ]
-    builds = [("collect", INCIDENT)] + ([("collect (other)", args.compare)] if args.compare else [])
     expected = int(series * days * 86400 // STEP)
-    for name, incident in builds:
-        cases.append(collect(name, incident, config, out, (since, END), args.repeat))
-        print(f"  {name}: {check_complete(out, expected)}")
-    hour = (END - timedelta(hours=1), END)
-    cases.append(collect("collect 1h", INCIDENT, config, out, hour, args.repeat))
+    window, hour = (since, END), (END - timedelta(hours=1), END)
+    configs = {c: work / f"bench-{c}.toml" for c in (None, 1)}
+    for concurrent, config in configs.items():
+        write_config(config, url, args.threshold, concurrent)
+    out = work / "bundle"
+
+    def loop(name: str, gzip: bool, concurrent: int) -> Callable[[], Case]:
+        def one() -> Case:
+            wall, cpu = server_loop(url, plan, gzip, concurrent)
+            return Case(name, wall, server_cpu=cpu)
+
+        return one
+
+    def collected(
+        name: str, incident: str, concurrent: int | None, span: tuple[datetime, datetime]
+    ) -> Callable[[], Case]:
+        def one() -> Case:
+            case = collect(name, incident, configs[concurrent], out, span)
+            if span == window and name not in checked:
+                checked.add(name)
+                print(f"  {name}: {check_complete(out, expected)}")
+            return case
+
+        return one
+
+    checked: set[str] = set()
+    cases = {
+        "server": loop("server", False, 1),
+        "server ×2": loop("server ×2", False, 2),
+        "collect": collected("collect", INCIDENT, None, window),
+        "collect c=1": collected("collect c=1", INCIDENT, 1, window),
+    }
+    if args.compare:
+        cases["collect (other)"] = collected("collect (other)", args.compare, None, window)
+    cases["collect 1h"] = collected("collect 1h", INCIDENT, None, hour)
+    runs: dict[str, list[Case]] = {name: [] for name in cases}
+    runs["server gzip"] = [loop("server gzip", True, 1)()]  # slow: once
+    for _ in range(args.repeat):
+        for name, case in cases.items():
+            runs[name].append(case())
     print(f"  ({len(plan)} requests, {expected:,} samples)")
-    return cases
+    found = []
+    for measured in runs.values():
+        middle = sorted(measured, key=lambda c: c.wall)[len(measured) // 2]
+        middle.peak = max(c.peak for c in measured)
+        found.append(middle)
+    return found
 
 
 def report(cases: list[Case]) -> None:
-    """The table: wall and CPU (the process's plus Prometheus') against the server loop's."""
-    base = cases[0]
+    """The table: wall and CPU (the process's plus Prometheus') against the server loops'
+    (``server``: one request at a time; ``server ×2``: two at a time, as the collector)."""
+    base, base2 = cases[0], cases[1]
     print(
-        f"  {'case':<16}{'wall s':>8}{'× server':>9}{'source s':>10}{'× server':>9}"
-        f"{'peak MB':>9}{'CPU s':>8}{'server CPU':>11}{'CPU × server':>13}"
+        f"  {'case':<16}{'wall s':>8}{'× server':>9}{'× ×2':>6}{'source s':>10}{'× server':>9}"
+        f"{'× ×2':>6}{'peak MB':>9}{'CPU s':>8}{'server CPU':>11}{'CPU × server':>13}{'load':>6}"
     )
     for c in cases:
-        source = f"{c.source:>10.2f}{c.source / base.wall:>9.2f}" if c.source else " " * 19
+        source = (
+            f"{c.source:>10.2f}{c.source / base.wall:>9.2f}{c.source / base2.wall:>6.2f}"
+            if c.source
+            else " " * 25
+        )
         total = c.cpu + c.server_cpu
         print(
-            f"  {c.name:<16}{c.wall:>8.2f}{c.wall / base.wall:>9.2f}{source}"
-            f"{c.peak or float('nan'):>9.0f}{c.cpu:>8.2f}{c.server_cpu:>11.2f}"
-            f"{total / base.server_cpu:>13.2f}"
+            f"  {c.name:<16}{c.wall:>8.2f}{c.wall / base.wall:>9.2f}{c.wall / base2.wall:>6.2f}"
+            f"{source}{c.peak or float('nan'):>9.0f}{c.cpu:>8.2f}{c.server_cpu:>11.2f}"
+            f"{total / base.server_cpu:>13.2f}{c.load:>6.2f}"
         )
 
 
 def profile(url: str, work: Path, days: float, threshold: str | None, top: int = 25) -> None:
-    """cProfile of one collect of the window in this process, by cumulative and own time."""
+    """cProfile of one collect of the window in this process, by cumulative and own time (of
+    the source's thread: the fetch threads' requests and parsing show as waiting)."""
     import cProfile
     import pstats
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -91,6 +92,7 @@ class PrometheusAPI:
         self.policy = policy or RetryPolicy()
         self.what = what
         self.requests = 0
+        self._lock = threading.Lock()  # chunks are fetched from several threads
         self.headers = {} if gzip else {"Accept-Encoding": "identity"}
 
     def query_range(self, expr: str, start: datetime, end: datetime, step: int) -> Reply:
@@ -108,7 +110,8 @@ class PrometheusAPI:
     ) -> Reply:
         """GET ``path`` (e.g. ``/api/v1/rules``) with our retry policy; ``matrix``: the answer
         is read as a matrix (`Reply.series`) where its shape allows."""
-        self.requests += 1
+        with self._lock:
+            self.requests += 1
         response = _send(
             self.client,
             "GET",

@@ -77,6 +77,7 @@ class PrometheusSettings(Endpoint):
 
     step: str | None = None
     max_points_per_request: int = 11_000
+    concurrent_requests: int = 2  # chunk requests in flight at once (see fetch.py)
     builtin_queries: bool = True
     gzip: bool = False  # ask for compressed answers (slower on a local network: see api.py)
     gap_selector: str = "up"
@@ -193,6 +194,8 @@ class PrometheusCollector(HttpCollector):
             _whole_seconds(settings.step, "prometheus.step", path)
         if settings.max_points_per_request < 2:
             raise ConfigError(f"{path}: prometheus.max_points_per_request must be at least 2")
+        if settings.concurrent_requests < 1:
+            raise ConfigError(f"{path}: prometheus.concurrent_requests must be at least 1")
         return cls(dataclasses.replace(settings, queries=queries), path.parent)
 
     def collect(self, window: Window, out: SourceWriter, *, clock: Clock) -> dict[str, int]:
@@ -314,6 +317,7 @@ class _Run:
             label=label,
             on_rows=lambda rows: self.out.add_events(to_events(rows, None, name)),
             keep_all=finder is not None,
+            concurrent=self.settings.concurrent_requests,
         )
         self.counts["queries"] += 1
         if done.error is not None:
@@ -354,6 +358,7 @@ class _Run:
             since=self.since,
             until=self.end,
             span=span,
+            concurrent=self.settings.concurrent_requests,
         )
         if fetched.error is not None:
             self.out.warn(f"raw samples of {selector}: {fetched.error}", partial=True)

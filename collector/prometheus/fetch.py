@@ -1,17 +1,21 @@
 """Fetch one expression over the window in chunks, store every answer as received, and turn
 the stitched result into events and tidy samples whose ``ref`` points into those raw files.
 
-Chunks are fetched one ahead: while one answer is stored and read, the next request is
-already with the server (one in flight at a time, so a server is never asked for more than
-a single client's sequential load, plus the one request in hand). An error stops the fetch
-at the chunk that failed; the request already in flight is awaited, and its answer dropped.
+Chunks are fetched ahead, at most ``concurrent_requests`` (the ``[prometheus]`` key, 2 by
+default) in flight at once: while one answer is read, the next ones are with the server.
+Prometheus runs up to ``--query.max-concurrency`` queries at once (20 by default) and queues
+the rest, so two from us are a light load; 1 makes the requests strictly one after another.
+Answers are read in request order. An error stops the fetch at the chunk that failed; the
+requests already in flight are awaited (their answers stored as received) and not read.
 """
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import dataclasses
 import functools
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -74,40 +78,56 @@ def fetch_raw(
     since: datetime,
     until: datetime,
     span: timedelta,
+    concurrent: int = 1,
 ) -> Fetched:
     """Samples as stored of ``selector`` in ``[since, until)``, one raw file per chunk."""
     plan = raw_chunks(since, until, span)
     calls: list[Call] = [functools.partial(api.raw_samples, selector, at, r) for at, r in plan]
-    return fetch_all(out, folder, since, until, calls)
+    return fetch_all(out, folder, since, until, calls, concurrent)
 
 
 def fetch_all(
-    out: SourceWriter, folder: str, since: datetime, until: datetime, calls: list[Call]
+    out: SourceWriter,
+    folder: str,
+    since: datetime,
+    until: datetime,
+    calls: list[Call],
+    concurrent: int = 1,
 ) -> Fetched:
     """Every chunk stitched into one result."""
     errors: list[PromAPIError] = []
-    stitched = stitch(receive(out, folder, calls, errors), since, until)
+    stitched = stitch(receive(out, folder, calls, errors, concurrent), since, until)
     return Fetched(stitched, errors[0] if errors else None)
 
 
 def receive(
-    out: SourceWriter, folder: str, calls: Sequence[Call], errors: list[PromAPIError]
+    out: SourceWriter,
+    folder: str,
+    calls: Sequence[Call],
+    errors: list[PromAPIError],
+    concurrent: int = 1,
 ) -> Iterator[Chunk]:
-    """Each answer stored as received (``folder/NNN.json``) and checked, in order, with the
-    next request in flight (and stored) meanwhile; the first error is appended to ``errors``
-    and ends the chunks."""
+    """Each answer stored as received (``folder/NNN.json``) and checked, in order, with up to
+    ``concurrent`` requests in flight (and stored) meanwhile; the first error is appended to
+    ``errors`` and ends the chunks."""
     if not calls:
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prometheus-fetch") as pool:
-        pending = _submit(pool, out, f"{folder}/000.json", calls[0])
-        for index in range(len(calls)):
+    plan = iter(enumerate(calls))
+    with ThreadPoolExecutor(max_workers=concurrent, thread_name_prefix="prometheus-fetch") as pool:
+        pending: collections.deque[Future[tuple[Reply, str]]] = collections.deque()
+
+        def send(count: int) -> None:
+            for index, call in itertools.islice(plan, count):
+                pending.append(_submit(pool, out, f"{folder}/{index:03d}.json", call))
+
+        send(concurrent)
+        while pending:
             try:
-                reply, ref = pending.result()
+                reply, ref = pending.popleft().result()
             except TooLargeError as exc:
                 errors.append(PromAPIError("too large", str(exc), 200))
                 return
-            if index + 1 < len(calls):
-                pending = _submit(pool, out, f"{folder}/{index + 1:03d}.json", calls[index + 1])
+            send(1)
             try:
                 envelope = reply.check()
                 problem = matrix_problem(envelope)

@@ -9,10 +9,10 @@ answer holds millions. Prometheus writes the samples compactly (``web/api/v1/jso
 ``"values":[...]`` array out of the body, decodes the small rest (status, warnings, labels)
 as JSON, and reads the cut samples as two-column CSV with Arrow's C++ parser. ``"values":[``
 cannot occur inside a JSON string (its quote after ``values`` would be escaped), and each cut
-array is checked to have exactly the shape above (counts of brackets, quotes and commas)
-before it is read; anything else (another server's spacing, escapes, a wrong shape) falls
-back to decoding the whole body as JSON, where `queryrange.matrix_problem` names the bad
-field. Both paths give the same columns.
+array is checked to have exactly the shape above (its brackets, commas and quotes, once the
+characters of numbers are taken out) before it is read; anything else (another server's
+spacing, escapes, a wrong shape) falls back to decoding the whole body as JSON, where
+`queryrange.matrix_problem` names the bad field. Both paths give the same columns.
 """
 
 from __future__ import annotations
@@ -28,10 +28,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 _KEY = b'"values":['
-_READ = pacsv.ReadOptions(column_names=["t", "v"])
-_PARSE = pacsv.ParseOptions(quote_char=False, escape_char=False, newlines_in_values=False)
+_NUMBER = b"0123456789.+-eEINanf"  # what a time or a value may hold: 1.5, -2e-05, NaN, +Inf
+_PAIR = b'[,""],'  # a sample without them, and the comma before the next
+_LINES = bytes.maketrans(b"]", b"\n")  # with [ and " dropped: a pair is a ",t,v" line
+_READ = pacsv.ReadOptions(column_names=["", "t", "v"])
+_PARSE = pacsv.ParseOptions(
+    quote_char=False, escape_char=False, newlines_in_values=False, ignore_empty_lines=False
+)
 _CONVERT = pacsv.ConvertOptions(
     column_types={"t": pa.float64(), "v": pa.float64()},
+    include_columns=["t", "v"],
     null_values=[],
     strings_can_be_null=False,
     quoted_strings_can_be_null=False,
@@ -54,12 +60,12 @@ def parse_body(body: bytes) -> tuple[Any, list[Series] | None]:
     envelope (decoded whole, values included) to `series_of` after checking its shape."""
     cut = _cut(body)
     if cut is not None:
-        skeleton, segments = cut
+        skeleton, spans = cut
         try:
             envelope = json.loads(skeleton)
         except ValueError:
             envelope = None
-        found = _fast(envelope, segments)
+        found = _fast(envelope, body, spans)
         if found is not None:
             return envelope, found
     try:
@@ -128,27 +134,23 @@ def _millis(seconds: np.ndarray) -> np.ndarray:
     return millis
 
 
-def _cut(body: bytes) -> tuple[bytes, list[bytes]] | None:
-    """The body without its samples, and each ``values`` array's inside; None if an array
-    does not end where a compact one must."""
-    parts, segments, pos = [], [], 0
+def _cut(body: bytes) -> tuple[bytes, list[tuple[int, int]]] | None:
+    """The body without its samples, and where each ``values`` array's inside is (``start``,
+    ``end``); None if an array does not end where a compact one must."""
+    parts, spans, pos = [], [], 0
     while (found := body.find(_KEY, pos)) >= 0:
         start = found + len(_KEY)
         parts.append(body[pos:start])
-        if body[start : start + 1] == b"]":
-            segments.append(b"")
-            pos = start
-            continue
-        end = body.find(b"]]", start)
-        if end < 0:
+        end = start if body[start : start + 1] == b"]" else body.find(b"]]", start) + 1
+        if end == 0:
             return None
-        segments.append(body[start : end + 1])
-        pos = end + 1
+        spans.append((start, end))
+        pos = end
     parts.append(body[pos:])
-    return b"".join(parts), segments
+    return b"".join(parts), spans
 
 
-def _fast(envelope: Any, segments: list[bytes]) -> list[Series] | None:
+def _fast(envelope: Any, body: bytes, spans: list[tuple[int, int]]) -> list[Series] | None:
     """Columns for each cut array, if the skeleton is a matrix holding exactly those arrays
     (emptied) and every array has the compact shape."""
     if not isinstance(envelope, dict) or envelope.get("status") != "success":
@@ -159,16 +161,16 @@ def _fast(envelope: Any, segments: list[bytes]) -> list[Series] | None:
     result = data.get("result")
     if not isinstance(result, list):
         return None
-    ok = len(result) == len(segments) and all(
+    ok = len(result) == len(spans) and all(
         isinstance(s, dict) and s.get("values") == [] and isinstance(s.get("metric", {}), dict)
         for s in result
     )
     if not ok:
         return None
-    counts = [segment.count(b"[") for segment in segments]
-    text = _compact(segments, counts)
+    counts = _pairs(body, spans)
+    text = _lines(body, spans) if counts is not None else None
     table = _read(text) if text is not None else None
-    if table is None or len(table) != sum(counts):
+    if counts is None or table is None or len(table) != sum(counts):
         return None
     seconds = table.column("t").to_numpy()
     if not np.isfinite(seconds).all():
@@ -182,25 +184,33 @@ def _fast(envelope: Any, segments: list[bytes]) -> list[Series] | None:
     return found
 
 
-def _compact(segments: list[bytes], counts: list[int]) -> bytes | None:
-    """The cut arrays as ``t,v`` lines, if they are exactly runs of ``[t,"v"]`` pairs; else
-    None. Counted over the whole text: each pair's brackets (``],[`` between pairs, one ``]``
-    each), its two quotes, one of them after the comma; the CSV read then insists on two
-    numbers per line, which rules out stray commas, spaces, escapes and newlines."""
-    filled = [s for s in segments if s]
-    if not all(s.startswith(b"[") and s.endswith(b'"]') for s in filled):
-        return None
-    text, n, k = b"\n".join(filled), sum(counts), len(filled)
-    lines = text.replace(b"],[", b"\n")
-    if (len(text) - len(lines)) // 2 != n - k or lines.count(b"]") != k:
-        return None
-    bare = lines.translate(None, b'[]"')
-    quotes = len(lines) - len(bare) - 2 * k
-    return bare if quotes == 2 * n and lines.count(b',"') == n else None
+def _pairs(body: bytes, spans: list[tuple[int, int]]) -> list[int] | None:
+    """How many ``[t,"v"]`` pairs each cut array holds, if it is exactly such pairs joined by
+    ``,``: without the characters a number may hold (digits, ``.+-eE``, ``NaN``, ``Inf``), it
+    must be ``[,""]`` repeated, joined by ``,``. Whether each ``t`` and ``v`` is a number is
+    then the CSV read's to say; spaces, escapes, newlines and stray brackets, commas or quotes
+    are all left in the shape here."""
+    counts = []
+    for start, end in spans:
+        shape = body[start:end].translate(None, _NUMBER)
+        count = (len(shape) + 1) // len(_PAIR)
+        if shape != (_PAIR * count)[:-1]:
+            return None
+        counts.append(count)
+    return counts
+
+
+def _lines(body: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """The cut arrays (of `_pairs`' shape) as ``,t,v`` lines: joined by ``,``, with ``]`` a
+    newline and ``[`` and ``"`` dropped."""
+    view = memoryview(body)
+    text = b",".join([b"", *(view[start:end] for start, end in spans if end > start)])
+    return text.translate(_LINES, b'["') if len(text) > 1 else b""
 
 
 def _read(text: bytes) -> pa.Table | None:
-    """``t,v`` lines read by Arrow's CSV parser; None if any field is not a number."""
+    """``,t,v`` lines read by Arrow's CSV parser; None if a line has not three fields, the
+    last two numbers."""
     if not text:
         return pa.table({"t": pa.array([], pa.float64()), "v": pa.array([], pa.float64())})
     try:

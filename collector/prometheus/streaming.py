@@ -40,7 +40,9 @@ METRICS_SCHEMA = pa.Schema.from_pandas(
 # Written with the label columns as dictionaries (a series' labels once per row group, not
 # once per sample) and read back as METRICS_SCHEMA's strings. The refs (one per sample, all
 # different, sharing long prefixes) are delta-encoded, which is both faster and smaller than
-# dictionary or plain pages; min/max statistics of them would be work thrown away.
+# dictionary or plain pages; min/max statistics of them would be work thrown away. The times
+# (a step apart, mostly) are delta-encoded too: on 216,000 samples at 15 s, 5 kB written in
+# 1.7 ms instead of 1.5 MB in 4.6 ms (plain, snappy).
 _LABELS = pa.dictionary(pa.int32(), pa.large_string())
 WRITE_SCHEMA = pa.schema(
     [pa.field(f.name, _LABELS) if f.name in ("series", "labels") else f for f in METRICS_SCHEMA]
@@ -48,7 +50,7 @@ WRITE_SCHEMA = pa.schema(
 WRITE_OPTIONS: dict[str, Any] = {
     "use_dictionary": ["series", "labels"],
     "write_statistics": ["time", "value"],
-    "column_encoding": {"ref": "DELTA_BYTE_ARRAY"},
+    "column_encoding": {"ref": "DELTA_BYTE_ARRAY", "time": "DELTA_BINARY_PACKED"},
 }
 Rows = list[dict[str, object]]
 
@@ -113,6 +115,7 @@ def stream_range(
     label: str,
     on_rows: Callable[[Rows], None],
     keep_all: bool = False,
+    concurrent: int = 1,
 ) -> Streamed:
     """Fetch, store and read every chunk of one range query (the module docstring);
     crossing rows go to ``on_rows`` chunk by chunk."""
@@ -122,7 +125,7 @@ def stream_range(
     kept: dict[str, list[Piece]] = {}
     done = Streamed()
     with out.metrics_writer(name, WRITE_SCHEMA, read_as=METRICS_SCHEMA, **WRITE_OPTIONS) as write:
-        for chunk in receive(out, folder, calls, errors):
+        for chunk in receive(out, folder, calls, errors, concurrent):
             pieces = stitcher.add(chunk)
             write(metrics_table(pieces))
             done.samples += sum(len(p.times) for p in pieces)

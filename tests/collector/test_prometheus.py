@@ -8,6 +8,8 @@ import itertools
 import json
 import random
 import re
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -252,6 +254,70 @@ def test_thirty_day_window_is_stitched_exactly(tmp_path: Path) -> None:
     for ref in [*events["ref"], samples["ref"].iloc[-1]]:
         assert ref.startswith("raw/prometheus/queries/error_ratio/")
     assert pointer(out, events["ref"].iloc[0]) == [at("14:10"), "0.073"]
+
+
+class InFlight(FakePrometheus):
+    """Counts the range requests in flight at once (each waits a moment before answering);
+    the range request numbered ``fail`` gets Prometheus's 11,000-point error."""
+
+    def __init__(self, series: dict[str, list[Series]], fail: int | None = None) -> None:
+        super().__init__(series)
+        self.lock = threading.Lock()
+        self.now = self.most = self.ranges = 0
+        self.fail = fail
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/api/v1/query_range":
+            return super().__call__(request)
+        with self.lock:
+            self.now, self.ranges = self.now + 1, self.ranges + 1
+            self.most, number = max(self.most, self.now), self.ranges
+        time.sleep(0.02)
+        with self.lock:
+            self.now -= 1
+        if number == self.fail:
+            error = {"status": "error", "errorType": "bad_data", "error": LIMIT_ERROR}
+            return httpx.Response(400, json=error)
+        return super().__call__(request)
+
+
+def thirty_days(tmp_path: Path, concurrent: int, fail: int | None = None) -> Any:
+    """A 30-day collect (16 range requests) with ``concurrent`` requests in flight."""
+    fake = InFlight({"ratio": [RATIO]}, fail)
+    toml = f'step = "15s"\nbuiltin_queries = false\nconcurrent_requests = {concurrent}\n'
+    out = tmp_path / f"c{concurrent}"
+    out.mkdir()
+    window = Window(T0 - timedelta(days=29, hours=14), T0 + timedelta(hours=10))
+    bundle, outcome = run(out, collector(out, fake, toml + QUERY), window)
+    metrics = pd.read_parquet(bundle / "metrics/error_ratio.parquet")
+    return fake, outcome, metrics, events_of(bundle), read_manifest(bundle)["files"]
+
+
+def test_requests_in_flight_at_once_are_bounded_and_change_nothing(tmp_path: Path) -> None:
+    one, outcome, metrics, events, files = thirty_days(tmp_path, 1)
+    three, outcome3, metrics3, events3, files3 = thirty_days(tmp_path, 3)
+    assert outcome.status == outcome3.status == "ok"
+    assert one.most == 1 and 2 <= three.most <= 3
+    assert len(metrics) == 30 * 86400 // 15
+    pd.testing.assert_frame_equal(metrics, metrics3)
+    pd.testing.assert_frame_equal(events, events3)
+    raw = {k: v for k, v in files.items() if k.startswith("raw/")}
+    assert len(raw) == 3 + 16 and raw == {k: v for k, v in files3.items() if k.startswith("raw/")}
+
+
+def test_an_error_stops_the_query_at_its_chunk_whatever_is_in_flight(tmp_path: Path) -> None:
+    _, outcome, metrics, events, files = thirty_days(tmp_path, 1, fail=3)
+    _, outcome3, metrics3, events3, files3 = thirty_days(tmp_path, 3, fail=3)
+    assert outcome.status == outcome3.status == "partial"
+    assert outcome.error == outcome3.error == f"query error_ratio: bad_data: {LIMIT_ERROR}"
+    assert len(metrics) == 2 * 11_000  # the two chunks before the error
+    pd.testing.assert_frame_equal(metrics, metrics3)
+    pd.testing.assert_frame_equal(events, events3)
+    chunks = "raw/prometheus/queries/error_ratio/"
+    stored = sorted(k for k in files if k.startswith(chunks))  # 003 was in flight: kept
+    assert stored == [f"{chunks}{i:03d}.json" for i in range(4)]
+    stored3 = sorted(k for k in files3 if k.startswith(chunks))
+    assert stored3[:4] == stored and len(stored3) <= 6  # at most 3 in flight after 002
 
 
 # ---------------------------------------------------------------- events
@@ -587,6 +653,10 @@ def test_range_queries_use_our_auth_headers_and_retry_after(tmp_path: Path) -> N
         (
             '[prometheus]\nurl = "http://p"\nstep = "1.5s"\n',
             "prometheus.step must be a whole number of seconds",
+        ),
+        (
+            '[prometheus]\nurl = "http://p"\nconcurrent_requests = 0\n',
+            "prometheus.concurrent_requests must be at least 1",
         ),
         (
             '[prometheus]\nurl = "http://p"\nheaders = {"X-Auth-Token" = "k"}\n',

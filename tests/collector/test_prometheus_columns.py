@@ -77,6 +77,7 @@ def test_the_fast_path_reads_every_value_as_the_json_path_does() -> None:
         ).encode(),  # another server's spacing
         body([{"metric": {}, "values": [[T, "\\u0031"]]}]).replace(b"\\\\u", b"\\u"),  # escape
         body([{"metric": {}, "values": [[T, "1_0"]]}]),  # Python reads it, Arrow does not
+        body([{"metric": {}, "values": [[T, " 1"], [T + 15, "2"]]}]),  # a space: Python reads it
     ],
 )
 def test_other_layouts_fall_back_to_json_with_the_same_values(raw: bytes) -> None:
@@ -101,6 +102,10 @@ def test_other_layouts_fall_back_to_json_with_the_same_values(raw: bytes) -> Non
         ([[T, "[2"]], "/data/result/0/values/0"),  # brackets the CSV would never see
         ([[T, "2][3"], [T + 15, "4"]], "/data/result/0/values/0"),
         ([[T, "1,5"]], "/data/result/0/values/0"),
+        ([[T, "1]"]], "/data/result/0/values/0"),  # "]" next to "]" once quotes are dropped
+        ([[T, "1"], [T + 15, "]2"]], "/data/result/0/values/1"),
+        ([[T, "1["], [T + 15, "2"]], "/data/result/0/values/0"),
+        ([[T, "1"], [T + 15, "Nan1"]], "/data/result/0/values/1"),  # number characters only
     ],
 )
 def test_a_wrong_sample_is_left_to_the_shape_check(values: list[object], problem: str) -> None:
