@@ -140,7 +140,7 @@ class FileCollector:
     ) -> bool:
         rel = self._relpath(file)
         layout = self._layout(entry, file, rel, window)
-        if layout is not None:
+        if layout is not None and entry.format == "auto":
             entry = dataclasses.replace(entry, format="log")  # the user said how to read it
         try:
             # A compressed file may hold far more than its size: uncompressed as it is read.
@@ -201,7 +201,7 @@ class FileCollector:
                 head, _ = decoded(handle.read(pieces.PIECE))
         except OSError:
             return layout  # the read proper reports it
-        miss = first_miss(head, layout, entry.timezone, (window.since, window.until))
+        miss = first_miss(head, layout, entry.timezone, (window.since, window.until), entry.format)
         if miss is not None:
             key = "time_format" if entry.time_format is not None else "time_regex"
             value = entry.time_format if entry.time_format is not None else entry.time_regex

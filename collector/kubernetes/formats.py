@@ -90,7 +90,7 @@ def parse_kubectl_logs(data: bytes | str, ctx: Context) -> Parsed:
     lines = split_lines(data, ctx.first_line)
     prefix, rest = _cut(lines, _PREFIX_WHOLE, "[")
     runtime, stamped, body = _runtime(rest)
-    app = parse_timestamps(body, ctx.timezone, window_of(ctx))
+    app = parse_timestamps(body, ctx.timezone, window_of(ctx), families=ctx.time_layout)
     has_runtime = runtime.notna()
     time = stamped["time"].where(has_runtime, app["time"])
     quality = stamped["quality"].where(has_runtime, app["quality"])
@@ -114,6 +114,15 @@ def parse_kubectl_logs(data: bytes | str, ctx: Context) -> Parsed:
         ref=line_refs(ctx.ref, lines.index.to_numpy()),
     )
     return Parsed(events, None, {"log_lines": len(events)})
+
+
+def app_text(data: bytes, fmt: str) -> pd.Series:
+    """What follows the runtime's part of each line of a ``kubectl-logs`` or ``cri`` file (the
+    prefix and stamp, or the stamp, stream and tag): the app's own line, where its timestamp
+    is (what a table's ``time_format`` reads)."""
+    if fmt == "cri":
+        return read_runtime_log(data)["message"]
+    return _runtime(_cut(split_lines(data), _PREFIX_WHOLE, "[")[1])[2]
 
 
 def _runtime(lines: pd.Series) -> tuple[pd.Series, pd.DataFrame, pd.Series]:
@@ -166,7 +175,9 @@ def parse_cri(data: bytes, ctx: Context) -> Parsed:
     of their first line, which ``ref`` points at. Lines not in the runtime's shape are kept."""
     records = read_runtime_log(data, ctx.timezone)
     records.index = pd.RangeIndex(len(records))
-    app = parse_timestamps(records["message"], ctx.timezone, window_of(ctx))
+    app = parse_timestamps(
+        records["message"], ctx.timezone, window_of(ctx), families=ctx.time_layout
+    )
     has_runtime = records["time"].notna()
     time = records["time"].where(has_runtime, app["time"])
     quality = records["quality"].where(has_runtime, app["quality"])

@@ -76,8 +76,10 @@ def test_a_format_that_reads_no_line_is_a_config_error_naming_file_and_line(
         ('time_format = "%d/%m %H:%M %Q"', "file[0]: time_format '%d/%m %H:%M %Q': %Q is not"),
         ('time_regex = "no group"', "file[0]: time_regex 'no group' has no group"),
         (
-            'format = "kubectl-logs"\ntime_format = "epoch_s"',
-            "file[0].time_format and time_regex are for plain logs",
+            'format = "prometheus-query-range"\ntime_format = "epoch_s"',
+            "file[0].time_format and time_regex are for plain logs (format = 'log' or 'auto') "
+            "and the app's stamps in 'kubectl-logs' or 'cri' files, not format = "
+            "'prometheus-query-range'",
         ),
         ("time_format = 5", "file[0].time_format must be"),
     ],
@@ -87,6 +89,41 @@ def test_bad_layouts_are_config_errors_at_load(tmp_path: Path, table: str, messa
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert str(err.value).startswith(f"{path}: {message}")
+
+
+# A pod whose app writes its own clock as day.month.year and "14h34:38" (no known layout),
+# after the runtime's RFC 3339 stamp: kubectl logs --timestamps output, and the node's CRI file.
+APP_LINES = ("05.04.2024 19h34:38 worker 3 started", "05.04.2024 19h34:41 worker 3 stopped")
+KUBECTL = "".join(f"2024-04-05T19:34:3{8 + i}.5Z {line}\n" for i, line in enumerate(APP_LINES))
+CRI = "".join(f"2024-04-05T19:34:3{8 + i}.5Z stdout F {line}\n" for i, line in enumerate(APP_LINES))
+
+
+@pytest.mark.parametrize(("fmt", "text"), [("kubectl-logs", KUBECTL), ("cri", CRI)])
+def test_time_format_reads_the_apps_own_stamp_after_the_runtimes(
+    tmp_path: Path, fmt: str, text: str
+) -> None:
+    table = f'format = "{fmt}"\ntime_format = "%d.%m.%Y %Hh%M:%S"'
+    bundle, outcome = collect(tmp_path, table, text)
+    assert outcome.status == "ok", outcome.error
+    events = events_of(bundle, "file").sort_values("ref")
+    assert list(events["source"]) == ["kubernetes", "kubernetes"]
+    assert list(events["time"]) == [ts("2024-04-05T19:34:38.5Z"), ts("2024-04-05T19:34:39.5Z")]
+    assert list(events["embedded_time"]) == [
+        ts("2024-04-05T19:34:38Z"),
+        ts("2024-04-05T19:34:41Z"),
+    ]
+    (tmp_path / "plain").mkdir()
+    without, _ = collect(tmp_path / "plain", f'format = "{fmt}"', text)
+    assert events_of(without, "file")["embedded_time"].isna().all()  # no layout: not read
+
+
+def test_an_app_layout_that_reads_no_line_names_the_line(tmp_path: Path) -> None:
+    _, outcome = collect(tmp_path, 'format = "cri"\ntime_format = "%Y/%m/%d %H:%M:%S"', CRI)
+    assert outcome.status == "failed"
+    assert outcome.error is not None
+    assert "reads no timestamp in the first lines of app.log (line 1: '2024-04-05T19:34:38.5Z" in (
+        outcome.error
+    )
 
 
 def test_an_inferred_layout_is_said_in_the_bundle(tmp_path: Path) -> None:
