@@ -315,7 +315,7 @@ class _Run:
             (self.since, self.end),
             threshold=threshold,
             label=label,
-            on_rows=lambda rows: self.out.add_events(to_events(rows, None, name)),
+            on_events=self.out.add_events,
             keep_all=finder is not None,
             concurrent=self.settings.concurrent_requests,
         )

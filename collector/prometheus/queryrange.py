@@ -199,21 +199,39 @@ def crossing_row(
 ) -> dict[str, Any]:
     """The ``metric_threshold`` event row for one crossing (``state`` above or below) of
     ``threshold`` (operator, value) by series ``metric``."""
+    return {
+        "time_raw": iso_z(time),
+        "kind": "metric_threshold",
+        "severity": "warning" if state == "above" else "info",
+        "summary": crossing_summary(value, state, crossing_who(metric), threshold, label),
+        "pointer": pointer,
+        "labels": crossing_labels(metric, threshold, state),
+    }
+
+
+def crossing_who(metric: dict[str, str]) -> str:
+    """The series a crossing's summary names: its labels but the metric name."""
+    return ", ".join(f"{k}={v}" for k, v in sorted(metric.items()) if k != "__name__")
+
+
+def crossing_summary(
+    value: float, state: str, who: str, threshold: tuple[str, float], label: str
+) -> str:
+    """``label > 0.9 (0.95) for pod=a`` when the series went above, ``label back to 0.5, no
+    longer > 0.9 for pod=a`` when it came back."""
     op, limit = threshold
-    who = ", ".join(f"{k}={v}" for k, v in sorted(metric.items()) if k != "__name__")
     text = (
         f"{label} {op} {limit:g} ({value:.4g})"
         if state == "above"
         else f"{label} back to {value:.4g}, no longer {op} {limit:g}"
     )
-    return {
-        "time_raw": iso_z(time),
-        "kind": "metric_threshold",
-        "severity": "warning" if state == "above" else "info",
-        "summary": f"{text}{' for ' + who if who else ''}",
-        "pointer": pointer,
-        "labels": {**metric, "threshold": f"{op} {limit:g}", "state": state},
-    }
+    return f"{text}{' for ' + who if who else ''}"
+
+
+def crossing_labels(metric: dict[str, str], threshold: tuple[str, float], state: str) -> Any:
+    """A crossing event's labels: the series', the threshold and the state."""
+    op, limit = threshold
+    return {**metric, "threshold": f"{op} {limit:g}", "state": state}
 
 
 def alert_event_rows(

@@ -22,7 +22,13 @@ from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.prometheus.api import PromAPIError
 from incident_timeline.collector.prometheus.chunks import Piece, Stitcher
 from incident_timeline.collector.prometheus.fetch import Call, receive, samples_of
-from incident_timeline.collector.prometheus.queryrange import crossing_row, series_key
+from incident_timeline.collector.prometheus.queryrange import (
+    crossing_labels,
+    crossing_summary,
+    crossing_who,
+    series_key,
+)
+from incident_timeline.timeline import schema
 from incident_timeline.timeline.metrics import crossing_positions, parse_threshold
 
 METRICS_SCHEMA = pa.Schema.from_pandas(
@@ -52,7 +58,6 @@ WRITE_OPTIONS: dict[str, Any] = {
     "write_statistics": ["time", "value"],
     "column_encoding": {"ref": "DELTA_BYTE_ARRAY", "time": "DELTA_BINARY_PACKED"},
 }
-Rows = list[dict[str, object]]
 
 
 @dataclasses.dataclass
@@ -69,39 +74,72 @@ class Streamed:
 
 class Crossings:
     """Threshold crossings of many series read in pieces (`timeline.metrics.crossing_positions`
-    with each series' state carried over), as event rows sorted by time, then series."""
+    with each series' state carried over), as events sorted by time, then series: the
+    ``metric_threshold`` events of `queryrange.crossing_row`, built a column at a time (a
+    noisy series crosses tens of thousands of times)."""
 
-    def __init__(self, threshold: str, label: str) -> None:
+    def __init__(self, threshold: str, label: str, stream: str) -> None:
         self.op, self.value = parse_threshold(threshold)
         self.label = label
+        self.stream = stream
         self.before: dict[str, bool | None] = {}
 
-    def rows(self, pieces: Sequence[Piece]) -> Rows:
-        """Event rows for the crossings in ``pieces`` (one chunk's, in any series order)."""
+    def events(self, pieces: Sequence[Piece]) -> pd.DataFrame:
+        """Events for the crossings in ``pieces`` (one chunk's, in any series order)."""
         found = []
-        for piece in pieces:
+        for number, piece in enumerate(pieces):
             positions, above, after = crossing_positions(
                 piece.values, self.op, self.value, self.before.get(piece.key)
             )
             self.before[piece.key] = after
-            key = series_key(piece.metric)
-            found += [
-                (int(piece.times[p]), key, piece, int(p), bool(a))
-                for p, a in zip(positions, above, strict=True)
-            ]
-        found.sort(key=lambda f: (f[0], f[1]))
-        return [
-            crossing_row(
-                pd.Timestamp(millis, unit="ms", tz="UTC"),
-                float(piece.values[at]),
-                "above" if up else "below",
-                piece.metric,
-                (self.op, self.value),
-                self.label,
-                f"{piece.ref}#/data/result/{piece.index}/values/{piece.offset + at}",
+            found.append(
+                (np.full(len(positions), number), positions, above, piece.times[positions])
             )
-            for millis, _, piece, at, up in found
+        which = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
+        if not len(which):
+            return schema.empty_events()
+        at, up, millis = (np.concatenate([f[k] for f in found]) for k in (1, 2, 3))
+        keys = np.array([series_key(p.metric) for p in pieces], dtype=object)
+        rank = np.argsort(np.argsort(keys, kind="stable"), kind="stable")
+        order = np.lexsort((rank[which], millis))
+        which, at, up, millis = which[order], at[order], up[order].astype(bool), millis[order]
+        values = [float(pieces[w].values[a]) for w, a in zip(which, at, strict=True)]
+        limit = (self.op, self.value)
+        who = [crossing_who(p.metric) for p in pieces]
+        states = ("below", "above")
+        labels = [
+            [schema.labels_json(crossing_labels(p.metric, limit, state)) for state in states]
+            for p in pieces
         ]
+        summary = [
+            crossing_summary(value, states[u], who[w], limit, self.label)
+            for w, u, value in zip(which, up.tolist(), values, strict=True)
+        ]
+        stamps = pd.to_datetime(millis, unit="ms", utc=True).as_unit("ns")
+        return schema.make_events(
+            time=stamps,
+            source="prometheus",
+            stream=self.stream,
+            kind="metric_threshold",
+            severity=np.where(up, "warning", "info"),
+            summary=summary,
+            message=summary,
+            labels=[labels[w][u] for w, u in zip(which, up.tolist(), strict=True)],
+            time_raw=_iso_z(millis),
+            time_quality="exact",
+            ref=[
+                f"{pieces[w].ref}#/data/result/{pieces[w].index}/values/{pieces[w].offset + a}"
+                for w, a in zip(which, at, strict=True)
+            ],
+        )
+
+
+def _iso_z(millis: np.ndarray) -> np.ndarray:
+    """`timefmt.iso_z` of each time in ms: whole seconds bare, others with microseconds."""
+    stamps = millis.astype("datetime64[ms]")
+    whole = np.char.add(np.datetime_as_string(stamps, unit="s"), "Z")
+    fine = np.char.add(np.datetime_as_string(stamps, unit="us"), "Z")
+    return np.where(millis % 1000 == 0, whole, fine)
 
 
 def stream_range(
@@ -113,14 +151,14 @@ def stream_range(
     *,
     threshold: str | None,
     label: str,
-    on_rows: Callable[[Rows], None],
+    on_events: Callable[[pd.DataFrame], None],
     keep_all: bool = False,
     concurrent: int = 1,
 ) -> Streamed:
     """Fetch, store and read every chunk of one range query (the module docstring);
-    crossing rows go to ``on_rows`` chunk by chunk."""
+    crossing events go to ``on_events`` chunk by chunk."""
     stitcher = Stitcher(*window)
-    crossings = Crossings(threshold, label) if threshold is not None else None
+    crossings = Crossings(threshold, label, name) if threshold is not None else None
     errors: list[PromAPIError] = []
     kept: dict[str, list[Piece]] = {}
     done = Streamed()
@@ -130,7 +168,7 @@ def stream_range(
             write(metrics_table(pieces))
             done.samples += sum(len(p.times) for p in pieces)
             if crossings is not None:
-                on_rows(crossings.rows(pieces))
+                on_events(crossings.events(pieces))
             for piece in pieces:
                 if keep_all or piece.metric.get("__name__") == "ALERTS":
                     kept.setdefault(piece.key, []).append(piece)
