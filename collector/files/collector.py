@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from incident_timeline.collector import registry
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.config import build, check_zone_key
@@ -37,6 +39,7 @@ from incident_timeline.collector.formats import (
 )
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import parse_threshold
+from incident_timeline.timeline.timefmt import iso_z
 from incident_timeline.timeline.timestamps import Families
 from incident_timeline.timeline.window import Window
 
@@ -171,14 +174,13 @@ class FileCollector:
             parsed = _as_unparsed(data, ctx, known)
         # An export is evidence the user chose: lines outside the window are kept (a skewed
         # clock can push a line past the window's edge) and only counted.
-        times = parsed.events["time"]
-        outside = int(((times < window.since) | (times >= window.until)).sum())
+        tally = Tally()
+        tally.add(parsed.events, window.since, window.until)
         if ok:  # most lines without a readable time, or every event outside: said
-            inferred = int((parsed.events["time_quality"] == "inferred").sum())
-            self._check_counts(len(times), inferred, outside, rel, window, out, ref)
+            self._check_counts(tally, rel, window, out, ref)
         if entry.kind == "deploy":
             parsed = dataclasses.replace(parsed, events=as_deploys(parsed.events))
-        counts["outside_window"] += outside
+        counts["outside_window"] += tally.outside
         out.add_events(parsed.events)
         for warning in parsed.warnings:
             out.warn(f"{rel}: {warning}", partial=parsed.incomplete)
@@ -252,14 +254,14 @@ class FileCollector:
                 if fault is not None:  # a cut or corrupt stream: what came before it is kept
                     pieces.drain(handle, raw)
                     out.warn(
-                        f"{rel}: {kind}-compressed stream breaks off after {tally[0]:,} lines "
+                        f"{rel}: {kind}-compressed stream breaks off after {tally.total:,} lines "
                         f"({type(fault).__name__}: {fault}); kept in raw/, the lines before "
                         "it read",
                         partial=True,
                         kind="bad_file",
                         ref=ref,
                     )
-        self._check_counts(*tally, rel, window, out, ref)
+        self._check_counts(tally, rel, window, out, ref)
         return True
 
     @staticmethod
@@ -270,11 +272,10 @@ class FileCollector:
         out: SourceWriter,
         counts: dict[str, int],
         kind: str = "log",
-    ) -> tuple[int, int, int]:
+    ) -> Tally:
         """Parse the pieces (WORKERS at a time, see `pieces.parsed_in_order`) and write their
-        events in file order; returns how many events, how many of them inferred, how many
-        outside the window."""
-        previous, total, inferred, outside = None, 0, 0, 0
+        events in file order; returns their tally."""
+        previous, tally = None, Tally()
         said: set[str] = set()
         since, until = ctx.fallback_time, ctx.window_end
 
@@ -288,9 +289,7 @@ class FileCollector:
             # A piece is parsed before the one ahead of it is done: what its first lines
             # without a time inherit (``Context.previous_time``) is given them here.
             events = pieces.inherit(parsed.events, previous)
-            total += len(events)
-            inferred += int((events["time_quality"] == "inferred").sum())
-            outside += int(((events["time"] < since) | (events["time"] >= until)).sum())
+            tally.add(events, since, until)
             out.add_events(events)
             for warning in parsed.warnings:  # each piece learns anew: each note said once
                 if warning not in said:
@@ -302,8 +301,8 @@ class FileCollector:
                 counts[key] = counts.get(key, 0) + value
         # An export is evidence the user chose: lines outside the window are kept (a skewed
         # clock can push a line past the window's edge) and only counted.
-        counts["outside_window"] += outside
-        return total, inferred, outside
+        counts["outside_window"] += tally.outside
+        return tally
 
     def _parse(
         self,
@@ -365,16 +364,16 @@ class FileCollector:
 
     @staticmethod
     def _check_counts(
-        total: int,
-        inferred: int,
-        outside: int,
+        tally: Tally,
         rel: str,
         window: Window,
         out: SourceWriter,
         ref: str,
     ) -> None:
         """Say so when most lines have no readable time, or when every event is outside the
-        window (a naive --since read as UTC is the usual cause)."""
+        window (saying when its events are: a naive --since read in the wrong zone, or the
+        wrong file, are the usual causes)."""
+        total, inferred = tally.total, tally.inferred
         if not total:
             return
         if inferred * 2 > total:
@@ -385,14 +384,20 @@ class FileCollector:
                 kind="no_timestamps",
                 ref=ref,
             )
-        if outside == total:
+        if tally.outside == total:
+            when = (
+                f"; they run {iso_z(tally.first)} .. {iso_z(tally.last)}"
+                if tally.first is not None and tally.last is not None
+                else ""
+            )
             naive = (
-                f"; naive times were read as {window.assumed_tz} (pass --tz or write a zone)"
+                f"; the window's naive times were read as {window.assumed_tz} (pass --tz or "
+                "write a zone)"
                 if window.assumed_tz
                 else ""
             )
             out.warn(
-                f"{rel}: all {total:,} events fall outside the window{naive}",
+                f"{rel}: all {total:,} events fall outside the window{when}{naive}",
                 partial=True,
                 ref=ref,
             )
@@ -402,6 +407,31 @@ class FileCollector:
             return file.resolve().relative_to(self.base_dir.resolve()).as_posix()
         except ValueError:
             return "external/" + file.resolve().as_posix().lstrip("/")
+
+
+@dataclasses.dataclass
+class Tally:
+    """A file's events counted as they are written: how many, how many with an inferred
+    time, how many outside the window, and the first and last time read from a line."""
+
+    total: int = 0
+    inferred: int = 0
+    outside: int = 0
+    first: pd.Timestamp | None = None
+    last: pd.Timestamp | None = None
+
+    def add(self, events: pd.DataFrame, since: pd.Timestamp, until: pd.Timestamp) -> None:
+        """Count ``events`` (one piece of the file, or all of it)."""
+        times = events["time"]
+        guessed = (events["time_quality"] == "inferred").to_numpy()
+        self.total += len(times)
+        self.inferred += int(guessed.sum())
+        self.outside += int(((times < since) | (times >= until)).sum())
+        read = times[~guessed]
+        if len(read):
+            low, high = read.min(), read.max()
+            self.first = low if self.first is None else min(self.first, low)
+            self.last = high if self.last is None else max(self.last, high)
 
 
 def _context(

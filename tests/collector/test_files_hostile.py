@@ -121,7 +121,10 @@ def test_every_event_outside_the_window_is_said(tmp_path: Path) -> None:
     (tmp_path / "app.log").write_text("2026-02-18T09:00:00Z late\n2026-02-18T09:01:00Z later\n")
     _, outcome, warnings = collect(tmp_path, '[[file]]\npath = "app.log"\n')
     assert outcome.status == "partial"  # type: ignore[attr-defined]
-    assert [w["message"] for w in warnings] == ["app.log: all 2 events fall outside the window"]
+    assert [w["message"] for w in warnings] == [
+        "app.log: all 2 events fall outside the window; they run 2026-02-18T09:00:00Z .. "
+        "2026-02-18T09:01:00Z"
+    ]
 
 
 EXPORTS = Path(__file__).resolve().parents[2] / "examples" / "checkout-incident" / "exports"

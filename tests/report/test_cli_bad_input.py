@@ -55,8 +55,9 @@ def test_naive_since_that_misses_every_event_says_so(tmp_path: Path) -> None:
     result = invoke(*args, "2026-02-17 10:00", "-o", str(tmp_path / "b"))
     assert result.exit_code == 3  # type: ignore[attr-defined]
     assert (
-        "app.log: all 2 events fall outside the window; naive times were read as UTC "
-        "(pass --tz or write a zone)"
+        "app.log: all 2 events fall outside the window; they run 2026-02-17T14:05:00Z .. "
+        "2026-02-17T14:06:00Z; the window's naive times were read as UTC (pass --tz or write "
+        "a zone)"
     ) in result.output  # type: ignore[attr-defined]
 
 
