@@ -32,7 +32,7 @@ from incident_timeline.collector.kubernetes.formats import parse_kubectl_logs
 from incident_timeline.collector.kubernetes.pods import LogPlan
 from incident_timeline.timeline import schema
 
-BATCH_BYTES = 4 << 20  # bytes of log text per parse (about 35,000 lines of 120 bytes)
+BATCH_BYTES = 2 << 20  # bytes of log text per parse (about 17,000 lines of 120 bytes)
 Parsed = tuple[pa.Table, np.ndarray]  # events, and each one's line number in the batch
 
 
