@@ -17,8 +17,14 @@ window. The double runs in a child process (its CPU and memory are not the colle
   bounded below by (c), not (a); "ratio collector / (c)" says how close it comes.
 
 Peak RSS is measured in a fresh process per volume (``--volumes``), so each peak is its own.
+The collector's CPU time (user + system, its own process: the double is another) is reported
+next to its wall time, and the load average before and after the run. ``--repeat N`` runs (a),
+(b) and the collector N times and reports the median; ``--baseline REV`` also runs the collector
+of git revision REV (its tree exported to a temporary directory), alternating with this one in
+the same run, so a change is measured against its parent under the same load.
 
     python bench/k8s_bench.py                       # 200 pods x 5,000 lines
+    python bench/k8s_bench.py --repeat 3 --baseline main --volumes 5000 --kubectl 0
     python bench/k8s_bench.py --pods 50 --volumes 5000,40000,150000   # up to 2 GiB of logs
     python bench/k8s_bench.py --pods 50 --lines 2000 --volumes 1000,2000,4000 --kubectl 5
 """
@@ -28,7 +34,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -171,10 +179,10 @@ def run_collector(url: str, workdir: Path) -> dict[str, Any]:
         sources={"kubernetes": collector},
         raw={},
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     [outcome] = collect(config, Window(SINCE, UNTIL), workdir / "bundle", clock=lambda: UNTIL)
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "status": outcome.status, **outcome.counts}
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "status": outcome.status, **outcome.counts}
 
 
 def fetch_only(url: str, workdir: Path, pods: int) -> float:
@@ -223,25 +231,51 @@ def parse_only(lines: int, logs: int) -> float:
     return time.perf_counter() - started
 
 
-def child_collect(pods: int, lines: int) -> None:
-    """One volume in this fresh process: print JSON with seconds, counts and peak RSS."""
+def child_collect(pods: int, lines: int, parts: bool) -> None:
+    """One volume in this fresh process: print JSON with seconds, counts and peak RSS (and,
+    with ``parts``, the log path alone and the parse alone)."""
     url, process, pipe = start_double(pods, lines)
     with tempfile.TemporaryDirectory() as tmp:
         result = run_collector(url, Path(tmp))
-        result["fetch_only_seconds"] = fetch_only(url, Path(tmp), pods)
+        if parts:
+            result["fetch_only_seconds"] = fetch_only(url, Path(tmp), pods)
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result["parse_only_seconds"] = parse_only(lines, len(log_urls(url, pods)))
+    if parts:
+        result["parse_only_seconds"] = parse_only(lines, len(log_urls(url, pods)))
     pipe.send("stop")
     process.join(5)
     print(json.dumps(result))
 
 
-def in_child(pods: int, lines: int) -> dict[str, Any]:
+def in_child(pods: int, lines: int, parts: bool = False, src: Path | None = None) -> dict[str, Any]:
+    """The collector in a fresh process; ``src``: a baseline's exported tree to import from."""
+    env = dict(os.environ)
+    if src is not None:  # ahead of the editable install's finder (it comes last in meta_path)
+        env["PYTHONPATH"] = str(src)
+    command = [sys.executable, __file__, "--child", "--pods", str(pods), "--lines", str(lines)]
     done = subprocess.run(
-        [sys.executable, __file__, "--child", "--pods", str(pods), "--lines", str(lines)],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        command + ["--parts"] * parts, capture_output=True, text=True, check=True, cwd=ROOT,
+        env=env,
     )  # fmt: skip
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def export_revision(rev: str, into: Path) -> Path:
+    """The tree of git revision ``rev`` as an importable ``incident_timeline`` under ``into``."""
+    package = into / "incident_timeline"
+    package.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", rev], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(package)], input=archive, check=True)
+    return into
+
+
+def load() -> str:
+    """The load averages (1, 5, 15 min) and the number of cores."""
+    return (
+        f"load {' '.join(Path('/proc/loadavg').read_text().split()[:3])} on {os.cpu_count()} cores"
+    )
 
 
 def time_kubectl(url: str, calls: int, workdir: Path) -> float | None:
@@ -275,33 +309,57 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=5000)
     parser.add_argument("--volumes", default="1250,2500,5000", help="lines per log, for RSS")
     parser.add_argument("--kubectl", type=int, default=10, help="real kubectl calls to time")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each; medians reported")
+    parser.add_argument("--baseline", help="git revision whose collector runs alongside")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--parts", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child_collect(args.pods, args.lines)
+        child_collect(args.pods, args.lines, args.parts)
         return
+    print(f"before: {load()}")
     url, process, pipe = start_double(args.pods, args.lines)
     urls = log_urls(url, args.pods)
     fetch_all(urls[:20], 16)  # warm up
-    concurrent, size = fetch_all(urls, 16)
-    sequential, _ = fetch_all(urls, 1)
+    fetched = [fetch_all(urls, 16) for _ in range(args.repeat)]
+    concurrent, size = statistics.median(f[0] for f in fetched), fetched[0][1]
+    sequential = statistics.median(fetch_all(urls, 1)[0] for _ in range(args.repeat))
     with tempfile.TemporaryDirectory() as tmp:
         per_kubectl = time_kubectl(url, args.kubectl, Path(tmp))
     pipe.send("stop")
     process.join(5)
-    collected = in_child(args.pods, args.lines)
+    runs: list[dict[str, Any]] = []
+    base_runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = export_revision(args.baseline, Path(tmp)) if args.baseline else None
+        for i in range(args.repeat):
+            runs.append(in_child(args.pods, args.lines, parts=i == 0))
+            if src is not None:
+                base_runs.append(in_child(args.pods, args.lines, src=src))
+    collected = runs[0]
     mib = size / (1 << 20)
-    print(f"cluster: {args.pods} pods, {len(urls)} logs x {args.lines:,} lines = "
-          f"{len(urls) * args.lines:,} lines, {mib:,.1f} MiB")  # fmt: skip
+    print(
+        f"cluster: {args.pods} pods, {len(urls)} logs x {args.lines:,} lines = "
+        f"{len(urls) * args.lines:,} lines, {mib:,.1f} MiB; medians of {args.repeat} runs"
+    )
     print(f"(a) raw concurrent fetch (16)   {concurrent:7.2f} s  {mib / concurrent:7.1f} MiB/s")
     print(f"(b) sequential per-log fetch    {sequential:7.2f} s")
     if per_kubectl is not None:
         loop = per_kubectl * len(urls)
         print(f"    real kubectl logs loop       {loop:7.2f} s  ({per_kubectl:.3f} s per call)")
-    seconds = collected["seconds"]
-    rss = collected["peak_rss_mib"]
-    print(f"collector (fetch+gzip+parse)    {seconds:7.2f} s  {collected['log_lines']:,} lines, "
-          f"status {collected['status']}, peak RSS {rss:.0f} MiB")  # fmt: skip
+    seconds = statistics.median(r["seconds"] for r in runs)
+    cpu = statistics.median(r["cpu_seconds"] for r in runs)
+    rss = max(r["peak_rss_mib"] for r in runs)
+    print(f"collector (fetch+gzip+parse)    {seconds:7.2f} s  CPU {cpu:.2f} s, "
+          f"{collected['log_lines']:,} lines, status {collected['status']}, "
+          f"peak RSS {rss:.0f} MiB")  # fmt: skip
+    if base_runs:
+        base = statistics.median(r["seconds"] for r in base_runs)
+        base_cpu = statistics.median(r.get("cpu_seconds", 0.0) for r in base_runs)
+        print(
+            f"baseline {args.baseline:<22} {base:7.2f} s  CPU {base_cpu:.2f} s, "
+            f"{base_runs[0]['log_lines']:,} lines  (this / baseline {seconds / base:.2f}x)"
+        )
     fetch = collected["fetch_only_seconds"]
     print(f"collector's log path, no parse  {fetch:7.2f} s  (stream, cut, gzip to disk)")
     parse = collected["parse_only_seconds"]
@@ -318,6 +376,7 @@ def main() -> None:
         per = r["log_bytes"] / (1 << 20)
         print(f"  {lines:>6,} lines/log  {per:8.1f} MiB of logs  {r['seconds']:6.2f} s  "
               f"peak RSS {r['peak_rss_mib']:6.0f} MiB")  # fmt: skip
+    print(f"after: {load()}")
 
 
 if __name__ == "__main__":

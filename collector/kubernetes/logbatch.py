@@ -1,5 +1,5 @@
 """Stored container logs parsed back from their gzip files, a piece at a time, in batches
-parsed on a worker thread while the next batch is read and the last one's events are written.
+parsed on worker threads while the next batch is read and the last one's events are written.
 
 A parse has a fixed cost (about 0.05 s here) that hundreds of short container logs would
 otherwise pay one by one, and above a few MiB its memory grows with no gain in speed (4-5 µs a
@@ -32,7 +32,7 @@ from incident_timeline.collector.kubernetes.formats import parse_kubectl_logs
 from incident_timeline.collector.kubernetes.pods import LogPlan
 from incident_timeline.timeline import schema
 
-BATCH_BYTES = 4 << 20  # bytes of log text per parse (about 35,000 lines of 120 bytes)
+BATCH_BYTES = 2 << 20  # bytes of log text per parse (about 17,000 lines of 120 bytes)
 Parsed = tuple[pa.Table, np.ndarray]  # events, and each one's line number in the batch
 
 
@@ -56,8 +56,9 @@ class _Nowhere:
 
 class Batch:
     """Stored logs queued for parsing; ``add`` and ``flush`` yield, in the order the logs were
-    added, (events in the window, lines outside it) per log. With a ``parser`` (a one-thread
-    executor) parsing overlaps reading and writing; without, it happens in ``add``."""
+    added, (events in the window, lines outside it) per log. With a ``parser`` (an executor;
+    ``depth`` batches may wait, one per worker) parsing overlaps reading and writing; without,
+    it happens in ``add``."""
 
     def __init__(
         self,

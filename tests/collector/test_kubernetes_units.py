@@ -14,6 +14,7 @@ from incident_timeline.collector.kubernetes.events import expanded_rows, ttl_gap
 from incident_timeline.collector.kubernetes.logs import fixed, since_time, until_end
 from incident_timeline.collector.kubernetes.pods import log_plans
 from incident_timeline.collector.kubernetes.selectors import matches
+from incident_timeline.timeline.timestamps import parse_iso
 from tests.collector import kubernetes_scenario as sc
 
 END = datetime(2026, 2, 17, 15, 30, tzinfo=UTC)
@@ -127,6 +128,32 @@ def test_log_plans_skip_logs_that_cannot_hold_window_lines() -> None:
     late = datetime(2026, 2, 17, 15, 0, tzinfo=UTC)
     assert [p.previous for p in log_plans(pod_a, late, sc.UNTIL) if p.container == "app"] == [False]
     assert log_plans(pod_a, sc.SINCE, sc.UNTIL, previous=False)[-1].previous is False
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        "2026-02-17T15:30:00Z",
+        "2026-02-17T15:29:59.999999999Z",
+        "2026-02-17T15:30:00.000001Z",
+        "2026-02-17T17:30:00+02:00",
+        "2026-02-17T17:30:01+02:00",
+        "2026-02-17T15:30:00",  # no offset: the timestamp engine's reading
+        "2026-02-17 15:31:00",
+        "yesterday",  # unparsable: counts as before
+    ],
+)
+def test_plan_stamps_read_by_fromisoformat_compare_as_the_timestamp_engine(stamp: str) -> None:
+    pod = {
+        "metadata": {"namespace": "shop", "name": "api-0"},
+        "spec": {"containers": [{"name": "app"}]},
+        "status": {
+            "containerStatuses": [{"name": "app", "state": {"running": {"startedAt": stamp}}}]
+        },
+    }
+    value = parse_iso(pd.Series([stamp], dtype="string"))["time"].iloc[0]
+    started_by_end = bool(value != value or value <= END)  # NaT (unparsable) counts as before
+    assert len(log_plans(pod, sc.SINCE, END)) == int(started_by_end)
 
 
 def test_progress_draws_only_when_enabled() -> None:
