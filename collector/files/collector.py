@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -403,10 +404,16 @@ class FileCollector:
             )
 
     def _relpath(self, file: Path) -> str:
+        """Where ``file`` is stored under raw/file/: its path below the config's directory, or
+        for a file elsewhere ``external/<digest of its directory>/<name>``, so that two
+        ``app.log`` from two directories stay apart and a bundle shared after the incident
+        does not carry the absolute paths (home directories, user names) of the machine."""
+        path = file.resolve()
         try:
-            return file.resolve().relative_to(self.base_dir.resolve()).as_posix()
+            return path.relative_to(self.base_dir.resolve()).as_posix()
         except ValueError:
-            return "external/" + file.resolve().as_posix().lstrip("/")
+            folder = hashlib.sha256(path.parent.as_posix().encode()).hexdigest()[:12]
+            return f"external/{folder}/{path.name}"
 
 
 @dataclasses.dataclass

@@ -152,3 +152,23 @@ def test_a_malformed_record_costs_that_record_only(tmp_path: Path) -> None:
     assert json.loads(bad["message"].item())["count"] == "5"
     refs = sorted(got.loc[got["kind"] != "unparsed", "ref"].str.rsplit("/", n=1).str[1].astype(int))
     assert refs == [i for i in range(len(events["items"])) if i != 2]
+
+
+def test_files_outside_the_config_dir_keep_apart_without_their_absolute_paths(
+    tmp_path: Path,
+) -> None:
+    config_dir, elsewhere = tmp_path / "config", tmp_path / "home" / "alice"
+    config_dir.mkdir()
+    for n, folder in enumerate((elsewhere / "a", elsewhere / "b")):
+        folder.mkdir(parents=True)
+        (folder / "app.log").write_text(f"2026-02-17T14:0{n}:00Z from {folder.name}\n")
+    tables = "".join(f'[[file]]\npath = "{elsewhere / d / "app.log"}"\n' for d in "ab")
+    out, outcome, warnings = collect(config_dir, tables)
+    assert warnings == [] and outcome.status == "ok"  # type: ignore[attr-defined]
+    files = [f for f in read_manifest(out)["files"] if f.startswith("raw/")]
+    assert len(files) == 2 and all(f.startswith("raw/file/external/") for f in files)
+    assert all(f.endswith("/app.log") and "alice" not in f for f in files)
+    events = events_of(out)
+    assert sorted(events["summary"]) == ["from a", "from b"]
+    assert set(events["ref"].str.partition("#")[0]) == set(files)
+    assert "alice" not in (out / "manifest.json").read_text()
