@@ -40,7 +40,8 @@ MEANING: dict[str, str] = {
     "event_ttl": "Kubernetes events older than the API server's --event-ttl are gone.",
     "alert_path": "One system stamped an alert before the system that caused it: clocks differ.",
     "causality": "An effect is stamped before its cause: a clock is off.",
-    "silence": "Notifications were muted: the paging record is incomplete for this span.",
+    "silence": "The stream wrote nothing in this span: what it did then is unknown, not "
+    "absent (its lines may have been lost, or the process hung).",
 }
 _SAFE_URL = re.compile(r"^https?://[^\s<>()\"']+$")
 

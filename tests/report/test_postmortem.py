@@ -329,3 +329,24 @@ def test_a_long_incident_keeps_at_most_forty_rows_and_every_page() -> None:
     assert "40 key events of 61 (2 less telling rows left out)" in body  # 10 k8s signatures + 1
     assert "| 14:50:00 | Acknowledged | pagerduty | Alice |" in table
     assert sum("Notified" in r for r in table) == 30  # notifications outrank k8s warnings
+
+
+def test_a_log_silence_reads_as_lines_missing_not_as_muted_notifications() -> None:
+    from incident_timeline.report.appendix import findings
+    from incident_timeline.timeline.trust.findings import Finding, findings_frame
+
+    start = pd.Timestamp("2026-02-17T14:20:00Z")
+    silence = Finding(
+        id="silence:worker@14:20:00",
+        kind="gap",
+        check="silence",  # timeline/trust/gaps.py: a log stream quiet far beyond its usual gaps
+        time=start,
+        end=start + pd.Timedelta(minutes=15),
+        subject="worker",
+        summary="worker silent for 15 min",
+        detail="",
+        ref="raw/file/worker.log#L120",
+    )
+    [found] = findings(findings_frame([silence]))
+    assert found.meaning.startswith("The stream wrote nothing in this span")
+    assert "Notifications" not in found.meaning
