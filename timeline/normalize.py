@@ -12,14 +12,24 @@ from incident_timeline.timeline.timestamps.extract import string_parts
 
 # level=error, lvl=warn, "level":"error", severity: ERROR, and bare upper-case level words.
 _LEVEL_KEYED = r"""(?i:\b(?:level|lvl|severity)["']?\s*[=:]\s*["']?(?P<level>[a-z]+))"""
-_LEVEL_BARE = (
+# A klog (glog) header, what every Kubernetes component writes: "Lmmdd hh:mm:ss.uuuuuu threadid
+# file:line] msg", L one of I, W, E, F (k8s.io/klog/v2 klog.go, "Log lines have this form";
+# severityChar "IWEF"). It is tried with the bare words in one pass; being leftmost, the header
+# wins over a level word in the message ("E1110 ... "Error syncing pod"" is an error, and
+# "I0316 ... ERROR budget" info). Upper-case only, as klog writes it.
+_KLOG = (
+    r"(?:^|\s)(?P<klog>[IWEF])[01][0-9][0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{6} +"
+    r"[0-9]+ [^ :\]]+:[0-9]+\] "
+)
+_WORDS = (
     r"\b(?P<level>FATAL|PANIC|CRITICAL|CRIT|EMERG|ALERT|ERROR|ERR|SEVERE|WARNING|WARN|INFO|NOTICE"
     r"|LOG|DEBUG|TRACE)\b"
 )
+_LEVEL_BARE = f"{_KLOG}|{_WORDS}"
 _SEVERITY = {
     "fatal": "critical", "panic": "critical", "critical": "critical", "crit": "critical",
     "emerg": "critical", "alert": "critical", "error": "error", "err": "error", "e": "error",
-    "severe": "error", "warning": "warning", "warn": "warning", "w": "warning",
+    "severe": "error", "warning": "warning", "warn": "warning", "w": "warning", "f": "critical",
     "info": "info", "notice": "info", "log": "info", "i": "info",
     "debug": "debug", "trace": "debug", "d": "debug",
 }  # fmt: skip
@@ -71,9 +81,11 @@ def _level_codes(text: pa.Array, pattern: str) -> np.ndarray:
     if not len(text):
         return np.zeros(0, dtype=np.int64)
     found = pc.extract_regex(text, pattern)
-    word = pc.if_else(
-        pc.is_valid(found), pc.struct_field(found, [0]), pa.scalar(None, pa.large_string())
-    )
+    # One group takes part in a match; RE2 leaves the others empty: joined, they give it.
+    groups = [pc.struct_field(found, [i]) for i in range(found.type.num_fields)]
+    sep = pa.scalar("", found.type.field(0).type)
+    joined = pc.binary_join_element_wise(*groups, sep) if len(groups) > 1 else groups[0]
+    word = pc.if_else(pc.is_valid(found), joined, pa.scalar(None, pa.large_string()))
     index = pc.index_in(pc.utf8_lower(word), value_set=_LEVELS)
     codes: np.ndarray = index.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     return codes

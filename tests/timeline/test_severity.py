@@ -1,0 +1,42 @@
+"""Severity from what a line says of itself: level keys, bare level words, and the klog
+header every Kubernetes component writes (kubelet, kube-apiserver, controllers)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from incident_timeline.timeline.normalize import detect_severity
+from tests.support import DATA
+
+# klog's header as k8s.io/klog/v2 documents it: "Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg"
+HEADER = re.compile(r"(?:^|\s)([IWEF])\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ \S+:\d+\] ")
+LETTER = {"I": "info", "W": "warning", "E": "error", "F": "critical"}
+
+
+def test_a_real_klog_sample_takes_each_lines_header_letter() -> None:
+    lines = (DATA / "klog-openshift-misc.log").read_text().splitlines()
+    severity = detect_severity(pd.Series(lines, dtype="string")).tolist()
+    headed = [(i, m.group(1)) for i, line in enumerate(lines) if (m := HEADER.search(line))]
+    assert len(headed) >= 50 and {letter for _, letter in headed} >= {"I", "E"}
+    assert [severity[i] for i, _ in headed] == [LETTER[letter] for _, letter in headed]
+    # the kubelet's own errors, behind a journald prefix ("... kubenswrapper[2296]: E1110 ...")
+    assert sum(severity[i] == "error" for i, _ in headed) == sum(
+        letter == "E" for _, letter in headed
+    )
+
+
+def test_the_header_outranks_a_level_word_in_the_message_and_keys_outrank_both() -> None:
+    lines = [
+        'E1110 14:17:41.900391    2296 pod_workers.go:1300] "Error syncing pod, skipping"',
+        "I0316 13:32:39.044104       1 budget.go:210] ERROR budget at 80 %",
+        "W0524 13:15:17.126969      28 cmd.go:331] waiting",
+        "F0101 00:00:00.000000       1 main.go:12] cannot start",
+        "level=warn msg=x E1110 14:17:41.900391 1 a.go:1] y",
+        "E1110 without a header",
+        "plain ERROR",
+    ]
+    assert detect_severity(pd.Series(lines, dtype="string")).tolist() == [
+        "error", "info", "warning", "critical", "warning", "info", "error",
+    ]  # fmt: skip
