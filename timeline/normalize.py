@@ -10,28 +10,53 @@ import pyarrow.compute as pc
 from incident_timeline.timeline.columns import SPACE, arrow_strings, strings
 from incident_timeline.timeline.timestamps.extract import string_parts
 
-# level=error, lvl=warn, "level":"error", severity: ERROR, and bare upper-case level words.
-_LEVEL_KEYED = r"""(?i:\b(?:level|lvl|severity)["']?\s*[=:]\s*["']?(?P<level>[a-z]+))"""
+# Keyed: level=error, lvl=warn, "level":"error", severity: ERROR; and the numeric or one-letter
+# levels of structured logs: bunyan and pino "level": 10 (trace) .. 60 (fatal) (bunyan README
+# "Levels", pino docs "levels"); MongoDB 4.4+ "s": "F" | "E" | "W" | "I" | "D1".."D5" (MongoDB
+# manual, "Log Messages", severity levels); journald JSON "PRIORITY": "0" (emerg) .. "7" (debug)
+# (systemd.journal-fields, the syslog priorities).
+_LEVEL_KEYED = (
+    r"""(?i:\b(?:level|lvl|severity)["']?\s*[=:]\s*["']?(?P<level>[a-z]+|[1-6]0\b))"""
+    r'|"s"\s*:\s*"(?P<mongo>[FEWI]|D[1-5])"'
+    r'|"PRIORITY"\s*:\s*"(?P<priority>[0-7])"'
+)
 # A klog (glog) header, what every Kubernetes component writes: "Lmmdd hh:mm:ss.uuuuuu threadid
 # file:line] msg", L one of I, W, E, F (k8s.io/klog/v2 klog.go, "Log lines have this form";
-# severityChar "IWEF"). It is tried with the bare words in one pass; being leftmost, the header
-# wins over a level word in the message ("E1110 ... "Error syncing pod"" is an error, and
-# "I0316 ... ERROR budget" info). Upper-case only, as klog writes it.
+# severityChar "IWEF"). Upper-case only, as klog writes it.
 _KLOG = (
     r"(?:^|\s)(?P<klog>[IWEF])[01][0-9][0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{6} +"
     r"[0-9]+ [^ :\]]+:[0-9]+\] "
 )
+# A level word in brackets, any case: nginx's error log "[error]" (ngx_log.c err_levels: emerg
+# alert crit error warn notice info debug), MySQL 8's "[Warning]", "[Note]", "[System]"
+# (the traditional error log sink), Elasticsearch's "[INFO ]".
+_BRACKETED = (
+    r"\[(?P<bracket>(?i:emerg|alert|crit|critical|fatal|error|err|warn|warning|notice|note|info"
+    r"|system|debug|trace)) *\]"
+)
+# A level between tabs, any case: zap's console encoder (zap levels debug info warn error dpanic
+# panic fatal; the OpenTelemetry Collector writes them lower-case).
+_TABBED = r"\t(?P<tab>(?i:debug|info|warn|error|dpanic|panic|fatal))\t"
+# Bare upper-case level words.
 _WORDS = (
     r"\b(?P<level>FATAL|PANIC|CRITICAL|CRIT|EMERG|ALERT|ERROR|ERR|SEVERE|WARNING|WARN|INFO|NOTICE"
     r"|LOG|DEBUG|TRACE)\b"
 )
-_LEVEL_BARE = f"{_KLOG}|{_WORDS}"
+# Tried in one pass where no keyed level was found. The leftmost match wins, so a header or a
+# bracketed level wins over a level word later in the message: "E1110 ... "Error syncing pod""
+# is an error, "I0316 ... ERROR budget" info, nginx's "[error] ... PHP Warning:" an error.
+_LEVEL_BARE = f"{_KLOG}|{_BRACKETED}|{_TABBED}|{_WORDS}"
 _SEVERITY = {
     "fatal": "critical", "panic": "critical", "critical": "critical", "crit": "critical",
     "emerg": "critical", "alert": "critical", "error": "error", "err": "error", "e": "error",
-    "severe": "error", "warning": "warning", "warn": "warning", "w": "warning", "f": "critical",
-    "info": "info", "notice": "info", "log": "info", "i": "info",
-    "debug": "debug", "trace": "debug", "d": "debug",
+    "severe": "error", "dpanic": "error", "warning": "warning", "warn": "warning", "w": "warning",
+    "f": "critical", "info": "info", "notice": "info", "note": "info", "system": "info",
+    "log": "info", "i": "info", "debug": "debug", "trace": "debug", "d": "debug",
+    # bunyan/pino numbers, MongoDB debug verbosities, journald (syslog) priorities
+    "10": "debug", "20": "debug", "30": "info", "40": "warning", "50": "error", "60": "critical",
+    "d1": "debug", "d2": "debug", "d3": "debug", "d4": "debug", "d5": "debug",
+    "0": "critical", "1": "critical", "2": "critical", "3": "error", "4": "warning",
+    "5": "info", "6": "info", "7": "debug",
 }  # fmt: skip
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pytest
 
 from incident_timeline.timeline.normalize import detect_severity
-from tests.support import DATA
+from tests.support import DATA, shared
 
 # klog's header as k8s.io/klog/v2 documents it: "Lmmdd hh:mm:ss.uuuuuu threadid file:line] msg"
 HEADER = re.compile(r"(?:^|\s)([IWEF])\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ \S+:\d+\] ")
@@ -40,3 +41,34 @@ def test_the_header_outranks_a_level_word_in_the_message_and_keys_outrank_both()
     assert detect_severity(pd.Series(lines, dtype="string")).tolist() == [
         "error", "info", "warning", "critical", "warning", "info", "error",
     ]  # fmt: skip
+
+
+# Real samples (read in place) and how each format writes its level, by its own documentation.
+FORMATS = [
+    # nginx error log: "[error]" (ngx_log.c err_levels)
+    ("nginx-error.log", r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\]", {"error": "error"}),
+    # MySQL's error log (5.x and 8): "[System]", "[Warning]", "[Note]", "[ERROR]" after the time
+    # (and the thread id), the line's first bracket
+    (
+        "mysql-error.log",
+        r"^[^\[]*\[(System|Warning|Note|ERROR)\]",
+        {"System": "info", "Warning": "warning", "Note": "info", "ERROR": "error"},
+    ),
+    # bunyan: "level": 20 (debug), 30 (info), ...
+    ("bunyan.log", r'"level":(\d+)', {"20": "debug", "30": "info"}),
+    # MongoDB structured log: "s": "I" | "W" | ...
+    ("mongodb-json.log", r'"s":"(\w+)"', {"I": "info", "W": "warning"}),
+    # journald JSON: "PRIORITY" : "1" (alert), "6" (info)
+    ("journald-json.log", r'"PRIORITY" : "(\d)"', {"1": "critical", "6": "info"}),
+    # zap's console encoder (the OpenTelemetry Collector): time, tab, level, tab
+    ("zap-console.log", r"^\S+Z\t(\w+)\t", {"info": "info", "error": "error"}),
+]
+
+
+@pytest.mark.parametrize(("name", "pattern", "meaning"), FORMATS, ids=[f[0] for f in FORMATS])
+def test_real_formats_level_fields(name: str, pattern: str, meaning: dict[str, str]) -> None:
+    lines = shared("data", "k8s", name).read_text().splitlines()
+    severity = detect_severity(pd.Series(lines, dtype="string")).tolist()
+    levels = [(i, m.group(1)) for i, line in enumerate(lines) if (m := re.search(pattern, line))]
+    assert {level for _, level in levels} == set(meaning)  # every level the sample has
+    assert [severity[i] for i, _ in levels] == [meaning[level] for _, level in levels]
