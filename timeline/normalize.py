@@ -27,6 +27,9 @@ _KLOG = (
     r"(?:^|\s)(?P<klog>[IWEF])[01][0-9][0-3][0-9] [0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{6} +"
     r"[0-9]+ [^ :\]]+:[0-9]+\] "
 )
+# Android logcat's threadtime lines: "MM-DD HH:MM:SS.mmm PID TID L TAG: msg", L one of V D I W E F
+# A (developer.android.com, "Logcat command-line tool", output formats).
+_LOGCAT = r"^[01][0-9]-[0-3][0-9] [0-9:]{8}\.[0-9]{3} +[0-9]+ +[0-9]+ (?P<logcat>[VDIWEFA]) "
 # A level word in brackets, any case: nginx's error log "[error]" (ngx_log.c err_levels: emerg
 # alert crit error warn notice info debug), MySQL 8's "[Warning]", "[Note]", "[System]"
 # (the traditional error log sink), Elasticsearch's "[INFO ]".
@@ -45,13 +48,14 @@ _WORDS = (
 # Tried in one pass where no keyed level was found. The leftmost match wins, so a header or a
 # bracketed level wins over a level word later in the message: "E1110 ... "Error syncing pod""
 # is an error, "I0316 ... ERROR budget" info, nginx's "[error] ... PHP Warning:" an error.
-_LEVEL_BARE = f"{_KLOG}|{_BRACKETED}|{_TABBED}|{_WORDS}"
+_LEVEL_BARE = f"{_KLOG}|{_LOGCAT}|{_BRACKETED}|{_TABBED}|{_WORDS}"
 _SEVERITY = {
     "fatal": "critical", "panic": "critical", "critical": "critical", "crit": "critical",
     "emerg": "critical", "alert": "critical", "error": "error", "err": "error", "e": "error",
     "severe": "error", "dpanic": "error", "warning": "warning", "warn": "warning", "w": "warning",
     "f": "critical", "info": "info", "notice": "info", "note": "info", "system": "info",
-    "log": "info", "i": "info", "debug": "debug", "trace": "debug", "d": "debug",
+    "log": "info", "i": "info", "debug": "debug", "trace": "debug", "d": "debug", "v": "debug",
+    "a": "critical",
     # bunyan/pino numbers, MongoDB debug verbosities, journald (syslog) priorities
     "10": "debug", "20": "debug", "30": "info", "40": "warning", "50": "error", "60": "critical",
     "d1": "debug", "d2": "debug", "d3": "debug", "d4": "debug", "d5": "debug",

@@ -46,28 +46,36 @@ def test_the_header_outranks_a_level_word_in_the_message_and_keys_outrank_both()
 # Real samples (read in place) and how each format writes its level, by its own documentation.
 FORMATS = [
     # nginx error log: "[error]" (ngx_log.c err_levels)
-    ("nginx-error.log", r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\]", {"error": "error"}),
+    ("k8s/nginx-error.log", r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[(\w+)\]", {"error": "error"}),
     # MySQL's error log (5.x and 8): "[System]", "[Warning]", "[Note]", "[ERROR]" after the time
     # (and the thread id), the line's first bracket
     (
-        "mysql-error.log",
+        "k8s/mysql-error.log",
         r"^[^\[]*\[(System|Warning|Note|ERROR)\]",
         {"System": "info", "Warning": "warning", "Note": "info", "ERROR": "error"},
     ),
     # bunyan: "level": 20 (debug), 30 (info), ...
-    ("bunyan.log", r'"level":(\d+)', {"20": "debug", "30": "info"}),
+    ("k8s/bunyan.log", r'"level":(\d+)', {"20": "debug", "30": "info"}),
     # MongoDB structured log: "s": "I" | "W" | ...
-    ("mongodb-json.log", r'"s":"(\w+)"', {"I": "info", "W": "warning"}),
+    ("k8s/mongodb-json.log", r'"s":"(\w+)"', {"I": "info", "W": "warning"}),
     # journald JSON: "PRIORITY" : "1" (alert), "6" (info)
-    ("journald-json.log", r'"PRIORITY" : "(\d)"', {"1": "critical", "6": "info"}),
+    ("k8s/journald-json.log", r'"PRIORITY" : "(\d)"', {"1": "critical", "6": "info"}),
+    # Android logcat, threadtime: "03-17 16:13:38.811  1702  2395 D WindowManager: ..."
+    (
+        "loghub/Android/Android_2k.log",
+        r"^\d\d-\d\d [\d:.]+ +\d+ +\d+ ([VDIWEF]) ",
+        {"V": "debug", "D": "debug", "I": "info", "W": "warning", "E": "error"},
+    ),
     # zap's console encoder (the OpenTelemetry Collector): time, tab, level, tab
-    ("zap-console.log", r"^\S+Z\t(\w+)\t", {"info": "info", "error": "error"}),
+    ("k8s/zap-console.log", r"^\S+Z\t(\w+)\t", {"info": "info", "error": "error"}),
 ]
 
 
-@pytest.mark.parametrize(("name", "pattern", "meaning"), FORMATS, ids=[f[0] for f in FORMATS])
+@pytest.mark.parametrize(
+    ("name", "pattern", "meaning"), FORMATS, ids=[f[0].rsplit("/", 1)[-1] for f in FORMATS]
+)
 def test_real_formats_level_fields(name: str, pattern: str, meaning: dict[str, str]) -> None:
-    lines = shared("data", "k8s", name).read_text().splitlines()
+    lines = shared("data", *name.split("/")).read_text().splitlines()
     severity = detect_severity(pd.Series(lines, dtype="string")).tolist()
     levels = [(i, m.group(1)) for i, line in enumerate(lines) if (m := re.search(pattern, line))]
     assert {level for _, level in levels} == set(meaning)  # every level the sample has
