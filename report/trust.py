@@ -8,32 +8,30 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from incident_timeline.collector.bundle import read_events, read_manifest
 from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.collector.errors import BundleError
-from incident_timeline.timeline.merge import deduplicate, merge_events
-from incident_timeline.timeline.schema import COLUMNS, SCHEMA, validate
+from incident_timeline.report.scan import events_paths, scan_events
 from incident_timeline.timeline.timefmt import seconds_text
-from incident_timeline.timeline.trust.checks import Assembled, Integrity, assemble, check_integrity
+from incident_timeline.timeline.trust.checks import (
+    Assembled,
+    Integrity,
+    assemble,
+    check_digested,
+    log_digest,
+)
 from incident_timeline.timeline.trust.findings import (
     Correction,
     Finding,
-    apply_corrections,
+    corrected_counts,
     corrections_payload,
     parse_corrections,
 )
 
 CORRECTIONS = "corrections.json"
-# The texts of a log line that no clock or gap check reads (they read time, embedded_time,
-# stream, labels and ref of log lines; summary and message only of alerts and Kubernetes
-# events), so `load_integrity` leaves them empty for log lines that cannot be duplicates.
-LOG_TEXTS: tuple[str, ...] = ("summary", "message", "time_raw")
 
 
 def read_metrics(bundle: Path, manifest: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
@@ -83,67 +81,18 @@ def load(bundle: Path) -> tuple[dict[str, Any], Assembled]:
 
 def load_integrity(bundle: Path) -> tuple[dict[str, Any], Integrity, dict[str, int]]:
     """What ``incident clocks`` shows: the manifest, the findings and the rows each accepted
-    correction shifts, as `load` gives them, read without the texts of log lines."""
+    correction shifts, as `load` gives them, read in bounded memory: the log lines a stream
+    at a time and without their texts (see `report.scan`)."""
     manifest = read_manifest(bundle)
     metrics, corrections = read_metrics(bundle, manifest), read_corrections(bundle)
-    unique = deduplicate(merge_events(_thin_events(bundle, manifest)))
-    integrity = check_integrity(unique, metrics, manifest)
-    _, applied = apply_corrections(unique, corrections)
-    return manifest, integrity, applied
-
-
-def _thin_events(bundle: Path, manifest: dict[str, Any]) -> list[pd.DataFrame]:
-    """Each events file with `LOG_TEXTS` read only where a check or de-duplication needs them:
-    rows that are not log lines, and rows that share time, source and kind with another
-    (what `merge.deduplicate` compares in full)."""
-    paths = [bundle / r for r in sorted(manifest.get("files") or {}) if _is_events(r)]
-    light = [c for c in COLUMNS if c not in LOG_TEXTS]
-    try:
-        tables = [pq.read_table(p, columns=light, schema=SCHEMA) for p in paths]
-        keys = pd.concat(
-            [t.select(["time", "source", "kind"]).to_pandas() for t in tables], ignore_index=True
-        )
-        maybe = keys.duplicated(keep=False).to_numpy()
-        frames, start = [], 0
-        for path, table in zip(paths, tables, strict=True):
-            twin = maybe[start : start + len(table)]
-            start += len(table)
-            wanted = twin | pc.not_equal(table["kind"], "log").to_numpy(zero_copy_only=False)
-            frames.append(_with_texts(path, table, wanted))
-    except (OSError, pa.ArrowException, ValueError) as exc:
-        raise BundleError(f"{bundle}: cannot read events: {exc}") from exc
-    return frames
-
-
-def _is_events(rel: str) -> bool:
-    return rel.startswith("events/") and rel.endswith(".parquet")
-
-
-def _with_texts(path: Path, table: pa.Table, wanted: np.ndarray) -> pd.DataFrame:
-    """``table`` with `LOG_TEXTS` from the file at the rows ``wanted``, empty elsewhere."""
-    rows = np.flatnonzero(wanted)
-    texts = _rows_of(path, list(LOG_TEXTS), rows)
-    slot = np.full(len(table), len(rows), dtype=np.int64)  # an empty string after the rows
-    slot[rows] = np.arange(len(rows))
-    for name in LOG_TEXTS:
-        column = pa.concat_arrays([texts[name].combine_chunks(), pa.array([""], texts[name].type)])
-        table = table.append_column(name, column.take(pa.array(slot)))
-    return validate(table.select(list(COLUMNS)).to_pandas())
-
-
-def _rows_of(path: Path, columns: list[str], rows: np.ndarray) -> pa.Table:
-    """``columns`` of the file at positions ``rows`` (ascending), a row group at a time."""
-    parquet = pq.ParquetFile(path)
-    parts, start = [], 0
-    for group in range(parquet.metadata.num_row_groups):
-        size = parquet.metadata.row_group(group).num_rows
-        lo, hi = np.searchsorted(rows, [start, start + size])
-        if hi > lo:
-            chunk = parquet.read_row_group(group, columns=columns)
-            parts.append(chunk.take(pa.array(rows[lo:hi] - start)))
-        start += size
-    schema = pa.schema([SCHEMA.field(c) for c in columns])
-    return pa.concat_tables([p.cast(schema) for p in parts]) if parts else schema.empty_table()
+    others, batches = scan_events(events_paths(bundle, manifest))
+    digest = log_digest(manifest)
+    applied = corrected_counts(others, corrections)
+    for batch in batches:
+        digest.add(batch)
+        for name, rows in corrected_counts(batch, corrections).items():
+            applied[name] += rows
+    return manifest, check_digested(others, digest, metrics, manifest), applied
 
 
 def clocks_text(

@@ -57,26 +57,35 @@ def merge_events(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     parts = [validate(frame) for frame in frames]
     if not parts:
         return empty_events()
-    order = merged_order(parts)
+    return take_merged(parts, merged_order(parts))
+
+
+def take_merged(parts: Sequence[pd.DataFrame], order: np.ndarray) -> pd.DataFrame:
+    """The rows of validated ``parts`` (laid end to end) at positions ``order``."""
     # Arrow-backed columns are gathered chunk by chunk from the inputs: the rows are copied
     # once, into their merged order, not concatenated first and then sorted (two copies).
     columns = {name: _take([p[name] for p in parts], order) for name in COLUMNS}
     return pd.DataFrame(columns, index=pd.RangeIndex(len(order)))
 
 
-def merged_order(parts: Sequence[pd.DataFrame]) -> np.ndarray:
+def merged_order(
+    parts: Sequence[pd.DataFrame], rows: Sequence[np.ndarray] | None = None
+) -> np.ndarray:
     """Positions (into the inputs laid end to end) in timeline order: a stable sort on
-    `SORT_KEY`, with ``_row`` each row's position inside its input.
+    `SORT_KEY`, with ``_row`` each row's position inside its input, or, for inputs that are
+    some rows of a file, ``rows``: each row's position in its file.
 
     Arrow sorts the keys (its sort_indices is stable, and compares strings as UTF-8 bytes,
     which is code point order, as Python's and pandas' string sorts do).
     """
-    rows = np.concatenate([np.arange(len(p), dtype=np.int64) for p in parts])
+    if rows is None:
+        rows = [np.arange(len(p), dtype=np.int64) for p in parts]
+    positions = np.concatenate([np.asarray(r, dtype=np.int64) for r in rows])
     keys = {
         "time": pa.array(np.concatenate([_ns(p["time"]) for p in parts])),
         "source": _chunked([p["source"] for p in parts]),
         "stream": _chunked([p["stream"] for p in parts]),
-        "_row": pa.array(rows),
+        "_row": pa.array(positions),
         "ref": _chunked([p["ref"] for p in parts]),
     }
     table = pa.table(keys)
@@ -135,10 +144,21 @@ def deduplicate(frame: pd.DataFrame) -> pd.DataFrame:
     result is deterministic. Two equal records in one raw file are both kept, and of a record
     that one file holds twice and another once, two stay. Returns a frame with a fresh index.
     """
-    drop = _repeated_exports(frame) | _annotations_of_notes(frame)
+    drop = duplicate_rows(frame)
     if not drop.any():
         return frame.reset_index(drop=True)
     return frame.loc[~drop].reset_index(drop=True)
+
+
+def duplicate_rows(frame: pd.DataFrame) -> np.ndarray:
+    """The rows of the merged timeline ``frame`` that `deduplicate` drops, as a mask.
+
+    Only rows that share time, source and kind with another row can be dropped, and whether
+    one is depends only on those rows: the mask of a frame of just such rows (and of every
+    row of the kinds notes are matched on) is the same for them.
+    """
+    drop: np.ndarray = _repeated_exports(frame) | _annotations_of_notes(frame)
+    return drop
 
 
 def _repeated_exports(frame: pd.DataFrame) -> np.ndarray:

@@ -22,7 +22,7 @@ Column names are a public interface (exports, notebooks), so they are defined on
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypedDict, get_args
 
@@ -178,8 +178,23 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _validated(series: dict[str, pd.Series], n: int) -> pd.DataFrame:
     """The event frame of one Series per column (each of length ``n``), validated."""
+    columns = _columns(series, COLUMNS)
+    out = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)  # one constructor call
+    _check_values(columns, "severity", SEVERITIES)
+    _check_values(columns, "time_quality", TIME_QUALITIES)
+    return out
+
+
+def validate_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """``frame``'s columns ``names`` (some of the record's) in the record's dtypes, as
+    `validate` gives them: for readers that need only a few columns of many rows."""
+    columns = _columns({name: frame[name] for name in names}, names)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)), copy=False)
+
+
+def _columns(series: Mapping[str, pd.Series], names: Sequence[str]) -> dict[str, Any]:
     columns: dict[str, Any] = {}
-    for name in COLUMNS:
+    for name in names:
         col = series[name]
         # Columns already in the record's dtype are only copied (Arrow strings: a new handle
         # on the same immutable data; times: one memcpy), not converted, and the frame is
@@ -195,10 +210,7 @@ def _validated(series: dict[str, pd.Series], n: int) -> pd.DataFrame:
         if name not in NULLABLE and values.isna().any():
             raise ValueError(f"event column {name!r} has missing values")
         columns[name] = values
-    out = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)  # one constructor call
-    _check_values(columns, "severity", SEVERITIES)
-    _check_values(columns, "time_quality", TIME_QUALITIES)
-    return out
+    return columns
 
 
 def to_table(frame: pd.DataFrame) -> pa.Table:

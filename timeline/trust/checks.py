@@ -28,10 +28,10 @@ from incident_timeline.timeline.trust.alerthops import Hop, alert_hops
 from incident_timeline.timeline.trust.alertpath import AlertPath, alert_paths, path_findings
 from incident_timeline.timeline.trust.clocks import (
     Thresholds,
-    app_clock_findings,
     causality_findings,
     findings_sorted,
 )
+from incident_timeline.timeline.trust.digest import LOG_COLUMNS, LogDigest
 from incident_timeline.timeline.trust.evidence import pod_lives
 from incident_timeline.timeline.trust.findings import (
     Correction,
@@ -41,10 +41,8 @@ from incident_timeline.timeline.trust.findings import (
 )
 from incident_timeline.timeline.trust.gaps import (
     GapLimits,
-    backwards_findings,
     future_findings,
-    pod_log_findings,
-    silence_findings,
+    pod_log_gaps,
     ttl_findings,
 )
 from incident_timeline.timeline.trust.metricgaps import metric_gap_findings
@@ -104,6 +102,11 @@ def manifest_times(manifest: Mapping[str, Any]) -> tuple[Window | None, pd.Times
     return span, _ts(manifest.get("collected_at"))
 
 
+def log_digest(manifest: Mapping[str, Any], options: Options = Options()) -> LogDigest:
+    """An empty `LogDigest` for the log lines of the bundle ``manifest`` describes."""
+    return LogDigest(options.clocks, options.gaps, manifest_times(manifest)[1])
+
+
 def check_integrity(
     events: pd.DataFrame,
     metrics: Mapping[str, pd.DataFrame],
@@ -112,20 +115,40 @@ def check_integrity(
 ) -> Integrity:
     """Run every clock and gap check; ``events`` is the merged (uncorrected) timeline."""
     events = events.reset_index(drop=True)
+    logs = (events["kind"] == "log").to_numpy(dtype=bool)
+    digest = log_digest(manifest, options)
+    digest.add(events.loc[logs, list(LOG_COLUMNS)])
+    return check_digested(events.loc[~logs], digest, metrics, manifest, options)
+
+
+def check_digested(
+    others: pd.DataFrame,
+    digest: LogDigest,
+    metrics: Mapping[str, pd.DataFrame],
+    manifest: Mapping[str, Any],
+    options: Options = Options(),
+) -> Integrity:
+    """`check_integrity` from the events that are not log lines (in timeline order) and the
+    `log_digest` of the log lines, made with the same ``options``."""
+    others = others.reset_index(drop=True)
     window, collected_at = manifest_times(manifest)
     live_events = "kubernetes" in (manifest.get("sources") or {})
-    lives = pod_lives(events)
-    paths = alert_paths(events, metrics)
+    lives = pod_lives(others)
+    logged = digest.log_pods()
+    paths = alert_paths(others, metrics)
+    late = pd.concat([others[["time", "source", "stream", "ref"]], *digest.ahead()])
+    late = late.sort_values(["time", "source", "stream"], kind="stable")
+    until = _ts(window.until) if window else None
     findings = [
-        *app_clock_findings(events, options.clocks),
-        *node_clock_findings(events, metrics, lives, options.clocks.node_offset),
-        *causality_findings(events, lives),
+        *digest.app_clock_findings(),
+        *node_clock_findings(others, metrics, lives, options.clocks.node_offset, logged),
+        *causality_findings(others, lives),
         *path_findings(paths),
-        *silence_findings(events, options.gaps),
-        *pod_log_findings(events, lives, _ts(window.until) if window else None, options.gaps),
-        *backwards_findings(events, options.gaps),
-        *future_findings(events, collected_at, options.gaps),
-        *ttl_findings(events, window, collected_at, live_events, options.gaps),
+        *digest.silence_findings(),
+        *pod_log_gaps(logged, digest.stream_stats(), lives, until),
+        *digest.backwards_findings(),
+        *future_findings(late, collected_at, options.gaps),
+        *ttl_findings(others, window, collected_at, live_events, options.gaps),
         *metric_gap_findings(metrics),
         *record_findings(manifest, window),
     ]

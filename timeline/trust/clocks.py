@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
+import numpy as np
 import pandas as pd
 
 from incident_timeline.timeline.timefmt import seconds_text, signed
@@ -67,10 +68,31 @@ class Thresholds:
     node_offset: float = NODE_OFFSET_SECONDS
 
 
+@dataclass(frozen=True)
+class StreamClock:
+    """One log stream whose app clock makes a finding: its verdict, its offsets (embedded_time
+    − time, seconds) and its first and last line with an app stamp."""
+
+    stream: str
+    who: str
+    verdict: str
+    size: float
+    offsets: np.ndarray
+    first: pd.Timestamp
+    last: pd.Timestamp
+    head: tuple[pd.Timestamp, str]  # time and source of its first line, in timeline order
+    ref: str
+
+
 def app_clock_findings(events: pd.DataFrame, limits: Thresholds = Thresholds()) -> list[Finding]:
     """Streams whose app clock (embedded_time) disagrees with the runtime clock (time)."""
+    return app_clock_groups(stream_clocks(events, limits))
+
+
+def stream_clocks(events: pd.DataFrame, limits: Thresholds = Thresholds()) -> list[StreamClock]:
+    """The log streams of ``events`` whose app clock is off; each stream must be whole."""
     mask = ((events["kind"] == "log") & events["embedded_time"].notna()).to_numpy(dtype=bool)
-    rows = events.loc[mask, ["time", "embedded_time", "stream", "labels", "ref"]]
+    rows = events.loc[mask, ["time", "embedded_time", "source", "stream", "labels", "ref"]]
     if rows.empty:
         return []
     offset = (rows["embedded_time"] - rows["time"]).dt.total_seconds()
@@ -79,18 +101,56 @@ def app_clock_findings(events: pd.DataFrame, limits: Thresholds = Thresholds()) 
     )
     stats = stats[stats["n"] >= limits.min_clock_lines]
     labels = stream_labels(rows)
-    groups: dict[tuple[str, str, float], list[str]] = {}
+    where = rows.reset_index(drop=True).groupby("stream", sort=True).indices
+    found = []
     for stream, st in stats.iterrows():
         verdict = _classify(float(st["median"]), float(st["p90"] - st["p10"]), limits)
-        if verdict is not None:
-            who = labels.get(str(stream), {}).get("container") or str(stream)
-            groups.setdefault((who, *verdict), []).append(str(stream))
+        if verdict is None:
+            continue
+        at = where[stream]
+        times = rows["time"].iloc[at]
+        found.append(
+            StreamClock(
+                stream=str(stream),
+                who=labels.get(str(stream), {}).get("container") or str(stream),
+                verdict=verdict[0],
+                size=verdict[1],
+                offsets=offset.iloc[at].to_numpy(),
+                first=times.min(),
+                last=times.max(),
+                head=(times.iloc[0], str(rows["source"].iloc[at[0]])),
+                ref=str(rows["ref"].iloc[at[0]]),
+            )
+        )
+    return found
+
+
+def app_clock_groups(clocks: Sequence[StreamClock]) -> list[Finding]:
+    """One finding per container and verdict, over its streams' offsets together."""
+    groups: dict[tuple[str, str, float], list[StreamClock]] = {}
+    for clock in clocks:
+        groups.setdefault((clock.who, clock.verdict, clock.size), []).append(clock)
     findings = []
-    for (who, kind, size), streams in sorted(groups.items()):
-        part = rows.loc[rows["stream"].isin(streams).to_numpy(dtype=bool)]
-        spread = offset.loc[part.index]
-        findings.append(_app_finding(who, kind, size, sorted(streams), part, spread))
+    for (who, kind, size), members in sorted(groups.items()):
+        # The group's first line in timeline order (time, source, stream) gives the evidence.
+        head = min(members, key=lambda c: (*c.head, c.stream))
+        part = _Part(
+            first=min(c.first for c in members),
+            last=max(c.last for c in members),
+            ref=head.ref,
+            offsets=pd.Series(np.concatenate([c.offsets for c in members])),
+        )
+        streams = sorted(c.stream for c in members)
+        findings.append(_app_finding(who, kind, size, streams, part))
     return findings
+
+
+@dataclass(frozen=True)
+class _Part:
+    first: pd.Timestamp
+    last: pd.Timestamp
+    ref: str
+    offsets: pd.Series
 
 
 def _classify(median: float, spread: float, limits: Thresholds) -> tuple[str, float] | None:
@@ -105,16 +165,14 @@ def _classify(median: float, spread: float, limits: Thresholds) -> tuple[str, fl
     return "skew", round(median, 3)
 
 
-def _app_finding(
-    who: str, verdict: str, size: float, streams: list[str], part: pd.DataFrame, offsets: pd.Series
-) -> Finding:
-    first, last = part["time"].min(), part["time"].max()
+def _app_finding(who: str, verdict: str, size: float, streams: list[str], part: _Part) -> Finding:
+    first, last, offsets = part.first, part.last, part.offsets
     median = float(offsets.median())
-    where = f"{len(streams)} stream{'s' if len(streams) > 1 else ''}, {len(part)} lines"
+    where = f"{len(streams)} stream{'s' if len(streams) > 1 else ''}, {len(offsets)} lines"
     labels = {
         "offset_seconds": f"{median:.3f}",
         "streams": str(len(streams)),
-        "lines": str(len(part)),
+        "lines": str(len(offsets)),
         "p10_seconds": f"{offsets.quantile(0.1):.3f}",
         "p90_seconds": f"{offsets.quantile(0.9):.3f}",
         "container": who,
@@ -169,7 +227,7 @@ def _app_finding(
         subject=f"container/{who}",
         summary=summary,
         detail=detail,
-        ref=str(part["ref"].iloc[0]),
+        ref=part.ref,
         labels=labels,
         correction=correction,
     )

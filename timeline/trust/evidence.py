@@ -61,8 +61,13 @@ def stream_labels(events: pd.DataFrame) -> dict[str, dict[str, str]]:
 def log_pods(events: pd.DataFrame) -> dict[str, list[str]]:
     """``ns/pod`` -> its log streams, for log rows whose labels name a pod."""
     logs = events.loc[(events["kind"] == "log").to_numpy(dtype=bool), ["stream", "labels"]]
+    return pods_of(stream_labels(logs))
+
+
+def pods_of(streams: Mapping[str, Mapping[str, str]]) -> dict[str, list[str]]:
+    """``ns/pod`` -> its log streams, from each log stream's labels (`stream_labels`)."""
     pods: dict[str, list[str]] = {}
-    for stream, labels in sorted(stream_labels(logs).items()):
+    for stream, labels in sorted(streams.items()):
         if labels.get("pod"):
             key = f"{labels.get('namespace', '')}/{labels['pod']}"
             pods.setdefault(key, []).append(stream)

@@ -206,6 +206,15 @@ def apply_corrections(
     return validate(out), counts
 
 
+def corrected_counts(events: pd.DataFrame, corrections: Sequence[Correction]) -> dict[str, int]:
+    """The rows of ``events`` each correction shifts, by id, as `apply_corrections` counts
+    them, without shifting: ``events`` needs only time, stream and ref."""
+    counts = {c.id: 0 for c in corrections}
+    for corr in corrections:
+        counts[corr.id] += int(_rows(events, events, corr).sum())
+    return counts
+
+
 def corrections_payload(corrections: Sequence[Correction]) -> dict[str, Any]:
     """The corrections.json document for accepted corrections."""
     return {"version": 1, "corrections": [c.to_dict() for c in corrections]}

@@ -52,7 +52,7 @@ def stream_stats(
     """Per log stream: lines ``n``, ``p90`` interval (s), silence ``threshold`` (s), ``last``
     time and ``last_ref``. Streams with fewer than ``min_lines`` lines have no threshold.
     ``logs`` may give the log rows already sorted by stream and time."""
-    logs = _sorted_logs(events) if logs is None else logs
+    logs = sorted_logs(events) if logs is None else logs
     gaps = logs["time"].groupby(logs["stream"]).diff().dt.total_seconds()
     stats = pd.DataFrame(
         {
@@ -69,10 +69,14 @@ def stream_stats(
 
 def silence_findings(events: pd.DataFrame, limits: GapLimits = GapLimits()) -> list[Finding]:
     """Gaps inside a log stream much longer than its usual interval."""
-    logs = _sorted_logs(events)
+    logs = sorted_logs(events)
     if logs.empty:
         return []
-    stats = stream_stats(events, limits, logs)
+    return stream_silences(logs, stream_stats(events, limits, logs))
+
+
+def stream_silences(logs: pd.DataFrame, stats: pd.DataFrame) -> list[Finding]:
+    """The silences in ``logs`` (as `sorted_logs` gives them) past `stream_stats` thresholds."""
     gap = logs["time"].groupby(logs["stream"]).diff().dt.total_seconds()
     threshold = logs["stream"].map(stats["threshold"]).astype("float64")
     hits = np.flatnonzero((gap > threshold).to_numpy(dtype=bool, na_value=False))
@@ -121,8 +125,19 @@ def pod_log_findings(
     logged = log_pods(events)
     if not logged:
         return []
+    return pod_log_gaps(logged, stream_stats(events, limits), lives, until)
+
+
+def pod_log_gaps(
+    logged: Mapping[str, list[str]],
+    stats: pd.DataFrame,
+    lives: Mapping[str, PodLife],
+    until: pd.Timestamp | None,
+) -> list[Finding]:
+    """`pod_log_findings` from the pods' log streams (`log_pods`) and their `stream_stats`."""
+    if not logged:
+        return []
     workloads = {(k.split("/", 1)[0], workload(k.split("/", 1)[1])) for k in logged}
-    stats = stream_stats(events, limits)
     findings = []
     for key, life in sorted(lives.items()):
         if key in logged:
@@ -336,6 +351,7 @@ def ttl_findings(
     ]
 
 
-def _sorted_logs(events: pd.DataFrame) -> pd.DataFrame:
+def sorted_logs(events: pd.DataFrame) -> pd.DataFrame:
+    """Time, stream and ref of the log rows, by stream, then time (timeline order on ties)."""
     logs = events.loc[(events["kind"] == "log").to_numpy(dtype=bool), ["time", "stream", "ref"]]
     return logs.sort_values(["stream", "time"], kind="stable").reset_index(drop=True)

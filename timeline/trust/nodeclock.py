@@ -334,13 +334,18 @@ def _side(offset: float) -> str:
 
 
 def node_correction(
-    reading: Reading, events: pd.DataFrame, lives: Mapping[str, PodLife]
+    reading: Reading,
+    events: pd.DataFrame,
+    lives: Mapping[str, PodLife],
+    logged: Mapping[str, list[str]] | None = None,
 ) -> tuple[Correction, dict[str, str], str]:
     """The correction that removes ``reading`` from the rows on that node's clock (its pods'
-    logs and its kubelet's events), labels counting them, and a text naming them."""
+    logs and its kubelet's events), labels counting them, and a text naming them.
+    ``logged`` is `log_pods` of the events (read from ``events`` if not given)."""
     node = reading.node
     pods = pods_on(lives, node)
-    streams = [s for pod, ss in log_pods(events).items() if pod in pods for s in ss]
+    by_pod = log_pods(events) if logged is None else logged
+    streams = [s for pod, ss in by_pod.items() if pod in pods for s in ss]
     kubelet = kubelet_refs(events, node)
     shift = -reading.offset
     correction = Correction(
@@ -353,14 +358,14 @@ def node_correction(
         since=None if reading.open_start else reading.start,
         until=None if reading.open_end else reading.end,
     )
-    logged = len({s.rsplit("/", 1)[0] for s in streams})
+    pods_logged = len({s.rsplit("/", 1)[0] for s in streams})
     labels = {
         "streams": str(len(streams)),
         "pods": str(len(pods)),
         "kubelet_events": str(len(kubelet)),
     }
     carried = (
-        f"{len(streams)} log streams of {logged} pods and {len(kubelet)} kubelet events "
+        f"{len(streams)} log streams of {pods_logged} pods and {len(kubelet)} kubelet events "
         f"carry its time (pods: {', '.join(p.split('/', 1)[1] for p in pods) or 'none known'})"
     )
     return correction, labels, carried

@@ -23,7 +23,7 @@ from incident_timeline.timeline.trust.eventclock import (
     describe,
     event_skews,
 )
-from incident_timeline.timeline.trust.evidence import PodLife
+from incident_timeline.timeline.trust.evidence import PodLife, log_pods
 from incident_timeline.timeline.trust.findings import Finding
 from incident_timeline.timeline.trust.nodeclock import (
     NODE_OFFSET_SECONDS,
@@ -45,8 +45,11 @@ def node_clock_findings(
     metrics: Mapping[str, pd.DataFrame],
     lives: Mapping[str, PodLife],
     limit: float = NODE_OFFSET_SECONDS,
+    logged: Mapping[str, list[str]] | None = None,
 ) -> list[Finding]:
-    """Every node clock finding of a bundle (see the module docstring)."""
+    """Every node clock finding of a bundle (see the module docstring); ``logged`` is
+    `log_pods` of the events, given when ``events`` holds no log lines."""
+    logged = log_pods(events) if logged is None else logged
     direct = direct_readings(metrics, limit)
     kernel, timex = timex_readings(metrics, limit)
     skews = event_skews(events)
@@ -62,7 +65,7 @@ def node_clock_findings(
         if not primary and node not in direct and node not in kernel and skew is not None:
             primary = [_event_reading(skew)] if abs(skew.offset) >= STAMP_PRECISION else []
         for index, reading in enumerate(primary):
-            findings.append(_finding(reading, index, timex, skew, events, lives))
+            findings.append(_finding(reading, index, timex, skew, events, lives, logged))
     return findings
 
 
@@ -91,6 +94,7 @@ def _finding(
     skew: EventSkew | None,
     events: pd.DataFrame,
     lives: Mapping[str, PodLife],
+    logged: Mapping[str, list[str]],
 ) -> Finding:
     node, off = reading.node, reading.offset
     support = timex_support(reading, timex)
@@ -98,7 +102,7 @@ def _finding(
     if skew is not None and reading.measure != "kubelet events":
         (agree if abs(skew.offset - off) <= STAMP_PRECISION else disagree).append(describe(skew))
         labels |= {"event_offset_seconds": f"{skew.offset:.1f}", "event_count": str(skew.events)}
-    correction, counts, carried = node_correction(reading, events, lives)
+    correction, counts, carried = node_correction(reading, events, lives, logged)
     if index:
         correction = replace(correction, id=_id(reading, index))
     side = "ahead of" if off > 0 else "behind"
