@@ -144,7 +144,7 @@ def check_digested(
         *node_clock_findings(others, metrics, lives, options.clocks.node_offset, logged),
         *causality_findings(others, lives),
         *path_findings(paths),
-        *digest.silence_findings(),
+        *_overlapping(digest.silence_findings(), window),
         *pod_log_gaps(logged, digest.stream_stats(), lives, until),
         *digest.backwards_findings(),
         *future_findings(late, collected_at, options.gaps),
@@ -175,6 +175,18 @@ def assemble(
     found = findings_frame(integrity.findings, [k for k, n in applied.items() if n])
     events = merge_events([corrected, found])
     return Assembled(events, integrity, applied, tuple(corrections), duplicates)
+
+
+def _overlapping(findings: list[Finding], window: Window | None) -> list[Finding]:
+    """The silences that overlap the window. A log file often runs for days beyond the
+    incident (a day of syslog, rotated app logs): its quiet nights are no evidence missing
+    from the incident, and listing them would bury the silences that are."""
+    if window is None:
+        return findings
+    since, until = pd.Timestamp(window.since), pd.Timestamp(window.until)
+    return [
+        f for f in findings if f.time < until and (f.end if f.end is not None else f.time) > since
+    ]
 
 
 def select_corrections(integrity: Integrity, wanted: Sequence[str]) -> list[Correction]:

@@ -1,7 +1,8 @@
 """Gap checks on events: silent streams, lost logs, time running backwards or ahead, event TTL.
 
 - **Silence**: a log stream quiet for longer than ``silence_factor`` times its usual interval
-  (the 90th percentile of its gaps) and at least ``silence_floor``.
+  (the 90th percentile of its gaps) and at least ``silence_floor``; `checks` keeps the silences
+  that overlap the incident window.
 - **Lost logs**: a pod seen in Kubernetes events, of a workload whose logs were collected, with
   no log lines at all (deleted before anyone saved them); or whose logs end well before the pod
   stopped (or before the window ends, for a pod never seen stopped).
