@@ -27,9 +27,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -45,6 +44,9 @@ from incident_timeline.collector.secrets import Masker
 from incident_timeline.timeline import schema
 from incident_timeline.timeline.timefmt import iso_z
 from incident_timeline.timeline.window import Window
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MANIFEST = "manifest.json"
 TOOL = "incident-timeline"

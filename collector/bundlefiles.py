@@ -118,7 +118,7 @@ class EventsWriter:
             self._pending, self._pending_rows = [], 0
             self._writer.write_table(table, row_group_size=self.rows)
         elif final and self.count == 0:
-            self._writer.write_table(schema.SCHEMA.empty_table())
+            self._writer.write_table(schema.empty_table())
 
     def close(self) -> None:
         """Write what is left and move the file into place."""

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from incident_timeline.collector import registry
 from incident_timeline.collector.errors import ConfigError
 from incident_timeline.collector.secrets import is_secret_key
-from incident_timeline.timeline.timestamps.engine import check_zone
-from incident_timeline.timeline.window import parse_duration
+from incident_timeline.timeline.window import check_zone, parse_duration
 
 if TYPE_CHECKING:
     from incident_timeline.collector.protocol import Collector

@@ -23,34 +23,12 @@ from incident_timeline.collector.errors import BundleError
 from incident_timeline.collector.kubernetes.settings import with_overrides
 from incident_timeline.collector.runner import Interrupted, SourceOutcome, collect
 from incident_timeline.report import cli_curation as curation_commands
-from incident_timeline.report.chunks import write_chunks
 from incident_timeline.report.cliutil import bundle_argument, user_errors
-from incident_timeline.report.curation import (
-    curate_key,
-    read_curation,
-    with_notes,
-)
-from incident_timeline.report.redact import for_bundle
-from incident_timeline.report.render import (
-    CHUNKED,
-    FORMATS,
-    render,
-    render_chunks,
-    write_parquet,
-)
-from incident_timeline.report.story import manifest_window
-from incident_timeline.report.trust import (
-    CORRECTIONS,
-    clocks_json,
-    clocks_text,
-    load,
-    load_integrity,
-    write_corrections,
-)
-from incident_timeline.timeline.keyevents import key_events
-from incident_timeline.timeline.merge import filter_events
-from incident_timeline.timeline.trust.checks import select_corrections
+from incident_timeline.report.outputs import CHUNKED, FORMATS
 from incident_timeline.timeline.window import Window, resolve_window
+
+# The commands that read a bundle import what they use (pandas and the report modules) in
+# their bodies: ``collect`` starts without them.
 
 EXIT_PARTIAL = 3
 # From a wheel the example incident is package data (incident_timeline/demo/, see setup.py);
@@ -277,6 +255,8 @@ def timeline_cmd(
         fmt = output_format(fmt, output)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    from incident_timeline.report.render import render, render_chunks, write_parquet
+
     with user_errors():
         frame = _timeline(bundle, key_only, sources, grep, redact=redact)
         title = read_manifest(bundle).get("title") or "Incident timeline"
@@ -336,6 +316,15 @@ def clocks_cmd(bundle: Path, fmt: str, correct: tuple[str, ...]) -> None:
       incident clocks bundle/ --correct                  # accept every suggested correction
       incident clocks bundle/ --correct node_clock:node-b --correct app_clock:pgbouncer
     """
+    from incident_timeline.report.trust import (
+        CORRECTIONS,
+        clocks_json,
+        clocks_text,
+        load_integrity,
+        write_corrections,
+    )
+    from incident_timeline.timeline.trust.checks import select_corrections
+
     _warn_incomplete(bundle)
     with user_errors():
         manifest, integrity, applied = load_integrity(bundle)
@@ -436,6 +425,8 @@ def demo_cmd(output: Path) -> None:
         raise click.ClickException(
             f"the example incident is missing ({EXAMPLE_CONFIG}); reinstall incident-timeline"
         )
+    from incident_timeline.report.render import render
+
     with user_errors():
         _clear_old_bundle(output)
         config = load_config(EXAMPLE_CONFIG)
@@ -508,6 +499,13 @@ def _collect(
 def _timeline(  # type: ignore[no-untyped-def]
     bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None, redact: bool = True
 ):
+    from incident_timeline.report.curation import curate_key, read_curation, with_notes
+    from incident_timeline.report.redact import for_bundle
+    from incident_timeline.report.story import manifest_window
+    from incident_timeline.report.trust import load
+    from incident_timeline.timeline.keyevents import key_events
+    from incident_timeline.timeline.merge import filter_events
+
     manifest, assembled = load(bundle)
     curation = read_curation(bundle)
     frame = with_notes(assembled.events, curation)
@@ -543,6 +541,8 @@ def _exit_if_incomplete(bundle: Path) -> None:
 
 
 def _emit(text: str | bytes | Iterator[bytes], output: Path | None) -> None:
+    from incident_timeline.report.chunks import write_chunks  # numpy and pandas: not for collect
+
     if output is None:
         if isinstance(text, str):
             click.echo(text, nl=not text.endswith("\n"))

@@ -9,17 +9,9 @@ import click
 
 from incident_timeline.collector.bundle import read_manifest
 from incident_timeline.report.cliutil import bundle_argument, user_errors
-from incident_timeline.report.curation import (
-    add_note,
-    check_ref,
-    hide,
-    pin,
-    read_curation,
-    with_notes,
-)
-from incident_timeline.report.scrub import scrub_bundle
-from incident_timeline.report.story import manifest_window
-from incident_timeline.report.trust import load
+
+# Each command imports the report modules it uses (pandas with them) in its body: the root
+# group registers these commands, and ``incident collect`` should not pay for them.
 
 
 @click.group("bundle")
@@ -53,6 +45,8 @@ def scrub_cmd(bundle: Path, output: Path, patterns: tuple[str, ...]) -> None:
     Example:
       incident bundle scrub bundle/ -o shareable/
     """
+    from incident_timeline.report.scrub import scrub_bundle
+
     with user_errors():
         try:
             manifest = scrub_bundle(bundle, output, patterns=patterns)
@@ -77,6 +71,9 @@ def note_cmd(bundle: Path, text: str, at: str, actor: str | None, tz: str) -> No
     Example:
       incident note bundle/ --at 14:40 --actor alice "Decided to roll back"
     """
+    from incident_timeline.report.curation import add_note
+    from incident_timeline.report.story import manifest_window
+
     with user_errors():
         note = add_note(
             bundle, at, text, window=manifest_window(read_manifest(bundle)), actor=actor, tz=tz
@@ -94,6 +91,9 @@ def pin_cmd(bundle: Path, ref: str) -> None:
     Example:
       incident pin bundle/ 'raw/file/exports/app.log#L812'
     """
+    from incident_timeline.report.curation import check_ref, pin
+    from incident_timeline.report.trust import load
+
     with user_errors():
         check_ref(load(bundle)[1].events, ref)
         pin(bundle, ref)
@@ -110,6 +110,9 @@ def hide_cmd(bundle: Path, ref: str) -> None:
     Example:
       incident hide bundle/ 'raw/file/exports/events.json#/items/12'
     """
+    from incident_timeline.report.curation import check_ref, hide, read_curation, with_notes
+    from incident_timeline.report.trust import load
+
     with user_errors():
         events = with_notes(load(bundle)[1].events, read_curation(bundle))
         check_ref(events, ref)

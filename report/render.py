@@ -18,13 +18,12 @@ import pyarrow.parquet as pq
 
 from incident_timeline.report.chunks import csv_chunks, text_chunks
 from incident_timeline.report.markdown import md_cell, md_row
+from incident_timeline.report.outputs import CHUNKED, FORMATS
 from incident_timeline.timeline.schema import COLUMNS, TIME_COLUMNS, to_table
 from incident_timeline.timeline.timefmt import iso_ns_column
 
 # md_cell/md_row: the one escape, in markdown.py
-__all__ = ["md_cell", "md_row", "render", "render_chunks"]
-FORMATS: tuple[str, ...] = ("table", "md", "csv", "jsonl", "parquet", "html", "timesketch")
-CHUNKED: tuple[str, ...] = ("table", "md", "csv", "jsonl")  # see render_chunks
+__all__ = ["CHUNKED", "FORMATS", "md_cell", "md_row", "render", "render_chunks"]
 TABLE_HEADERS: tuple[str, ...] = ("TIME (UTC)", "SOURCE", "KIND", "ACTOR", "SUMMARY")
 MD_HEADERS: tuple[str, ...] = ("Time (UTC)", "Source", "Kind", "Actor", "Summary")
 MIN_WIDTH = 80

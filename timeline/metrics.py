@@ -9,12 +9,14 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from incident_timeline.timeline.errors import ThresholdError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _OPS: dict[str, Callable[[Any, Any], Any]] = {
     ">": operator.gt,
@@ -49,6 +51,8 @@ def threshold_crossings(samples: pd.DataFrame, op: str, threshold: float) -> pd.
     including at a series' first sample) or ``below`` (it stops holding). NaN samples are
     ignored. Sorted by time, then series.
     """
+    import pandas as pd
+
     data = samples.dropna(subset=["value"]).sort_values(["series", "time"], kind="stable")
     holds = pd.Series(_OPS[op](data["value"], threshold), index=data.index).astype(bool)
     before = holds.groupby(data["series"]).shift(1)
@@ -94,6 +98,8 @@ def alert_transitions(samples: pd.DataFrame, horizon: pd.Timestamp | None = None
     ends in ``resolved`` one step after its last sample.
     Runs break at gaps longer than 1.5 steps. Returns ``time, series, state`` sorted by time.
     """
+    import pandas as pd
+
     if samples.empty:
         return pd.DataFrame(
             {
@@ -120,6 +126,8 @@ def alert_transitions(samples: pd.DataFrame, horizon: pd.Timestamp | None = None
 
 
 def _step(data: pd.DataFrame) -> pd.Timedelta:
+    import pandas as pd
+
     diffs = data["time"].groupby([data["series"], data["alertstate"]]).diff().dropna()
     diffs = diffs[diffs > pd.Timedelta(0)]
     return diffs.min() if len(diffs) else pd.Timedelta(seconds=DEFAULT_STEP_SECONDS)

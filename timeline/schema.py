@@ -21,15 +21,18 @@ Column names are a public interface (exports, notebooks), so they are defined on
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypedDict, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, get_args
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA = pa.schema(
     [
@@ -92,7 +95,7 @@ DEFAULTS: dict[str, Any] = {
     "labels": "{}",
     "time_raw": "",
     "time_quality": "exact",
-    "embedded_time": pd.NaT,
+    "embedded_time": None,  # missing (NaT): see _column
     "message": "",
 }
 
@@ -114,6 +117,7 @@ def make_events(**columns: Any) -> pd.DataFrame:
         make_events(time=[ts], source="file", stream="app.log", kind="log",
                     summary=["boom"], ref=["raw/file/app.log#L1"])
     """
+
     unknown = set(columns) - set(COLUMNS)
     if unknown:
         raise ValueError(f"unknown event columns: {sorted(unknown)}")
@@ -136,6 +140,8 @@ def make_events(**columns: Any) -> pd.DataFrame:
 def _column(name: str, value: Any, n: int) -> pd.Series:
     """One column as a Series of length ``n``; Series and arrays are used as they are (only
     their index is dropped), so big collectors pay no per-row Python cost here."""
+    import pandas as pd
+
     if name == "labels":
         if not _is_column(value):
             value = labels_json(value) if not isinstance(value, str) else value
@@ -159,13 +165,24 @@ def _column(name: str, value: Any, n: int) -> pd.Series:
     return pd.Series([value] * n, dtype="object")
 
 
+def empty_table(schema: pa.Schema = SCHEMA) -> pa.Table:
+    """A table of ``schema`` (the record's by default) with no rows, as ``schema.empty_table()``
+    gives it, without the pandas import that pyarrow does there."""
+    return pa.Table.from_batches([], schema=schema)
+
+
 def empty_events() -> pd.DataFrame:
     """An event frame with no rows and the right dtypes."""
+
     return validate(SCHEMA.empty_table().to_pandas())
 
 
-_UTC = pd.DatetimeTZDtype("ns", "UTC")
-_STRING = pd.StringDtype()
+@functools.cache
+def _dtypes() -> tuple[Any, Any]:
+    """The record's pandas dtypes of times and strings (built once, when a frame is)."""
+    import pandas as pd
+
+    return pd.DatetimeTZDtype("ns", "UTC"), pd.StringDtype()
 
 
 def validate(frame: pd.DataFrame) -> pd.DataFrame:
@@ -178,6 +195,8 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _validated(series: dict[str, pd.Series], n: int) -> pd.DataFrame:
     """The event frame of one Series per column (each of length ``n``), validated."""
+    import pandas as pd
+
     columns = _columns(series, COLUMNS)
     out = pd.DataFrame(columns, index=pd.RangeIndex(n), copy=False)  # one constructor call
     _check_values(columns, "severity", SEVERITIES)
@@ -188,6 +207,8 @@ def _validated(series: dict[str, pd.Series], n: int) -> pd.DataFrame:
 def validate_columns(frame: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
     """``frame``'s columns ``names`` (some of the record's) in the record's dtypes, as
     `validate` gives them: for readers that need only a few columns of many rows."""
+    import pandas as pd
+
     columns = _columns({name: frame[name] for name in names}, names)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)), copy=False)
 
@@ -201,7 +222,7 @@ def _columns(series: Mapping[str, pd.Series], names: Sequence[str]) -> dict[str,
         # built from the arrays themselves (no index to align): a collector that reads many
         # small files pays pandas' per-call cost here for every one of them. A copy, as the
         # result must not share a writable array with the caller's frame.
-        if col.dtype == (_UTC if name in TIME_COLUMNS else _STRING):
+        if col.dtype == _dtypes()[0 if name in TIME_COLUMNS else 1]:
             values = col.array.copy()
         elif name in TIME_COLUMNS:
             values = _utc_column(col, name).array.copy()
@@ -222,11 +243,13 @@ def to_table(frame: pd.DataFrame) -> pa.Table:
 
 
 def _validated_dtypes(frame: pd.DataFrame) -> bool:
+    import pandas as pd
+
     if any(c not in frame.columns for c in COLUMNS):
         return False
     dtypes = frame.dtypes  # one call, not a column lookup per name
     return all(
-        dtypes[c] == _UTC if c in TIME_COLUMNS else isinstance(dtypes[c], pd.StringDtype)
+        dtypes[c] == _dtypes()[0] if c in TIME_COLUMNS else isinstance(dtypes[c], pd.StringDtype)
         for c in COLUMNS
     )
 
@@ -262,12 +285,16 @@ def read_parquet(path: Path) -> pd.DataFrame:
 
 
 def _is_column(value: Any) -> bool:
+    import pandas as pd
+
     return isinstance(value, (list, tuple, pd.Series, pd.Index)) or (
         hasattr(value, "__len__") and hasattr(value, "dtype")
     )
 
 
 def _utc_column(col: pd.Series, name: str) -> pd.Series:
+    import pandas as pd
+
     if isinstance(col.dtype, pd.DatetimeTZDtype):
         series = col
     else:

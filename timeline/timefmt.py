@@ -13,8 +13,10 @@ signed(s)            +2.400 s, −0.512 s
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads only where a frame is used: not on the collect path
+    import pandas as pd
 
 
 def iso_z(value: datetime) -> str:
@@ -51,7 +53,12 @@ def hms(stamp: pd.Timestamp) -> str:
 
 def human_duration(delta: timedelta | pd.Timedelta) -> str:
     """A duration to the second for people: ``1 h 30 min``, ``3 min 14 s``, ``0 s``."""
-    seconds = pd.Timedelta(delta).total_seconds()
+    if isinstance(delta, timedelta):  # a pd.Timedelta is one too
+        seconds = delta.total_seconds()
+    else:
+        import pandas as pd  # numpy's timedelta64 and the like
+
+        seconds = pd.Timedelta(delta).total_seconds()
     total = int(abs(seconds) + 0.5)  # half up, not banker's rounding
     rest = total
     parts = []

@@ -16,12 +16,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from incident_timeline.timeline.clock import Clock, utc_now
 from incident_timeline.timeline.errors import DurationError, WindowError, ZoneError
 from incident_timeline.timeline.timefmt import human_duration, iso_z
-from incident_timeline.timeline.timestamps.engine import check_zone
 
 _PART = r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w|y)"
 _DURATION = re.compile(rf"^\s*(?:{_PART}\s*)+$")
@@ -157,6 +156,16 @@ def resolve_window(
             f"{human_duration(max_window)}; narrow it or raise incident.max_window"
         )
     return window
+
+
+def check_zone(name: str) -> ZoneInfo:
+    """Return the IANA zone ``name`` or raise ZoneError (a ValueError) naming it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        raise ZoneError(
+            f"unknown time zone {name!r}; use an IANA name such as 'UTC' or 'America/New_York'"
+        ) from exc
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -20,13 +20,14 @@ from __future__ import annotations
 import itertools
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from incident_timeline.collector.prometheus.queryrange import fingerprint, parse_query_range
 from incident_timeline.timeline.metrics import DEFAULT_STEP_SECONDS
 from incident_timeline.timeline.timefmt import iso_z
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def evaluation_step(document: dict[str, Any]) -> float:
@@ -50,6 +51,8 @@ def alert_rows(
     ``end`` is where the data ends: a firing alert whose samples stop more than 1.5
     evaluation steps before ``end`` is ``resolved`` one step after its last sample.
     """
+    import pandas as pd
+
     if not alerts_doc["data"]["result"]:
         return []
     step = evaluation_step(alerts_doc)
@@ -140,6 +143,8 @@ def _nearest(samples: list[tuple[float, float]], when: float) -> float | None:
 def _active_from_api(
     active: list[dict[str, Any]], labels: dict[str, str], when: pd.Timestamp
 ) -> str | None:
+    import pandas as pd
+
     for alert in active:
         if alert.get("labels") == labels and alert.get("activeAt"):
             text = str(alert["activeAt"])

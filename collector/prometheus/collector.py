@@ -20,9 +20,7 @@ import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.config import build
@@ -31,15 +29,6 @@ from incident_timeline.collector.http import Endpoint, HttpCollector, make_clien
 from incident_timeline.collector.prometheus.alerts import alert_rows, alerting_rules, rule_problems
 from incident_timeline.collector.prometheus.api import PromAPIError, PrometheusAPI
 from incident_timeline.collector.prometheus.chunks import choose_step
-from incident_timeline.collector.prometheus.evidence import (
-    BUILTIN_NAMES,
-    BUILTINS,
-    NODE_TIME,
-    SCRAPE_DURATION,
-    Evidence,
-    clock_direct,
-    gaps,
-)
 from incident_timeline.collector.prometheus.fetch import (
     Fetched,
     fetch_raw,
@@ -54,6 +43,11 @@ from incident_timeline.collector.secrets import is_secret_header
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import DEFAULT_STEP_SECONDS, parse_threshold
 from incident_timeline.timeline.window import Window, parse_duration
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from incident_timeline.collector.prometheus.evidence import Evidence
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 RAW_SCRAPE_GUESS = DEFAULT_STEP_SECONDS  # raw requests span max_points_per_request scrapes
@@ -148,6 +142,11 @@ def _queries(table: Any, path: Path, builtins: bool) -> tuple[Query, ...]:
         )
     queries = tuple(build(Query, t, f"prometheus.queries[{i}]", path) for i, t in enumerate(table))
     seen: set[str] = set()
+    reserved: frozenset[str] = frozenset()
+    if builtins:  # the built-ins' module brings pandas and the trust checks: only for them
+        from incident_timeline.collector.prometheus.evidence import BUILTIN_NAMES
+
+        reserved = BUILTIN_NAMES
     for i, q in enumerate(queries):
         where = f"prometheus.queries[{i}]"
         if not _NAME.match(q.name) or q.name in seen:
@@ -155,7 +154,7 @@ def _queries(table: Any, path: Path, builtins: bool) -> tuple[Query, ...]:
                 f"{path}: {where}.name {q.name!r} must be unique and use only "
                 "letters, digits, _ . - (it names files in the bundle)"
             )
-        if builtins and q.name in BUILTIN_NAMES:
+        if q.name in reserved:
             raise ConfigError(
                 f"{path}: {where}.name {q.name!r} is a built-in query's name; "
                 "choose another or set prometheus.builtin_queries = false"
@@ -247,6 +246,8 @@ class _Run:
             )
         if not self.settings.builtin_queries:
             return
+        from incident_timeline.collector.prometheus.evidence import BUILTINS, NODE_TIME
+
         for evidence in BUILTINS:
             if names is None or evidence.name in names:
                 self.builtin(evidence)
@@ -387,6 +388,14 @@ class _Run:
     def node_clocks(self) -> None:
         """Raw ``node_time_seconds`` and the same targets' ``scrape_duration_seconds``: the
         direct measure of each node's clock against Prometheus' (timeline.trust.nodeclock)."""
+        import pandas as pd
+
+        from incident_timeline.collector.prometheus.evidence import (
+            NODE_TIME,
+            SCRAPE_DURATION,
+            clock_direct,
+        )
+
         fetched = self.raw(NODE_TIME, f"samples/{NODE_TIME}")
         if fetched.empty:
             return
@@ -407,6 +416,8 @@ class _Run:
 
     def gap_scan(self, selector: str) -> None:
         """Holes in the raw samples of ``selector`` (``up`` by default), exact bounds."""
+        from incident_timeline.collector.prometheus.evidence import gaps
+
         folder = "samples/" + re.sub(r"[^A-Za-z0-9_.-]+", "_", selector).strip("_")
         fetched = self.raw(selector, folder)
         if fetched.empty:

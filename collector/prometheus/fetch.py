@@ -19,13 +19,10 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.errors import TooLargeError
-from incident_timeline.collector.formats import Context, row, rows_to_events
 from incident_timeline.collector.prometheus.api import PromAPIError, PrometheusAPI, Reply
 from incident_timeline.collector.prometheus.chunks import (
     Chunk,
@@ -38,6 +35,10 @@ from incident_timeline.collector.prometheus.chunks import (
 from incident_timeline.collector.prometheus.matrix import series_of
 from incident_timeline.collector.prometheus.queryrange import matrix_problem, tidy_samples
 from incident_timeline.timeline import schema
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 SOURCE = "prometheus"
 Call = Callable[[], Reply]
@@ -167,12 +168,15 @@ def samples_of(
 
 def to_events(
     rows: Sequence[Mapping[str, Any]], stitched: Stitched | None, stream: str
-) -> pd.DataFrame:
+) -> pd.DataFrame | pa.Table:
     """Event rows (``time_raw``, ``kind``, ``summary``, ``pointer``, ``labels``, ...) of one
     result as validated events of source ``prometheus``. ``pointer`` is into the stitched
     document, or (``stitched`` None) already the raw ref."""
-    if not rows:
-        return schema.empty_events()
+    if not rows:  # an Arrow table, which the writer takes as it is: no pandas for nothing
+        return schema.empty_table()
+    # formats brings pandas and the timestamp engine: only for a result with events
+    from incident_timeline.collector.formats import Context, row, rows_to_events
+
     ctx = Context(ref="", stream=stream)
     full = [row(ctx, **{"source": SOURCE, **r}) for r in rows]
     events = rows_to_events(full, ctx)

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _KEY = b'"values":['
 _NUMBER = b"0123456789.+-eEINanf"  # what a time or a value may hold: 1.5, -2e-05, NaN, +Inf
@@ -77,6 +79,8 @@ def parse_body(body: bytes) -> tuple[Any, list[Series] | None]:
 def series_of(envelope: dict[str, Any], *, lenient: bool = False) -> list[Series]:
     """Columns of a decoded matrix whose shape `queryrange.matrix_problem` accepted
     (``lenient``: of any matrix, a value that is not a number becoming NaN)."""
+    import pandas as pd
+
     found = []
     for series in envelope["data"]["result"]:
         values = series["values"]
@@ -111,19 +115,53 @@ def numbered(prefix: str, first: int, count: int) -> pa.Array:
     return pc.binary_replace_slice(digits, start=0, stop=0, replacement=prefix)
 
 
-_DIGITS: list[pa.Array] = [pa.array([], pa.large_string())]
+def arrow(values: np.ndarray, kind: pa.DataType) -> pa.Array:
+    """A numpy array of fixed-width values as an Arrow array of ``kind`` with no nulls, as
+    ``pa.array`` makes it, but built from its buffer: ``pa.array`` and ``to_numpy`` import
+    pandas (to ask whether the object is a pandas one), half a second of every collect."""
+    values = np.ascontiguousarray(values)
+    return pa.Array.from_buffers(kind, len(values), [None, pa.py_buffer(values)])
+
+
+def strings(texts: list[str]) -> pa.Array:
+    """``texts`` as an Arrow ``large_string`` array, built from its buffers (see `arrow`)."""
+    data = [text.encode("utf-8") for text in texts]
+    offsets = np.zeros(len(data) + 1, np.int64)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))]
+    return pa.Array.from_buffers(pa.large_string(), len(data), buffers)
+
+
+def numbers(column: pa.ChunkedArray, dtype: type[np.generic]) -> np.ndarray:
+    """A fixed-width column without nulls as numpy, as ``to_numpy`` gives it (a read-only
+    view of one chunk, a copy of several), read from its buffers (see `arrow`)."""
+    if any(c.null_count for c in column.chunks):
+        raise ValueError("a column with nulls")  # the CSV read allows none
+    parts = [
+        np.frombuffer(c.buffers()[1], dtype, len(c), c.offset * np.dtype(dtype).itemsize)
+        for c in column.chunks
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0, dtype)
+
+
+_DIGITS: list[pa.Array] = [strings([])]
 
 
 def _digits(upto: int) -> pa.Array:
     """ "0", "1", ... up to at least ``upto`` (cached: chunks repeat the same offsets)."""
     if len(_DIGITS[0]) < upto:
-        _DIGITS[0] = pc.cast(pa.array(np.arange(max(upto, 16_384))), pa.large_string())
+        count = np.arange(max(upto, 16_384), dtype=np.int64)
+        _DIGITS[0] = pc.cast(arrow(count, pa.int64()), pa.large_string())
     return _DIGITS[0]
 
 
 def string_series(arrays: list[pa.Array]) -> pd.Series:
     """Arrow string arrays joined as one pandas ``string`` column (Arrow-backed: no Python
     object per row)."""
+    import pandas as pd
+
     joined = pa.chunked_array(arrays, pa.large_string()).combine_chunks()
     return pd.Series(pd.arrays.ArrowStringArray(joined), dtype="string")
 
@@ -172,10 +210,10 @@ def _fast(envelope: Any, body: bytes, spans: list[tuple[int, int]]) -> list[Seri
     table = _read(text) if text is not None else None
     if counts is None or table is None or len(table) != sum(counts):
         return None
-    seconds = table.column("t").to_numpy()
+    seconds = numbers(table.column("t"), np.float64)
     if not np.isfinite(seconds).all():
         return None
-    times, values = _millis(seconds), table.column("v").to_numpy()
+    times, values = _millis(seconds), numbers(table.column("v"), np.float64)
     found, at = [], 0
     for series, size in zip(result, counts, strict=True):
         metric = dict(series.get("metric") or {})
@@ -212,7 +250,8 @@ def _read(text: bytes) -> pa.Table | None:
     """``,t,v`` lines read by Arrow's CSV parser; None if a line has not three fields, the
     last two numbers."""
     if not text:
-        return pa.table({"t": pa.array([], pa.float64()), "v": pa.array([], pa.float64())})
+        empty = arrow(np.empty(0, np.float64), pa.float64())
+        return pa.table({"t": empty, "v": empty})
     try:
         return pacsv.read_csv(
             pa.py_buffer(text), read_options=_READ, parse_options=_PARSE, convert_options=_CONVERT

@@ -9,10 +9,9 @@ import dataclasses
 import json
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from incident_timeline.collector.errors import ExportFormatError
@@ -28,6 +27,9 @@ from incident_timeline.timeline.metrics import (
     threshold_crossings,
 )
 from incident_timeline.timeline.timefmt import iso_z
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _FNV_OFFSET = 14695981039346656037
 _FNV_PRIME = 1099511628211
@@ -155,6 +157,8 @@ def tidy_samples(
 ) -> pd.DataFrame:
     """Tidy samples (``time, series, labels, value, pointer``) from ``(metric, times in ms,
     values, pointers)`` parts, built from columns with no Python object per sample."""
+    import pandas as pd
+
     keys, texts, pointers = [], [], []
     times, values = [np.empty(0, np.int64)], [np.empty(0, np.float64)]
     for metric, millis, numbers, where in parts:
@@ -243,6 +247,8 @@ def alert_event_rows(
 
 def _alert_rows(alerts: pd.DataFrame, horizon: pd.Timestamp | None) -> list[dict[str, Any]]:
     # not .map(json.loads): on a string column pandas aligns the dicts' keys, adding None labels
+    import pandas as pd
+
     metric = pd.Series(
         [json.loads(text) for text in alerts["labels"]], index=alerts.index, dtype=object
     )

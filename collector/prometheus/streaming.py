@@ -12,16 +12,17 @@ import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.prometheus.api import PromAPIError
 from incident_timeline.collector.prometheus.chunks import Piece, Stitcher
 from incident_timeline.collector.prometheus.fetch import Call, receive, samples_of
+from incident_timeline.collector.prometheus.matrix import arrow, strings
 from incident_timeline.collector.prometheus.queryrange import (
     crossing_labels,
     crossing_summary,
@@ -31,17 +32,45 @@ from incident_timeline.collector.prometheus.queryrange import (
 from incident_timeline.timeline import schema
 from incident_timeline.timeline.metrics import crossing_positions, parse_threshold
 
-METRICS_SCHEMA = pa.Schema.from_pandas(
-    pd.DataFrame(
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The metrics Parquet's schema as pandas reads it back (times in UTC, strings as its
+# ``string`` dtype), with the metadata ``pa.Schema.from_pandas`` gives an empty frame of those
+# dtypes, written out here so collecting needs no pandas (tests/collector check it is equal).
+_FIELDS = (
+    ("time", pa.timestamp("ns", tz="UTC"), "datetimetz", "datetime64[ns]"),
+    ("series", pa.large_string(), "object", "string"),
+    ("labels", pa.large_string(), "object", "string"),
+    ("value", pa.float64(), "float64", "float64"),
+    ("ref", pa.large_string(), "object", "string"),
+)
+
+
+def _pandas_metadata() -> bytes:
+    columns = [
         {
-            "time": pd.Series(dtype="datetime64[ns, UTC]"),
-            "series": pd.Series(dtype="string"),
-            "labels": pd.Series(dtype="string"),
-            "value": pd.Series(dtype="float64"),
-            "ref": pd.Series(dtype="string"),
+            "name": name,
+            "field_name": name,
+            "pandas_type": kind,
+            "numpy_type": numpy,
+            "metadata": {"timezone": "UTC"} if kind == "datetimetz" else None,
         }
-    ),
-    preserve_index=False,
+        for name, _, kind, numpy in _FIELDS
+    ]
+    meta = {
+        "index_columns": [],
+        "column_indexes": [],
+        "columns": columns,
+        "attributes": {},
+        "creator": {"library": "pyarrow", "version": pa.__version__},
+        "pandas_version": version("pandas"),
+    }
+    return json.dumps(meta).encode()
+
+
+METRICS_SCHEMA = pa.schema(
+    [pa.field(name, kind) for name, kind, _, _ in _FIELDS], metadata={"pandas": _pandas_metadata()}
 )
 # Written with the label columns as dictionaries (a series' labels once per row group, not
 # once per sample) and read back as METRICS_SCHEMA's strings. The refs (one per sample, all
@@ -86,6 +115,8 @@ class Crossings:
 
     def events(self, pieces: Sequence[Piece]) -> pd.DataFrame:
         """Events for the crossings in ``pieces`` (one chunk's, in any series order)."""
+        import pandas as pd
+
         found = []
         for number, piece in enumerate(pieces):
             positions, above, after = crossing_positions(
@@ -183,19 +214,19 @@ def stream_range(
 def metrics_table(pieces: Sequence[Piece]) -> pa.Table:
     """One chunk's new samples as rows of ``metrics/<name>.parquet`` (`WRITE_SCHEMA`)."""
     if not pieces:
-        return WRITE_SCHEMA.empty_table()
+        return schema.empty_table(WRITE_SCHEMA)
     times = np.concatenate([p.times for p in pieces]) * 1_000_000
-    which = pa.array(
-        np.repeat(np.arange(len(pieces), dtype=np.int32), [len(p.times) for p in pieces])
-    )
-    keys = [series_key(p.metric) for p in pieces]
-    texts = [json.dumps(p.metric, sort_keys=True) for p in pieces]
+    which = np.repeat(np.arange(len(pieces), dtype=np.int32), [len(p.times) for p in pieces])
+    # built from buffers (matrix.arrow): pa.array would import pandas
+    index = arrow(which, pa.int32())
+    keys = strings([series_key(p.metric) for p in pieces])
+    texts = strings([json.dumps(p.metric, sort_keys=True) for p in pieces])
     return pa.table(
         {
-            "time": pa.array(times, pa.timestamp("ns", tz="UTC")),
-            "series": pa.DictionaryArray.from_arrays(which, pa.array(keys, pa.large_string())),
-            "labels": pa.DictionaryArray.from_arrays(which, pa.array(texts, pa.large_string())),
-            "value": np.concatenate([p.values for p in pieces]),
+            "time": arrow(times, pa.timestamp("ns", tz="UTC")),
+            "series": pa.DictionaryArray.from_arrays(index, keys),
+            "labels": pa.DictionaryArray.from_arrays(index, texts),
+            "value": arrow(np.concatenate([p.values for p in pieces]), pa.float64()),
             "ref": pa.chunked_array([p.refs() for p in pieces], pa.large_string()),
         },
         schema=WRITE_SCHEMA,

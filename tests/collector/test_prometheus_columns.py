@@ -7,17 +7,21 @@ from __future__ import annotations
 import json
 import math
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from incident_timeline.collector.prometheus.chunks import Chunk, Stitcher, format_value, stitch
 from incident_timeline.collector.prometheus.matrix import parse_body, series_of
 from incident_timeline.collector.prometheus.queryrange import matrix_problem
+from incident_timeline.collector.prometheus.streaming import METRICS_SCHEMA
 from incident_timeline.timeline.metrics import crossing_positions, threshold_crossings
 from incident_timeline.timeline.window import Window
 from tests.collector.test_prometheus import (
@@ -207,3 +211,77 @@ def test_thirty_days_arrive_complete_with_exact_values_and_refs(tmp_path: Path) 
         [int(datetime(2026, 2, 17, 14, 10, tzinfo=UTC).timestamp()), "0.073"],
         [int(datetime(2026, 2, 17, 14, 20, tzinfo=UTC).timestamp()), "0.01"],
     ]
+
+
+def test_the_metrics_schema_is_the_one_pandas_gives() -> None:
+    # streaming.METRICS_SCHEMA writes pandas' metadata out by hand (collecting needs no pandas)
+    frame = pd.DataFrame(
+        {
+            "time": pd.Series(dtype="datetime64[ns, UTC]"),
+            "series": pd.Series(dtype="string"),
+            "labels": pd.Series(dtype="string"),
+            "value": pd.Series(dtype="float64"),
+            "ref": pd.Series(dtype="string"),
+        }
+    )
+    expected = pa.Schema.from_pandas(frame, preserve_index=False)
+    assert METRICS_SCHEMA.equals(expected, check_metadata=True)
+
+
+_NO_PANDAS = r"""
+import http.server, json, sys, threading
+from urllib.parse import parse_qs, urlparse
+
+class Answers(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        url = urlparse(self.path)
+        start = int(float(parse_qs(url.query).get("start", ["0"])[0]))
+        data = {
+            "/api/v1/label/__name__/values": ["m"],
+            "/api/v1/rules": {"groups": []},
+            "/api/v1/alerts": {"alerts": []},
+        }.get(url.path)
+        if data is None:
+            values = [[start + 15 * i, str(i / 10)] for i in range(3)]
+            data = {"resultType": "matrix", "result": [{"metric": {"job": "a"}, "values": values}]}
+        body = json.dumps({"status": "success", "data": data}, separators=(",", ":")).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+config, out = sys.argv[1], sys.argv[2]
+with open(config, "w") as handle:
+    handle.write(
+        '[incident]\ntitle = "t"\n\n[prometheus]\n'
+        f'url = "http://127.0.0.1:{server.server_address[1]}"\n'
+        'step = "15s"\nbuiltin_queries = false\n\n'
+        '[[prometheus.queries]]\nname = "m"\nexpr = "m"\n'
+    )
+from incident_timeline.report.cli import cli
+
+argv = ["collect", "-c", config, "-o", out, "--since", "2026-01-01T00:00:00Z"]
+try:
+    cli([*argv, "--until", "2026-01-01T01:00:00Z"])
+except SystemExit as exc:
+    assert not exc.code, exc.code
+server.shutdown()
+print("pandas" in sys.modules)
+"""
+
+
+def test_collecting_range_queries_imports_no_pandas(tmp_path: Path) -> None:
+    # half a second of every `incident collect`: range queries are read and written with
+    # Arrow alone (matrix.arrow says where pyarrow itself would import pandas)
+    argv = [sys.executable, "-c", _NO_PANDAS, str(tmp_path / "c.toml"), str(tmp_path / "b")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
+    rows = pq.ParquetFile(tmp_path / "b" / "metrics" / "m.parquet").metadata.num_rows
+    assert rows > 0

@@ -23,14 +23,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from incident_timeline.timeline.columns import labels, strings, utc_times
-from incident_timeline.timeline.errors import ZoneError
 from incident_timeline.timeline.timestamps import detect, infer
 from incident_timeline.timeline.timestamps.assemble import (
     PARTS,
@@ -55,6 +53,7 @@ from incident_timeline.timeline.timestamps.zone import (
     place_clocks,
     to_utc,
 )
+from incident_timeline.timeline.window import check_zone
 
 __all__ = [
     "ISO_PATTERN",
@@ -79,16 +78,6 @@ ISO_PATTERN = (
 Window = Any
 Hit = tuple[np.ndarray, pa.Array, Parts]  # rows, the text a family matched, its parts
 Group = tuple[pa.Array, np.ndarray | None, list[detect.Step]]  # lines, their rows, the steps
-
-
-def check_zone(name: str) -> ZoneInfo:
-    """Return the IANA zone ``name`` or raise ZoneError (a ValueError) naming it."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise ZoneError(
-            f"unknown time zone {name!r}; use an IANA name such as 'UTC' or 'America/New_York'"
-        ) from exc
 
 
 def parse_timestamps(
