@@ -36,9 +36,11 @@ from incident_timeline.report.render import (
     FORMATS,
     render,
     render_chunks,
+    stream_chunks,
     write_parquet,
 )
 from incident_timeline.report.story import manifest_window
+from incident_timeline.report.stream import STREAMED, timeline_stream
 from incident_timeline.report.trust import (
     CORRECTIONS,
     clocks_json,
@@ -278,6 +280,15 @@ def timeline_cmd(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     with user_errors():
+        stream = (
+            None
+            if key_only or fmt not in STREAMED
+            else timeline_stream(bundle, sources, grep, redact)
+        )
+        if stream is not None:
+            _emit(stream_chunks(stream, fmt), output)
+            _exit_if_incomplete(bundle)
+            return
         frame = _timeline(bundle, key_only, sources, grep, redact=redact)
         title = read_manifest(bundle).get("title") or "Incident timeline"
     csv = output is not None and output.suffix.lower() == ".csv"
