@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 from incident_timeline.timeline.schema import COLUMNS, SCHEMA
 
 KEY: tuple[str, ...] = ("time", "source", "stream", "_row", "ref", "_file")
-BATCH_ROWS = 1 << 14  # per run held by the merge: 32 runs of 16 k log lines hold ~160 MB
+BATCH_ROWS = 1 << 12  # per run held by the merge: 32 runs of 4 k log lines hold ~60 MB
+OUT_ROWS = 1 << 15  # rows of each table given
 Key = tuple[int, str, str, int, str, int]
 Visit = Callable[[pa.Table], None]
 
@@ -100,34 +101,68 @@ def _without(table: pa.Table, dropped: np.ndarray | None) -> pa.Table:
 
 
 def _merge(readers: list[Iterator[pa.Table]]) -> Iterator[pa.Table]:
-    """Tables in key order from readers of sorted tables: at each step every row up to the
-    least of the readers' last keys (none unread can be smaller), sorted."""
-    heads: list[pa.Table] = []
-    live: list[Iterator[pa.Table]] = []
-    for reader in readers:
-        head = next(reader, None)
-        if head is not None:
-            heads.append(head)
-            live.append(reader)
+    """Tables of about `OUT_ROWS` rows in key order from readers of sorted tables: at each step
+    every row up to the least of the readers' last keys (none unread can be smaller)."""
+    heads = [_Head(reader) for reader in readers]
+    heads = [h for h in heads if h.table is not None]
+    out: list[pa.Table] = []
+    size = 0
     while heads:
-        bound = min(key_at(h, len(h) - 1) for h in heads)
-        pieces = []
-        for i, head in enumerate(heads):
-            n = _count_upto(head, bound)
-            if n:
-                pieces.append(head.slice(0, n))
-                heads[i] = head.slice(n)
+        bound = min(h.last() for h in heads)
+        pieces = [p for p in (h.take_upto(bound) for h in heads) if p is not None]
         table = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
         if len(pieces) > 1:
             table = table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in KEY]))
-        yield table
-        for i in reversed(range(len(heads))):
-            while not len(heads[i]):
-                head = next(live[i], None)
-                if head is None:
-                    del heads[i], live[i]
-                    break
-                heads[i] = head
+        out.append(table)
+        size += len(table)
+        if size >= OUT_ROWS:
+            yield pa.concat_tables(out)
+            out, size = [], 0
+        heads = [h for h in heads if h.table is not None]
+    if out:
+        yield pa.concat_tables(out)
+
+
+class _Head:
+    """The unread part of a reader's current table, with its times as numpy for the search."""
+
+    def __init__(self, reader: Iterator[pa.Table]) -> None:
+        self.reader = reader
+        self.table: pa.Table | None = None
+        self.times = np.zeros(0, np.int64)
+        self._last: Key = (0, "", "", 0, "", 0)
+        self._next()
+
+    def _next(self) -> None:
+        self.table = next(self.reader, None)
+        if self.table is not None:
+            self.table = self.table.combine_chunks()
+            self.times = self.table["time"].cast(pa.int64()).to_numpy()
+            self._last = key_at(self.table, len(self.table) - 1)
+
+    def last(self) -> Key:
+        """The key of the table's last row (slicing the front leaves it)."""
+        return self._last
+
+    def take_upto(self, bound: Key) -> pa.Table | None:
+        """Remove and return the rows with a key <= ``bound`` (None: none)."""
+        assert self.table is not None
+        lo = int(np.searchsorted(self.times, bound[0], "left"))
+        hi = int(np.searchsorted(self.times, bound[0], "right"))
+        while lo < hi:  # ties on time: the whole key decides
+            mid = (lo + hi) // 2
+            if key_at(self.table, mid) <= bound:
+                lo = mid + 1
+            else:
+                hi = mid
+        if not lo:
+            return None
+        piece = self.table.slice(0, lo)
+        if lo == len(self.table):
+            self._next()
+        else:
+            self.table, self.times = self.table.slice(lo), self.times[lo:]
+        return piece
 
 
 def key_at(table: pa.Table, i: int) -> Key:
@@ -141,20 +176,6 @@ def key_at(table: pa.Table, i: int) -> Key:
         table["ref"][i].as_py() if "ref" in table.column_names else "",
         table["_file"][i].as_py(),
     )
-
-
-def _count_upto(table: pa.Table, bound: Key) -> int:
-    """How many rows of the sorted ``table`` have a key <= ``bound``."""
-    lo, hi = 0, len(table)
-    if key_at(table, hi - 1) <= bound:
-        return hi
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if key_at(table, mid) <= bound:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def _in_order(keys: pa.Table) -> bool:
