@@ -6,10 +6,12 @@ import json
 import shutil
 import sys
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
+import pandas as pd
 
 from incident_timeline.collector.bundle import (
     MANIFEST,
@@ -49,8 +51,9 @@ from incident_timeline.report.trust import (
     load_integrity,
     write_corrections,
 )
-from incident_timeline.timeline.keyevents import key_events
+from incident_timeline.timeline.keyevents import key_candidates, key_events
 from incident_timeline.timeline.merge import filter_events
+from incident_timeline.timeline.schema import empty_events
 from incident_timeline.timeline.trust.checks import select_corrections
 from incident_timeline.timeline.window import Window, resolve_window
 
@@ -519,8 +522,15 @@ def _collect(
 def _timeline(  # type: ignore[no-untyped-def]
     bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None, redact: bool = True
 ):
-    manifest, assembled = load(bundle)
     curation = read_curation(bundle)
+    if key_only:  # the key events' candidates, a batch at a time (see report.stream)
+        keep = partial(key_candidates, pinned=curation.pins)
+        stream = timeline_stream(bundle, sources, grep, redact, keep=keep)
+        if stream is not None:
+            frame = pd.concat([empty_events(), *stream], ignore_index=True)
+            window = manifest_window(read_manifest(bundle))
+            return curate_key(frame, key_events(frame, window), curation)
+    manifest, assembled = load(bundle)
     frame = with_notes(assembled.events, curation)
     present = sorted(set(frame["source"].unique()) - {"integrity"})
     unknown = [s for s in sources if s not in present and s != "integrity"]  # findings

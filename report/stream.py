@@ -22,7 +22,7 @@ neighbouring rows), and when a configured pattern cannot be screened with RE2.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -53,10 +53,15 @@ STREAMED: tuple[str, ...] = ("csv", "jsonl")  # formats whose rows are written a
 
 
 def timeline_stream(
-    bundle: Path, sources: Sequence[str] = (), grep: str | None = None, redact: bool = True
+    bundle: Path,
+    sources: Sequence[str] = (),
+    grep: str | None = None,
+    redact: bool = True,
+    keep: Callable[[pd.DataFrame], np.ndarray] | None = None,
 ) -> Iterator[pd.DataFrame] | None:
     """The bundle's timeline as `cli._timeline` gives it, as frames (see the module
-    docstring); None where the stream cannot give the same rows. Raises BundleError (an
+    docstring); None where the stream cannot give the same rows. With ``keep`` (a mask of
+    a frame's rows), only the rows it keeps, after the filters. Raises BundleError (an
     unknown source) and PatternError (a bad ``grep``) before the first frame."""
     filter_events(empty_events(), sources, grep)  # a bad pattern fails here, not mid-output
     manifest = read_manifest(bundle)
@@ -90,7 +95,8 @@ def timeline_stream(
     extras = extras.iloc[order].reset_index(drop=True)
     everything = chain([first] if first is not None else [], tables)
     keys = [keys[i] for i in order]
-    return _batches(everything, extras, keys, masks, redactor, sources, grep)
+    batches = _batches(everything, extras, keys, masks, redactor, sources, grep)
+    return batches if keep is None else (b.loc[keep(b)].reset_index(drop=True) for b in batches)
 
 
 def _check_sources(bundle: Path, sources: Sequence[str], present: set[str]) -> None:

@@ -16,6 +16,7 @@ import pytest
 
 from incident_timeline.collector.bundlefiles import sha256_file
 from incident_timeline.report import cli as cli_module
+from incident_timeline.report.curation import Curation, Note, write_curation
 from incident_timeline.report.render import render_chunks, stream_chunks
 from incident_timeline.report.stream import timeline_stream
 from incident_timeline.timeline import runs
@@ -108,3 +109,18 @@ def test_a_logged_private_key_is_left_to_the_whole_timeline(shuffled: Path) -> N
     manifest["files"]["events/two.parquet"]["sha256"] = sha256_file(path)
     (shuffled / "manifest.json").write_text(json.dumps(manifest))
     assert timeline_stream(shuffled) is None
+
+
+def test_key_only_from_the_stream_is_the_whole_timeline_s(
+    shuffled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = pq.read_table(shuffled / "events" / "two.parquet").to_pandas()
+    info = events.loc[(events["kind"] == "log") & (events["severity"] == "info"), "ref"]
+    note = Note("2026-02-17T14:20:00Z", f"rotated {SECRET}", "sam", "14:20", "2026-02-18T09:00Z")
+    write_curation(shuffled, Curation(notes=(note,), pins=(str(info.iloc[3]),)))
+    got = cli_module._timeline(shuffled, True, (), None)
+    assert str(info.iloc[3]) in set(got["ref"]) and "note" in set(got["kind"])
+    monkeypatch.setattr(cli_module, "timeline_stream", lambda *args, **kwargs: None)
+    want = cli_module._timeline(shuffled, True, (), None)
+    pd.testing.assert_frame_equal(got, want)
+    assert b"".join(render_chunks(got, "table")) == b"".join(render_chunks(want, "table"))
