@@ -21,7 +21,10 @@ from ``wait4``, which covers the process and its children):
 * ``read_parquet``: ``pandas.read_parquet`` of the events, nothing else;
 * ``read+sort+csv``: pyarrow read, sort on the timeline key, ``pyarrow.csv.write_csv``.
 
-Ratios are against ``duckdb COPY`` and ``read_parquet`` of the same run. ``--compare`` runs
+``timeline csv -o``, ``timeline csv``, ``timeline jsonl`` and ``key-only`` stream the timeline
+(report/stream.py): their sorted runs go to ``$TMPDIR`` (about 1.6 times the events Parquet),
+which the peak resident memory does not count. Ratios are against ``duckdb COPY`` and
+``read_parquet`` of the same run. ``--compare`` runs
 another build's ``incident`` (e.g. main's) on the same bundle; run this script with another
 build's Python to measure that build alone.
 """

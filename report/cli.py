@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -255,9 +256,19 @@ def timeline_cmd(
         fmt = output_format(fmt, output)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    from incident_timeline.report.render import render, render_chunks, write_parquet
+    from incident_timeline.report.render import render, render_chunks, stream_chunks, write_parquet
+    from incident_timeline.report.stream import STREAMED, timeline_stream
 
     with user_errors():
+        stream = (
+            None
+            if key_only or fmt not in STREAMED
+            else timeline_stream(bundle, sources, grep, redact)
+        )
+        if stream is not None:
+            _emit(stream_chunks(stream, fmt), output)
+            _exit_if_incomplete(bundle)
+            return
         frame = _timeline(bundle, key_only, sources, grep, redact=redact)
         title = read_manifest(bundle).get("title") or "Incident timeline"
     csv = output is not None and output.suffix.lower() == ".csv"
@@ -499,15 +510,26 @@ def _collect(
 def _timeline(  # type: ignore[no-untyped-def]
     bundle: Path, key_only: bool, sources: tuple[str, ...], grep: str | None, redact: bool = True
 ):
+    import pandas as pd
+
     from incident_timeline.report.curation import curate_key, read_curation, with_notes
     from incident_timeline.report.redact import for_bundle
     from incident_timeline.report.story import manifest_window
+    from incident_timeline.report.stream import timeline_stream
     from incident_timeline.report.trust import load
-    from incident_timeline.timeline.keyevents import key_events
+    from incident_timeline.timeline.keyevents import key_candidates, key_events
     from incident_timeline.timeline.merge import filter_events
+    from incident_timeline.timeline.schema import empty_events
 
-    manifest, assembled = load(bundle)
     curation = read_curation(bundle)
+    if key_only:  # the key events' candidates, a batch at a time (see report.stream)
+        keep = partial(key_candidates, pinned=curation.pins)
+        stream = timeline_stream(bundle, sources, grep, redact, keep=keep)
+        if stream is not None:
+            frame = pd.concat([empty_events(), *stream], ignore_index=True)
+            window = manifest_window(read_manifest(bundle))
+            return curate_key(frame, key_events(frame, window), curation)
+    manifest, assembled = load(bundle)
     frame = with_notes(assembled.events, curation)
     present = sorted(set(frame["source"].unique()) - {"integrity"})
     unknown = [s for s in sources if s not in present and s != "integrity"]  # findings

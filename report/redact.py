@@ -320,14 +320,28 @@ class Redactor:
             self._pem_bodies(out)
         for name in present:
             out[name] = self.series(out[name])
-        known = self._known_pattern()
-        if known is not None:
-            pattern, hint = known
-            for name in present:
-                out[name] = self._apply(
-                    out[name], hint, lambda text: pattern.sub(self._known_sub, text)
-                )
+        for name in present:
+            out[name] = self.known(out[name])
         return out
+
+    def known(self, values: pd.Series) -> pd.Series:
+        """A string column with every secret already known masked (the second pass of
+        `frame`, which is why a secret found in a later row is masked in earlier ones)."""
+        known = self._known_pattern()
+        if known is None:
+            return values
+        pattern, hint = known
+        return self._apply(values, hint, lambda text: pattern.sub(self._known_sub, text))
+
+    def detect(self, text: str) -> str:
+        """``text`` with the secrets the rules find masked, numbering new ones: run on the
+        rows `screen` passes, column by column in `COLUMNS` order and row by row in timeline
+        order, it numbers secrets as `frame` does on the whole timeline."""
+        return self._detect(text)
+
+    def hint(self) -> str:
+        """The RE2 pattern every rule's match also matches (`screen`'s first cut)."""
+        return self._hint()
 
     def _pem_bodies(self, out: pd.DataFrame) -> None:
         """A private key logged line by line: mask the lines between an event with a BEGIN
@@ -399,3 +413,9 @@ def _pair(key: Any, value: Any, redactor: Redactor) -> Any:
     if secret and not PLACEHOLDER.fullmatch(value) and value.lower() not in ("null", "none"):
         return redactor.placeholder(value, "secret-pair")
     return redact_json(value, redactor)
+
+
+def opens_key_block(text: str) -> bool:
+    """Does ``text`` begin a private key block without ending it (`Redactor.frame` then
+    masks the stream's next lines, a pass that needs the stream's neighbouring rows)?"""
+    return bool(re.search(_PEM_BEGIN, text)) and not re.search(_PEM_END, text)

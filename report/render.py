@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from incident_timeline.report.chunks import csv_chunks, text_chunks
+from incident_timeline.report.chunks import csv_chunks, csv_header, csv_rows, text_chunks
 from incident_timeline.report.markdown import md_cell, md_row
 from incident_timeline.report.outputs import CHUNKED, FORMATS
 from incident_timeline.timeline.schema import COLUMNS, TIME_COLUMNS, to_table
@@ -68,6 +68,20 @@ def render(
     if fmt == "parquet":
         return render_parquet(frame)
     raise ValueError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+
+
+def stream_chunks(frames: Iterable[pd.DataFrame], fmt: str) -> Iterator[bytes]:
+    """`render_chunks` of the frames laid end to end, for csv and jsonl (whose rows do not
+    depend on their neighbours): a timeline given a batch at a time is written as it comes."""
+    if fmt == "csv":
+        yield csv_header()
+        for frame in frames:
+            yield csv_rows(frame)
+    elif fmt == "jsonl":
+        for frame in frames:
+            yield render_jsonl(frame).encode("utf-8")
+    else:
+        raise ValueError(f"format {fmt!r} is not written from a stream of frames")
 
 
 def render_chunks(frame: pd.DataFrame, fmt: str, *, width: int | None = None) -> Iterator[bytes]:

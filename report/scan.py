@@ -49,13 +49,22 @@ def events_paths(bundle: Path, manifest: dict[str, Any]) -> list[Path]:
 def scan_events(paths: Sequence[Path]) -> tuple[pd.DataFrame, Iterator[pd.DataFrame]]:
     """The events of ``paths`` that are not log lines (merged, de-duplicated) and the log
     lines' batches of whole streams (see the module docstring). Raises BundleError."""
+    others, batches, _ = scan_dropping(paths)
+    return others, batches
+
+
+def scan_dropping(
+    paths: Sequence[Path],
+) -> tuple[pd.DataFrame, Iterator[pd.DataFrame], list[np.ndarray]]:
+    """`scan_events`, and per file the positions (sorted) of the rows de-duplication drops,
+    of every kind."""
     try:
         files = [pq.ParquetFile(p) for p in paths]
         maybe, last = _plan(files)
-        others, dropped = _others(paths, files, maybe)
+        others, dropped, gone = _others(paths, files, maybe)
     except (OSError, pa.ArrowException, ValueError) as exc:
         raise BundleError(f"cannot read events: {exc}") from exc
-    return others, _log_batches(files, dropped, last)
+    return others, _log_batches(files, dropped, last), gone
 
 
 def _plan(files: Sequence[pq.ParquetFile]) -> tuple[list[np.ndarray], dict[str, tuple[int, int]]]:
@@ -95,11 +104,11 @@ def _shared(times: np.ndarray, codes: np.ndarray) -> np.ndarray:
 
 def _others(
     paths: Sequence[Path], files: Sequence[pq.ParquetFile], maybe: Sequence[np.ndarray]
-) -> tuple[pd.DataFrame, list[np.ndarray]]:
+) -> tuple[pd.DataFrame, list[np.ndarray], list[np.ndarray]]:
     """The rows read in full that are not log lines, merged and de-duplicated; and per file
-    the positions of the log lines de-duplication drops."""
+    the positions of the log lines de-duplication drops, and of all the rows it drops."""
     if not files:
-        return empty_events(), []
+        return empty_events(), [], []
     parts = [
         validate(_rows_of(path, list(COLUMNS), rows).to_pandas())
         for path, rows in zip(paths, maybe, strict=True)
@@ -112,7 +121,8 @@ def _others(
     rows = np.concatenate(maybe)[order]
     gone = drop & log
     dropped = [np.sort(rows[gone & (where == f)]) for f in range(len(files))]
-    return merged.loc[~drop & ~log].reset_index(drop=True), dropped
+    every = [np.sort(rows[drop & (where == f)]) for f in range(len(files))]
+    return merged.loc[~drop & ~log].reset_index(drop=True), dropped, every
 
 
 def _log_batches(

@@ -8,13 +8,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from incident_timeline.collector.bundle import read_events, read_manifest
 from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.collector.errors import BundleError
-from incident_timeline.report.scan import events_paths, scan_events
+from incident_timeline.report.scan import events_paths, scan_dropping
 from incident_timeline.timeline.timefmt import seconds_text
 from incident_timeline.timeline.trust.checks import (
     Assembled,
@@ -84,15 +85,24 @@ def load_integrity(bundle: Path) -> tuple[dict[str, Any], Integrity, dict[str, i
     correction shifts, as `load` gives them, read in bounded memory: the log lines a stream
     at a time and without their texts (see `report.scan`)."""
     manifest = read_manifest(bundle)
+    integrity, applied, _ = scan_integrity(bundle, manifest)
+    return manifest, integrity, applied
+
+
+def scan_integrity(
+    bundle: Path, manifest: Mapping[str, Any]
+) -> tuple[Integrity, dict[str, int], list[np.ndarray]]:
+    """`load_integrity`'s findings and corrected rows, and per events file the positions of
+    the rows de-duplication drops (what `report.scan.scan_dropping` gives)."""
     metrics, corrections = read_metrics(bundle, manifest), read_corrections(bundle)
-    others, batches = scan_events(events_paths(bundle, manifest))
+    others, batches, dropped = scan_dropping(events_paths(bundle, dict(manifest)))
     digest = log_digest(manifest)
     applied = corrected_counts(others, corrections)
     for batch in batches:
         digest.add(batch)
         for name, rows in corrected_counts(batch, corrections).items():
             applied[name] += rows
-    return manifest, check_digested(others, digest, metrics, manifest), applied
+    return check_digested(others, digest, metrics, manifest), applied, dropped
 
 
 def clocks_text(

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -189,6 +190,19 @@ def key_events(
     out = frame.loc[keep, list(COLUMNS)].copy()
     out["summary"] = summary.loc[keep].astype("string")
     return out.reset_index(drop=True)
+
+
+def key_candidates(frame: pd.DataFrame, pinned: Iterable[str] = ()) -> np.ndarray:
+    """The rows `key_events` reads (a mask): every row that is not a log line, error and
+    critical log lines, and rows whose ``ref`` is ``pinned``. `key_events` of the candidates
+    of a timeline, in their order, is `key_events` of the whole timeline: no rule looks at
+    another log line, so a stream can keep just these and drop the rest as it goes."""
+    rows: np.ndarray = (frame["kind"] != "log").to_numpy(dtype=bool, na_value=True)
+    rows |= frame["severity"].isin(ERROR_OR_WORSE).to_numpy(dtype=bool)
+    refs = list(pinned)
+    if refs:
+        rows |= frame["ref"].isin(refs).to_numpy(dtype=bool)
+    return rows
 
 
 def heartbeats(frame: pd.DataFrame, window: Window | None = None) -> pd.Series:
