@@ -152,8 +152,13 @@ def environment(extra: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(code=_code, link=_link, todo=todo, todo_inline=_todo_inline)
-    env.filters.update(hms=hms, when=full)
+    env.filters.update(hms=hms, when=full, num="{:,}".format, counted=_counted)
     return env
+
+
+def _counted(n: int, noun: str) -> str:
+    """``1 key event``, ``2,001 key events``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def todo(prompt: str) -> Markup:

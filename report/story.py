@@ -189,7 +189,7 @@ def _symptom(manifest: Mapping[str, Any], hurt: Impact) -> str | None:
     if hurt.errors:
         count = sum(e.count for e in hurt.errors)
         who = ", ".join(e.service for e in hurt.errors[:3])
-        return f"{count} error log lines from {who}{span}"
+        return f"{count:,} error log line{'' if count == 1 else 's'} from {who}{span}"
     return None
 
 

@@ -69,17 +69,14 @@ class Rollout:
         known = self.version or self.new_replicaset or self.kind != "deploy"
         if self.steps == 1 and not known:
             return self.first_summary
+        of = f" of {self.target}" if self.target else ""  # a deploy log may not name it
         if self.kind == "rollback":
-            head = f"Rollback of {self.target}"
+            head = f"Rollback{of}"
             head += f" to {self.version}" if self.version else ""
         elif self.kind == "scale":
-            head = f"Scale of {self.target}"
+            head = f"Scale{of}"
         else:
-            head = (
-                f"Deploy {self.version} of {self.target}"
-                if self.version
-                else (f"Rollout of {self.target}")
-            )
+            head = f"Deploy {self.version}{of}" if self.version else f"Rollout{of}"
         if self.previous_version:
             head += f" (from {self.previous_version})"
         parts = []

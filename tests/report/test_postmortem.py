@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from incident_timeline.collector.errors import TemplateError
-from incident_timeline.report.postmortem import SECTIONS, human_duration, postmortem
+from incident_timeline.report.postmortem import SECTIONS, environment, human_duration, postmortem
 from incident_timeline.timeline.merge import merge_events
 from incident_timeline.timeline.schema import empty_events, make_events
 from tests.report.gfm import Html, render_gfm
@@ -227,7 +227,7 @@ def test_timeline_table_without_integrity_rows_or_heartbeats() -> None:
     body = section(draft(), "Timeline")
     assert body.startswith(
         "\nAll times UTC on 2026-02-17. 11 key events of 15; every event is in `t.csv`.\n"
-        "1 clock and gap findings are under Evidence integrity, not in this table.\n"
+        "1 clock or gap finding is under Evidence integrity, not in this table.\n"
     )
     rows = [x for x in body.splitlines() if x.startswith("| ")]
     assert rows[:3] == [
@@ -350,3 +350,11 @@ def test_a_log_silence_reads_as_lines_missing_not_as_muted_notifications() -> No
     [found] = findings(findings_frame([silence]))
     assert found.meaning.startswith("The stream wrote nothing in this span")
     assert "Notifications" not in found.meaning
+
+
+def test_counts_in_prose_read_as_numbers_not_years() -> None:
+    # "5 key events of 2001" read like a year, and "1 clock and gap findings are" was wrong.
+    template = environment().from_string(
+        '{{ k | counted("key event") }} of {{ n | num }}; {{ f | counted("finding") }}'
+    )
+    assert template.render(k=1, n=2001, f=12345) == "1 key event of 2,001; 12,345 findings"

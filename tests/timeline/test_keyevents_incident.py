@@ -151,3 +151,30 @@ def test_live_collector_labels_are_read_when_present() -> None:
     [change] = rollouts(frame)
     assert (change.kind, change.version) == ("deploy", "v9.1")
     assert change.summary == "Deploy v9.1 of deployment api: revision 7, 1 step 14:00:05"
+
+
+def test_a_deploy_log_that_names_no_target_says_none_of_it() -> None:
+    # A CI pipeline's rollback lines (`action=rollback version=v2.3.3 from=v2.3.4`) often name
+    # no deployment: the summary leaves the target out rather than printing "None".
+    lines = [
+        {
+            "pipeline": "api#7",
+            "rollback": "true",
+            "version": "v2.3.3",
+            "previous_version": "v2.3.4",
+        },
+        {"pipeline": "api#7", "status": "success", "version": "v2.3.3"},
+    ]
+    frame = make_events(
+        time=[T0, T0 + pd.Timedelta(seconds=150)],
+        source="file",
+        stream="ci-deploy.log",
+        kind="deploy",
+        summary=["rollback v2.3.3", "finish v2.3.3"],
+        labels=lines,
+        ref=["raw/file/ci-deploy.log#L1", "raw/file/ci-deploy.log#L2"],
+    )
+    [change] = rollouts(frame)
+    assert change.summary == (
+        "Rollback to v2.3.3 (from v2.3.4): pipeline api#7, 2 steps 14:00:00–14:02:30, success"
+    )
