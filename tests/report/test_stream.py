@@ -16,6 +16,7 @@ import pytest
 
 from incident_timeline.collector.bundlefiles import sha256_file
 from incident_timeline.report import cli as cli_module
+from incident_timeline.report import stream as stream_module
 from incident_timeline.report.curation import Curation, Note, write_curation
 from incident_timeline.report.render import render_chunks, stream_chunks
 from incident_timeline.report.stream import timeline_stream
@@ -120,7 +121,7 @@ def test_key_only_from_the_stream_is_the_whole_timeline_s(
     write_curation(shuffled, Curation(notes=(note,), pins=(str(info.iloc[3]),)))
     got = cli_module._timeline(shuffled, True, (), None)
     assert str(info.iloc[3]) in set(got["ref"]) and "note" in set(got["kind"])
-    monkeypatch.setattr(cli_module, "timeline_stream", lambda *args, **kwargs: None)
+    monkeypatch.setattr(stream_module, "timeline_stream", lambda *args, **kwargs: None)
     want = cli_module._timeline(shuffled, True, (), None)
     pd.testing.assert_frame_equal(got, want)
     assert b"".join(render_chunks(got, "table")) == b"".join(render_chunks(want, "table"))
