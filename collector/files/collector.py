@@ -392,8 +392,8 @@ class FileCollector:
                 else ""
             )
             naive = (
-                f"; the window's naive times were read as {window.assumed_tz} (pass --tz or "
-                "write a zone)"
+                f"; the window's naive times were read as {window.assumed_tz} (if that zone "
+                "is wrong, pass --tz or write a zone)"
                 if window.assumed_tz
                 else ""
             )

@@ -56,8 +56,8 @@ def test_naive_since_that_misses_every_event_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 3  # type: ignore[attr-defined]
     assert (
         "app.log: all 2 events fall outside the window; they run 2026-02-17T14:05:00Z .. "
-        "2026-02-17T14:06:00Z; the window's naive times were read as UTC (pass --tz or write "
-        "a zone)"
+        "2026-02-17T14:06:00Z; the window's naive times were read as UTC (if that zone is "
+        "wrong, pass --tz or write a zone)"
     ) in result.output  # type: ignore[attr-defined]
 
 
