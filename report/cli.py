@@ -515,7 +515,7 @@ def _timeline(  # type: ignore[no-untyped-def]
     from incident_timeline.report.curation import curate_key, read_curation, with_notes
     from incident_timeline.report.redact import for_bundle
     from incident_timeline.report.story import manifest_window
-    from incident_timeline.report.stream import timeline_stream
+    from incident_timeline.report.stream import check_sources, timeline_stream
     from incident_timeline.report.trust import load
     from incident_timeline.timeline.keyevents import key_candidates, key_events
     from incident_timeline.timeline.merge import filter_events
@@ -531,13 +531,7 @@ def _timeline(  # type: ignore[no-untyped-def]
             return curate_key(frame, key_events(frame, window), curation)
     manifest, assembled = load(bundle)
     frame = with_notes(assembled.events, curation)
-    present = sorted(set(frame["source"].unique()) - {"integrity"})
-    unknown = [s for s in sources if s not in present and s != "integrity"]  # findings
-    if unknown:
-        raise BundleError(
-            f"no source {', '.join(map(repr, unknown))} in {bundle}; "
-            f"sources present: {', '.join(present) or 'none'}"
-        )
+    check_sources(bundle, sources, set(frame["source"].unique()) - {"integrity"})  # findings
     if redact:  # the whole timeline, so a secret's number does not depend on the filters
         frame = for_bundle(manifest).frame(frame)
     frame = filter_events(frame, sources, grep)

@@ -22,7 +22,9 @@ neighbouring rows), and when a configured pattern cannot be screened with RE2.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -83,7 +85,7 @@ def timeline_stream(
     if survey.fallback or SOURCE in survey.present:
         tables.close()
         return None
-    _check_sources(bundle, sources, survey.present | ({"human"} if len(notes) else set()))
+    check_sources(bundle, sources, survey.present | ({"human"} if len(notes) else set()))
     masks: dict[str, tuple[np.ndarray, list[str]]] = {}
     if redactor is not None:
         extra_hits = _frame_hits(extras, keys, redactor.hint())
@@ -99,7 +101,8 @@ def timeline_stream(
     return batches if keep is None else (b.loc[keep(b)].reset_index(drop=True) for b in batches)
 
 
-def _check_sources(bundle: Path, sources: Sequence[str], present: set[str]) -> None:
+def check_sources(bundle: Path, sources: Sequence[str], present: set[str]) -> None:
+    """Raise BundleError naming the sources present when ``sources`` asks for another."""
     unknown = [s for s in sources if s not in present and s != SOURCE]
     if unknown:
         names = ", ".join(sorted(present)) or "none"
@@ -268,16 +271,8 @@ def _insert(
     frame: pd.DataFrame, table: pa.Table, extras: pd.DataFrame, keys: list[Key]
 ) -> pd.DataFrame:
     """``frame`` (the events of ``table``) with ``extras`` (sorted by ``keys``) in place."""
-    positions = []
-    for key in keys:
-        lo, hi = 0, len(table)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if _event_key(table, mid) < key:
-                lo = mid + 1
-            else:
-                hi = mid
-        positions.append(lo)
+    at = partial(_event_key, table)
+    positions = [bisect_left(range(len(table)), key, key=at) for key in keys]
     n = len(frame)
     order = np.insert(np.arange(n), positions, n + np.arange(len(keys)))
     both = pd.concat([frame, extras.loc[:, list(COLUMNS)]], ignore_index=True)
