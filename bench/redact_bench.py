@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     data = frame(args.events, args.secret_rate, args.seed)
-    hint = Redactor.default()._hint()
+    hint = Redactor.default().hint()
     print(f"{args.events:,} events, {args.secret_rate:.1%} with a secret")
     floor = timed("screen", args.events, lambda: [screen(data[c], hint) for c in COLUMNS])
     redactor = Redactor.default()

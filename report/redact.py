@@ -256,9 +256,12 @@ class Redactor:
 
     def text(self, text: str) -> str:
         """``text`` with every secret masked, including any secret already known."""
-        return self._known(self._detect(text))
+        return self._known(self.detect(text))
 
-    def _detect(self, text: str) -> str:
+    def detect(self, text: str) -> str:
+        """``text`` with the secrets the rules find masked, numbering new ones: run on the
+        rows `screen` passes, column by column in `COLUMNS` order and row by row in timeline
+        order, it numbers secrets as `frame` does on the whole timeline."""
         for rule in self.rules:
             if rule.pattern.search(text):
                 text = rule.pattern.sub(lambda m, r=rule: self._mask(m, r), text)  # type: ignore[misc]
@@ -309,7 +312,7 @@ class Redactor:
 
     def series(self, values: pd.Series) -> pd.Series:
         """Mask a string column; only rows that pass the RE2 screen go through Python."""
-        return self._apply(values, self._hint(), self._detect)
+        return self._apply(values, self.hint(), self.detect)
 
     def frame(self, frame: pd.DataFrame, columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
         """A copy of an event frame with ``columns`` masked, then every known secret masked
@@ -333,16 +336,6 @@ class Redactor:
         pattern, hint = known
         return self._apply(values, hint, lambda text: pattern.sub(self._known_sub, text))
 
-    def detect(self, text: str) -> str:
-        """``text`` with the secrets the rules find masked, numbering new ones: run on the
-        rows `screen` passes, column by column in `COLUMNS` order and row by row in timeline
-        order, it numbers secrets as `frame` does on the whole timeline."""
-        return self._detect(text)
-
-    def hint(self) -> str:
-        """The RE2 pattern every rule's match also matches (`screen`'s first cut)."""
-        return self._hint()
-
     def _pem_bodies(self, out: pd.DataFrame) -> None:
         """A private key logged line by line: mask the lines between an event with a BEGIN
         line and the next END in the same stream (its body lines carry no marker)."""
@@ -360,7 +353,8 @@ class Redactor:
                         out.at[row, "message"] = masked
                         out.at[row, "summary"] = masked
 
-    def _hint(self) -> str:
+    def hint(self) -> str:
+        """The RE2 pattern every rule's match also matches (`screen`'s first cut)."""
         return "|".join(f"(?:{r.hint})" for r in self.rules)
 
     def _apply(self, values: pd.Series, hint: str, fix: Callable[[str], str]) -> pd.Series:

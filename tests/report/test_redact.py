@@ -92,7 +92,7 @@ def test_config_patterns_mask_their_group_and_bad_ones_are_named() -> None:
 
 def test_only_rows_passing_the_screen_are_touched() -> None:
     values = pd.Series(["plain line", "token=abc12345", None, "nothing here"], dtype="string")
-    assert screen(values, Redactor.default()._hint()).tolist() == [False, True, False, False]
+    assert screen(values, Redactor.default().hint()).tolist() == [False, True, False, False]
     out = Redactor.default().series(values)
     assert out.tolist()[1] == "token=«secret-1»" and out.isna().tolist()[2]
 
