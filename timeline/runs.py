@@ -17,7 +17,9 @@ Rows are unique on (``_file``, ``_row``), so the key is total.
 from __future__ import annotations
 
 import tempfile
+from bisect import bisect_right
 from collections.abc import Callable, Generator, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -149,12 +151,8 @@ class _Head:
         assert self.table is not None
         lo = int(np.searchsorted(self.times, bound[0], "left"))
         hi = int(np.searchsorted(self.times, bound[0], "right"))
-        while lo < hi:  # ties on time: the whole key decides
-            mid = (lo + hi) // 2
-            if key_at(self.table, mid) <= bound:
-                lo = mid + 1
-            else:
-                hi = mid
+        at = partial(key_at, self.table)  # ties on time: the whole key decides
+        lo = bisect_right(range(len(self.table)), bound, lo, hi, key=at)
         if not lo:
             return None
         piece = self.table.slice(0, lo)
