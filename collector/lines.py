@@ -76,14 +76,15 @@ def strip_leading(text: pd.Series, raw: pd.Series) -> pd.Series:
     column = arrow_strings(text)
     stamps = arrow_strings(raw)
     data, starts, lengths = string_parts(column)
-    _, _, stamp_len = string_parts(stamps)
-    before = _opening(column, data, starts, lengths)
+    stamp_data, stamp_at, stamp_len = string_parts(stamps)
+    rows = np.flatnonzero(stamp_len > 0)  # (a row without a stamp keeps its text)
+    before = np.zeros(len(starts), dtype=np.int64)
+    before[rows] = _opening(column, data, starts, lengths, rows)
     at = starts + before
     fits = before + stamp_len <= lengths
     size = np.where(fits, stamp_len, 0)
-    there = runtime.string_views(data, at, size).cast(pa.large_string())
-    same = pc.and_(pc.equal(there, stamps), pa.array(fits & (stamp_len > 0)))
-    same = same.fill_null(False).to_numpy(zero_copy_only=False)
+    same = np.zeros(len(starts), dtype=bool)
+    same[rows] = fits[rows] & _equal(data, at[rows], stamp_data, stamp_at[rows], size[rows])
     if not same.any():
         return text
     rows = np.flatnonzero(same)
@@ -129,17 +130,41 @@ _OPENS = np.zeros(256, dtype=bool)
 _OPENS[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32, 0xC2, 0xE1, 0xE2, 0xE3, *b't["']] = True
 
 
-def _opening(column: pa.Array, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> Any:
-    """The byte length of each row's opening (_BEFORE_TS); the regex reads only the rows whose
-    first byte can begin one (the others have none)."""
+def _opening(
+    column: pa.Array, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, rows: np.ndarray
+) -> Any:
+    """The byte length of the opening (_BEFORE_TS) of each row at positions ``rows``; the regex
+    reads only the rows whose first byte can begin one (the others have none)."""
+    starts, lengths = starts[rows], lengths[rows]
     first = data[np.minimum(starts, max(len(data) - 1, 0))] if len(data) else starts * 0
     maybe = np.flatnonzero(_OPENS[first] & (lengths > 0))
     before = np.zeros(len(starts), dtype=np.int64)
     if len(maybe):
-        sub = column.take(pa.array(maybe))
+        sub = column.take(pa.array(rows[maybe]))
         opening = pc.struct_field(pc.extract_regex(sub, f"(?P<o>{_BEFORE_TS})"), [0])
         before[maybe] = string_parts(opening)[2]
     return before
+
+
+# Stamps compared byte for byte in a window up to this wide (longer ones: as Arrow strings).
+_STAMP_BYTES = 64
+
+
+def _equal(
+    data: np.ndarray, at: np.ndarray, other: np.ndarray, other_at: np.ndarray, size: Any
+) -> Any:
+    """Whether ``data[at:at + size]`` equals ``other[other_at:other_at + size]``, per row."""
+    if not len(at):
+        return np.zeros(0, dtype=bool)
+    width = int(size.max())
+    if not width:
+        return np.ones(len(at), dtype=bool)
+    if width > _STAMP_BYTES:
+        ours = runtime.string_views(data, at, size).cast(pa.large_string())
+        theirs = runtime.string_views(other, other_at, size).cast(pa.large_string())
+        return pc.equal(ours, theirs).to_numpy(zero_copy_only=False)
+    outside = np.arange(width) >= size[:, None]
+    return ((window(data, at, width) == window(other, other_at, width)) | outside).all(axis=1)
 
 
 def flagged(labels: pd.Series, dst: pd.Series, has_runtime: pd.Series | None) -> pd.Series:
@@ -203,9 +228,20 @@ def _summaries(flat: pa.Array, head: bool = True) -> pa.Array:
     return flat
 
 
+def _maybe_space(body: np.ndarray) -> np.ndarray:
+    """Bytes that may begin a character of SPACE_BUT_BLANK: every ASCII control below the blank
+    (tab to carriage return and 0x1c-0x1f are among them) and every lead byte of a multi-byte
+    character (those of the wide spaces, _WIDE_LEAD, are among them)."""
+    return (body < 32) | (body >= 0xC2)
+
+
 def _collapsed(sub: pa.Array) -> pa.Array:
     """Whitespace runs as one blank, none at the ends."""
-    if pc.any(pc.match_substring_regex(sub, f"[{SPACE_BUT_BLANK}]")).as_py():
+    data, starts, lengths = string_parts(sub)
+    ends = starts + lengths
+    body = data[starts.min() : ends.max()] if len(starts) else data[:0]
+    wide = bool(_maybe_space(body).any())  # else no character of SPACE_BUT_BLANK is there
+    if wide and pc.any(pc.match_substring_regex(sub, f"[{SPACE_BUT_BLANK}]")).as_py():
         return pc.utf8_trim(_runs(sub), " ")
     # Runs of blanks alone (indented stack frames, aligned columns): trimmed first, then only
     # rows with an inner run left are collapsed (the same result, fewer rows).

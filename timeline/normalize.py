@@ -107,14 +107,17 @@ def _panics(text: pa.Array) -> np.ndarray:
 
 def _level_codes(text: pa.Array, pattern: str) -> np.ndarray:
     """Position in _SEVERITY of each row's level word (lower-cased), -1 where none is known."""
+    codes = np.full(len(text), -1, dtype=np.int64)
     if not len(text):
-        return np.zeros(0, dtype=np.int64)
+        return codes
     found = pc.extract_regex(text, pattern)
-    # One group takes part in a match; RE2 leaves the others empty: joined, they give it.
-    groups = [pc.struct_field(found, [i]) for i in range(found.type.num_fields)]
-    sep = pa.scalar("", found.type.field(0).type)
-    joined = pc.binary_join_element_wise(*groups, sep) if len(groups) > 1 else groups[0]
-    word = pc.if_else(pc.is_valid(found), joined, pa.scalar(None, pa.large_string()))
-    index = pc.index_in(pc.utf8_lower(word), value_set=_LEVELS)
-    codes: np.ndarray = index.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    # One group takes part in a match; RE2 leaves the others empty (and a row without a match
+    # is null): each group's words are looked up on the rows where it holds one.
+    for i in range(found.type.num_fields):
+        group = pc.struct_field(found, [i])
+        rows = np.flatnonzero(string_parts(group)[2] > 0)
+        if len(rows):
+            word = pc.utf8_lower(group.take(pa.array(rows)))
+            index = pc.index_in(word, value_set=_LEVELS).fill_null(-1)
+            codes[rows] = index.to_numpy(zero_copy_only=False)
     return codes

@@ -183,14 +183,7 @@ def parse_cri(data: bytes, ctx: Context) -> Parsed:
     quality = records["quality"].where(has_runtime, app["quality"])
     time_raw = records["time_raw"].where(has_runtime, app["time_raw"]).fillna("")
     time, quality = fill_inferred(time, quality, ctx.fallback_time, ctx.previous_time)
-    base = {"namespace": ctx.namespace, "file": ctx.ref.removeprefix("raw/file/")}
-    labels = (
-        records["stream"]
-        .fillna("")
-        .map(
-            {s: schema.labels_json({**base, "stream": s or None}) for s in ("", "stdout", "stderr")}
-        )
-    )
+    labels = _cri_labels(records["stream"], ctx)
     labels = flagged(labels, app["dst"], has_runtime)
     message = records["message"]
     events = schema.make_events(
@@ -209,6 +202,19 @@ def parse_cri(data: bytes, ctx: Context) -> Parsed:
     )
     joined = int((records["partial"] > 0).sum())
     return Parsed(events, None, {"log_lines": len(events), "joined_partial_lines": joined})
+
+
+_CRI_STREAMS = pa.array(["", "stdout", "stderr"], pa.large_string())
+
+
+def _cri_labels(stream: pd.Series, ctx: Context) -> pd.Series:
+    """The labels of each record: the file's, with its stream (none for a line not in the
+    runtime's shape), picked from the three there are by Arrow (no pandas ``map``)."""
+    base = {"namespace": ctx.namespace, "file": ctx.ref.removeprefix("raw/file/")}
+    names = [schema.labels_json({**base, "stream": s or None}) for s in _CRI_STREAMS.to_pylist()]
+    codes = pc.index_in(arrow_strings(stream).fill_null(""), value_set=_CRI_STREAMS)
+    picked = pa.array(names, pa.large_string()).take(codes)
+    return pd.Series(strings(picked), index=stream.index, copy=False)
 
 
 def _kube_streams(prefix: pd.DataFrame, ctx: Context) -> tuple[pd.Series, pd.Series]:

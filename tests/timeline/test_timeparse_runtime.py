@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from incident_timeline.collector.files.collector import detect_format, parse
 from incident_timeline.collector.formats import Context
-from incident_timeline.timeline.timestamps.runtime import read_runtime_log, split_lines
+from incident_timeline.timeline.timestamps.runtime import (
+    read_runtime_log,
+    split_lines,
+    string_views,
+)
 from tests.support import DATA
 
 T0 = pd.Timestamp("2024-01-15T14:00:00Z")
@@ -45,6 +50,16 @@ def test_split_lines_numbers_non_blank_lines() -> None:
         b"b",
         b"c",
     ]
+
+
+def test_string_views_are_the_slices_short_and_long() -> None:
+    # Inline (at most 12 bytes, zero-padded) and referenced views, next to each other.
+    data = bytes(range(97, 123)) * 4
+    rng = np.random.default_rng(5)
+    starts = rng.integers(0, len(data) - 30, 200)
+    lengths = rng.integers(0, 30, 200)
+    views = string_views(data, starts, lengths).cast("large_string").to_pylist()
+    assert views == [data[a : a + n].decode() for a, n in zip(starts, lengths, strict=True)]
 
 
 def test_runtime_records_join_partials_per_stream() -> None:

@@ -144,6 +144,11 @@ def find(lines: pa.Array, steps: list[Step] | None = None) -> tuple[list[Found],
     pending = np.arange(len(lines))
     valid = lines.is_valid().to_numpy(zero_copy_only=False)
     pending = pending[valid]
+    # A family an earlier step searched for anywhere in every row still pending matches none of
+    # them: a later step leaves it out (one alternative fewer; the leftmost match, and the
+    # first family matching there, stay the same). Only QUICK families: a row without a QUICK
+    # match is not searched line by line (first_match), so another family is not ruled out.
+    ruled_out: set[Family] = set()
     for number, step in enumerate(steps if steps is not None else plan(lines)):
         if not len(pending):
             break
@@ -153,10 +158,15 @@ def find(lines: pa.Array, steps: list[Step] | None = None) -> tuple[list[Found],
                 found.append(slow)
                 pending = np.setdiff1d(pending, slow.rows, assume_unique=True)
             continue
-        pattern = identify_regex(step.families, step.anchored)
+        families = tuple(f for f in step.families if f not in ruled_out)
+        if not families:
+            continue
+        pattern = identify_regex(families, step.anchored)
         prefilter = number > 0 and step.quick
-        pending, hits = _search(lines, pending, pattern, step.families, prefilter=prefilter)
+        pending, hits = _search(lines, pending, pattern, families, prefilter=prefilter)
         found.extend(hits)
+        if not step.anchored:
+            ruled_out.update(f for f in families if f.quick)
     return found, pending
 
 

@@ -95,7 +95,10 @@ def string_views(data: bytes | np.ndarray, starts: np.ndarray, lengths: np.ndarr
     head = window(np.frombuffer(data, dtype=np.uint8), starts, 12)
     # Up to 12 bytes are stored in the view itself; longer ones keep a 4-byte prefix there
     # (the same first bytes) and point at (buffer, offset).
-    views[:, 4:16] = np.where(np.arange(12) < lengths[:, None], head, 0)
+    views[:, 4:16] = head
+    short = np.flatnonzero(lengths < 12)  # (the bytes past an inline string's end are zero)
+    if len(short):
+        views[short, 4:16] = np.where(np.arange(12) < lengths[short, None], head[short], 0)
     words = views.view(np.int32)
     words[:, 0] = lengths
     long = lengths > 12
@@ -162,8 +165,15 @@ def _scan(lines: Lines, part: slice, tz: str) -> dict[str, np.ndarray]:
 
 
 def _word(head: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """The 8 bytes from column ``at`` of each row, as one little-endian uint64."""
-    cols = np.minimum(at[:, None] + np.arange(8), head.shape[1] - 1)
+    """The 8 bytes from column ``at`` of each row, as one little-endian uint64 (past the last
+    column, the last byte again)."""
+    width = head.shape[1]
+    if len(head) and head.flags.c_contiguous and int(at.max()) <= width - 8:
+        # Every word inside its row: read at once from the bytes (an unaligned uint64 view).
+        flat = head.reshape(-1)
+        words = np.ndarray((len(flat) - 7,), dtype="<u8", buffer=flat, strides=(1,))
+        return np.asarray(words[np.arange(len(head)) * width + at])
+    cols = np.minimum(at[:, None] + np.arange(8), width - 1)
     return np.ascontiguousarray(np.take_along_axis(head, cols, axis=1)).view("<u8")[:, 0]
 
 
@@ -262,7 +272,9 @@ def runtime_prefix(lines: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         empty = np.zeros(0, dtype=np.int64)
         return np.zeros(0, dtype=bool), empty, empty
     head = window(data, starts, _TOKEN_END + 1)
-    head = np.where(np.arange(_TOKEN_END + 1) < lengths[:, None], head, 0).astype(np.uint8)
+    short = np.flatnonzero(lengths < _TOKEN_END + 1)  # (bytes past a row's end read as zero)
+    if len(short):
+        head[short] = np.where(np.arange(_TOKEN_END + 1) < lengths[short, None], head[short], 0)
     spaces = head[:, 20:_TOKEN_END] == 32
     whole = (lengths >= 20) & (lengths <= ISO_WIDTH)
     token = np.where(spaces.any(axis=1), spaces.argmax(axis=1) + 20, np.where(whole, lengths, 0))

@@ -1,0 +1,51 @@
+"""The column search (detect.find) against its definition: each step of the plan, in order,
+searched line by line over the lines still without a timestamp (Python's re)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from incident_timeline.timeline.timestamps import detect
+from incident_timeline.timeline.timestamps.families import compiled, group_index, identify_regex
+
+BODIES = (
+    'level=info ts=2024-06-01T12:00:00.123Z caller=main.go:216 msg="request served"',
+    '{"level":"info","ts":"2024-06-01T12:00:00.124Z","msg":"GET /healthz"}',
+    "I0601 12:00:00.000000       1 controller.go:123] Reconciling deployment shop/api",
+    "2024-06-01T12:00:00.125Z ERROR [main] order 4711 failed: timeout",
+    "    at com.example.shop.CheckoutService.place(CheckoutService.java:42)",
+    "Jun  1 12:00:01 node-1 kubelet[42]: probe failed",
+    "retry at 12:00:02 of 2024/06/01 21:50:30 (second clock later)",
+)
+
+
+def _reference(lines: list[str], steps: list[detect.Step]) -> dict[int, tuple[str, str]]:
+    """{row: (family name, text)} by the plan's steps, one line at a time."""
+    out: dict[int, tuple[str, str]] = {}
+    for step in steps:
+        if not step.families:
+            continue
+        regex = compiled(identify_regex(step.families, step.anchored))
+        for row, line in enumerate(lines):
+            if row in out:
+                continue
+            match = regex.search(line)
+            if match is not None and match.lastgroup is not None:
+                family = step.families[group_index(match.lastgroup)]
+                out[row] = (family.name, match.group(match.lastgroup))
+    return out
+
+
+def test_find_matches_its_steps_line_by_line() -> None:
+    lines = [BODIES[(i * 7 + i // 5) % len(BODIES)] for i in range(3 * detect.FEW)]
+    column = pa.array(lines, pa.large_string())
+    steps = [step for step in detect.plan(column) if step.families]
+    assert len(steps) > 1  # JSON keys first, then the sample's families, then all of them
+    found, _ = detect.find(column, steps)
+    got = {
+        int(row): (hit.family.name, text)
+        for hit in found
+        if hit.family is not None
+        for row, text in zip(hit.rows, hit.raw.to_pylist(), strict=True)
+    }
+    assert got == _reference(lines, steps)
