@@ -42,6 +42,7 @@ DATA_COLUMNS: tuple[str, ...] = (
     "finding",
     "quality",
 )
+JSON_ROWS = 1 << 12  # rows made Python lists at a time: a page of millions never holds them all
 # JSON with these escaped cannot close its <script> block or open a comment in it; U+2028/9
 # are line ends to older JavaScript parsers.
 _JSON_ESCAPES = str.maketrans(
@@ -209,8 +210,8 @@ def timeline_json_chunks(frames: Iterable[pd.DataFrame], key: pd.DataFrame) -> I
     yield head.removesuffix("]}").translate(_JSON_ESCAPES)
     between = ""
     for frame in frames:
-        rows = _json_rows(frame, key_ids)
-        if rows:
+        for start in range(0, len(frame), JSON_ROWS):
+            rows = _json_rows(frame.iloc[start : start + JSON_ROWS], key_ids)
             yield (between + json.dumps(rows, ensure_ascii=False)[1:-1]).translate(_JSON_ESCAPES)
             between = ", "
     yield "]}"
