@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from incident_timeline.report import drafts
+from incident_timeline.report import drafts, html
 from incident_timeline.report.curation import Curation, Note, write_curation
 from incident_timeline.report.drafts import write_report
 from tests.report.test_stream import SECRET, shuffled
@@ -37,9 +37,11 @@ def loaded(bundle: Path, monkeypatch: pytest.MonkeyPatch, redact: bool = True) -
 
 
 @pytest.fixture
-def curated(shuffled: Path) -> Path:
+def curated(shuffled: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The shuffled bundle with notes (one with a secret), a pinned info line, a hidden key
-    event and the late row's secret, bare, in the manifest's title."""
+    event and the late row's secret, bare, in the manifest's title; the page's JSON made a
+    few rows at a time."""
+    monkeypatch.setattr(html, "JSON_ROWS", 7)
     events = pq.read_table(shuffled / "events" / "two.parquet").to_pandas()
     info = events.loc[(events["kind"] == "log") & (events["severity"] == "info"), "ref"]
     warned = events.loc[events["kind"] == "k8s_event", "ref"]
