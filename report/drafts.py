@@ -14,17 +14,29 @@ import dataclasses
 import hashlib
 import json
 import shlex
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import pandas as pd
+
+from incident_timeline.collector.bundle import read_manifest
 from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.collector.errors import BundleError
-from incident_timeline.report.chunks import csv_chunks, write_chunks
-from incident_timeline.report.curation import read_curation, with_notes
-from incident_timeline.report.html import report_page
+from incident_timeline.report.chunks import csv_chunks, csv_header, csv_rows, write_chunks
+from incident_timeline.report.curation import Curation, read_curation, with_notes
+from incident_timeline.report.figspec import Lane
+from incident_timeline.report.html import FINDING_KINDS, report_page, report_page_chunks
 from incident_timeline.report.postmortem import postmortem
-from incident_timeline.report.redact import for_bundle
-from incident_timeline.report.trust import load, read_metrics
+from incident_timeline.report.redact import Redactor, for_bundle
+from incident_timeline.report.story import Tally, inside_count
+from incident_timeline.report.stream import stream_masked, timeline_stream
+from incident_timeline.report.trust import load, read_corrections, read_metrics
+from incident_timeline.timeline.keyevents import key_candidates, key_events
+from incident_timeline.timeline.schema import empty_events
+from incident_timeline.timeline.trust.findings import Correction
+
+PAGERDUTY = "pagerduty"  # the story names incidents from every row of this source
 
 STATE = "report-state.json"
 
@@ -49,43 +61,142 @@ def write_report(
 ) -> Written:
     """Draft the bundle's postmortem to ``output`` (default BUNDLE/postmortem.md), safely,
     with its figures (BUNDLE/figures/) linked and, if ``html_path``, the HTML page. Secrets
-    are masked everywhere unless ``redact`` is False."""
-    manifest, assembled = load(bundle)
-    curation = read_curation(bundle)
-    events = with_notes(assembled.events, curation)
-    redactor = for_bundle(manifest) if redact else None
-    if redactor is not None:
-        events = redactor.frame(events)
+    are masked everywhere unless ``redact`` is False.
+
+    The timeline is streamed (`report.stream`): the CSV and the HTML page are written a frame
+    at a time, and the draft and figures get only the rows they read (`Reduced`) with the
+    counts of the others. Where the stream cannot give the timeline (see
+    `report.stream.timeline_stream`), or the manifest has no window to bin the overview on,
+    the whole timeline is loaded as before."""
     path = output or bundle / "postmortem.md"
     csv = path.with_name(f"{path.stem}-timeline.csv")
-    text = postmortem(
-        manifest,
-        events,
-        corrections=assembled.corrections,
-        applied=assembled.applied,
-        pins=curation.pins,
-        hides=curation.hides,
-        regenerate=regenerate_command(bundle, output, template),
-        csv_name=csv.name,
-        template=template,
-        metrics=read_metrics(bundle, manifest),
-    )
-    # matplotlib is imported here, not with the module: every ``incident`` command (collect
-    # too) would pay its ~0.3 s import otherwise.
-    from incident_timeline.report.plots import figures_markdown, write_figures
-
-    mask = redactor.text if redactor is not None else str
-    figures = write_figures(bundle, manifest, read_metrics(bundle, manifest), events, redact=mask)
-    if figures:
-        text = text.rstrip("\n") + "\n\n" + figures_markdown(figures, bundle, path)
-    text = mask(text)  # what the draft took from the manifest: errors, warnings, titles
+    manifest = read_manifest(bundle)
+    curation = read_curation(bundle)
+    metrics = read_metrics(bundle, manifest)
+    redactor = for_bundle(manifest) if redact else None
+    # Written to a temporary file: kept only once the draft is made too, as before.
     with atomic_open(csv, "wb") as handle:
-        write_chunks(csv_chunks(events), handle)
+        reduced = _streamed(bundle, manifest, curation, redactor, handle)
+        if reduced is None:
+            manifest, assembled = load(bundle)
+            events = with_notes(assembled.events, curation)
+            redactor = for_bundle(manifest) if redact else None
+            if redactor is not None:
+                events = redactor.frame(events)
+            write_chunks(csv_chunks(events), handle)
+            reduced = Reduced(events, None, None, assembled.corrections, assembled.applied)
+        text = postmortem(
+            manifest,
+            reduced.events,
+            corrections=reduced.corrections,
+            applied=reduced.applied,
+            pins=curation.pins,
+            hides=curation.hides,
+            regenerate=regenerate_command(bundle, output, template),
+            csv_name=csv.name,
+            template=template,
+            metrics=metrics,
+            tally=reduced.tally,
+        )
+        # matplotlib is imported here, not with the module: every ``incident`` command
+        # (collect too) would pay its ~0.3 s import otherwise.
+        from incident_timeline.report.plots import figures_markdown, write_figures
+
+        mask = redactor.text if redactor is not None else str
+        figures = write_figures(
+            bundle, manifest, metrics, reduced.events, redact=mask, lanes=reduced.lanes
+        )
+        if figures:
+            text = text.rstrip("\n") + "\n\n" + figures_markdown(figures, bundle, path)
+        text = mask(text)  # what the draft took from the manifest: errors, warnings, titles
     if html_path is not None:
         shown = {f.png: (bundle / f.png).read_bytes() for f in figures}
-        with atomic_open(html_path, "w") as handle:
-            handle.write(report_page(manifest, events, text, shown))
+        with atomic_open(html_path, "w") as page:
+            for chunk in _page(bundle, manifest, reduced, (text, shown), redact):
+                page.write(chunk)
     return _write_guarded(bundle, path, text, force=force, csv=csv)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reduced:
+    """What the draft is made from. Streamed: the rows the story and figures read (every row
+    that is not a log line, error and critical log lines, pinned rows and PagerDuty's: see
+    `story.build_story`), indexed by their places in the timeline, with the whole timeline's
+    counts (``tally``) and overview lanes; loaded: the whole timeline (no counts)."""
+
+    events: pd.DataFrame
+    tally: Tally | None
+    lanes: list[Lane] | None
+    corrections: Sequence[Correction] = ()
+    applied: Mapping[str, int] | None = None
+
+
+def _streamed(
+    bundle: Path,
+    manifest: Mapping[str, Any],
+    curation: Curation,
+    redactor: Redactor | None,
+    handle: IO[bytes],
+) -> Reduced | None:
+    """Write the timeline's CSV to ``handle`` a frame at a time and keep what the draft
+    reads; None (nothing written) where the whole timeline has to be loaded."""
+    if not _has_window(manifest):  # the overview's bins would follow the events' span
+        return None
+    if redactor is None:
+        stream = timeline_stream(bundle, redact=False)
+    else:
+        stream = stream_masked(bundle, redactor)
+    if stream is None:
+        return None
+    from incident_timeline.report.plots import LaneCounts
+
+    lanes = LaneCounts(manifest)
+    parts, total, inside = [empty_events()], 0, 0
+    handle.write(csv_header())
+    for frame in stream:
+        handle.write(csv_rows(frame))
+        lanes.add(frame)
+        inside += inside_count(frame, manifest)
+        wanted = key_candidates(frame, curation.pins)
+        wanted |= (frame["source"] == PAGERDUTY).to_numpy(dtype=bool, na_value=False)
+        part = frame.loc[wanted]
+        part.index = pd.RangeIndex(total, total + len(frame))[wanted]
+        parts.append(part)
+        total += len(frame)
+    # No accepted correction shifts a row here (the stream falls back), so none is counted.
+    return Reduced(
+        pd.concat(parts), Tally(total, inside), lanes.lanes(), read_corrections(bundle), {}
+    )
+
+
+def _has_window(manifest: Mapping[str, Any]) -> bool:
+    """Whether the figures can bin on the manifest's window (as `figspec` reads it)."""
+    window = manifest.get("window") or {}
+    try:
+        pd.Timestamp(window["since"]), pd.Timestamp(window["until"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _page(
+    bundle: Path,
+    manifest: Mapping[str, Any],
+    reduced: Reduced,
+    draft: tuple[str, Mapping[str, bytes]],
+    redact: bool,
+) -> Iterator[str]:
+    """The HTML page of the ``draft`` (its text and figures): the whole timeline streamed
+    again (the same rows, numbered the same), or the loaded one."""
+    if reduced.tally is None:
+        yield report_page(manifest, reduced.events, *draft)
+        return
+    frames = timeline_stream(bundle, redact=redact)
+    if frames is None:
+        raise BundleError(f"{bundle} changed while the report was written; run it again")
+    events = reduced.events
+    counts = (reduced.tally.total, int(events["kind"].isin(FINDING_KINDS).sum()))
+    yield from report_page_chunks(manifest, frames, counts, key_events(events), *draft)
 
 
 def regenerate_command(bundle: Path, output: Path | None, template: Path | None) -> str:

@@ -16,7 +16,7 @@ import base64
 import hashlib
 import html
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from typing import Any, cast
 
@@ -42,6 +42,7 @@ DATA_COLUMNS: tuple[str, ...] = (
     "finding",
     "quality",
 )
+JSON_ROWS = 1 << 12  # rows made Python lists at a time: a page of millions never holds them all
 # JSON with these escaped cannot close its <script> block or open a comment in it; U+2028/9
 # are line ends to older JavaScript parsers.
 _JSON_ESCAPES = str.maketrans(
@@ -61,6 +62,36 @@ def html_document(
     """The page: ``draft`` Markdown (if any) with ``figures`` (bundle-relative PNG path →
     bytes) inline, then the timeline of ``frame``. ``key`` are its key events (computed
     when not given) for the key-events toggle."""
+    key = key_events(frame) if key is None else key
+    findings = int(frame["kind"].isin(FINDING_KINDS).sum())
+    return "".join(
+        document_chunks(
+            [frame],
+            len(frame),
+            findings,
+            key,
+            title=title,
+            subtitle=subtitle,
+            draft=draft,
+            figures=figures,
+        )
+    )
+
+
+def document_chunks(
+    frames: Iterable[pd.DataFrame],
+    rows: int,
+    findings: int,
+    key: pd.DataFrame,
+    *,
+    title: str,
+    subtitle: str = "",
+    draft: str | None = None,
+    figures: Mapping[str, bytes] | None = None,
+) -> Iterator[str]:
+    """`html_document` of the timeline ``frames`` (in order; ``rows`` rows in all, of which
+    ``findings`` are integrity findings, ``key`` its key events) as pieces of text: the rows
+    are written a frame at a time, never as one string."""
     style = _asset("timeline.css")
     script = _asset("timeline.js")
     csp = (
@@ -73,39 +104,34 @@ def html_document(
         sections.append(
             '<section id="draft">\n' + render_draft(draft, figures or {}) + "</section>"
         )
-    sections.append(_timeline_section(frame))
+    sections.append(_timeline_section(rows, findings))
     nav = (
         '<nav><a href="#draft">Draft</a><a href="#timeline">Full timeline</a></nav>'
         if draft
         else ""
     )
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            "<head>",
-            '<meta charset="utf-8">',
-            f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
-            '<meta name="referrer" content="no-referrer">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{html.escape(title)}</title>",
-            f"<style>{style}</style>",
-            "</head>",
-            "<body>",
-            f"<header><h1>{html.escape(title)}</h1>",
-            f'<p class="sub">{html.escape(subtitle)}</p>{nav}</header>',
-            "<main>",
-            *sections,
-            "</main>",
-            '<script type="application/json" id="timeline-data">',
-            timeline_json(frame, key),
-            "</script>",
-            f"<script>{script}</script>",
-            "</body>",
-            "</html>",
-            "",
-        ]
-    )
+    head = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
+        '<meta name="referrer" content="no-referrer">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{style}</style>",
+        "</head>",
+        "<body>",
+        f"<header><h1>{html.escape(title)}</h1>",
+        f'<p class="sub">{html.escape(subtitle)}</p>{nav}</header>',
+        "<main>",
+        *sections,
+        "</main>",
+        '<script type="application/json" id="timeline-data">',
+    ]
+    yield "\n".join(head) + "\n"
+    yield from timeline_json_chunks(frames, key)
+    yield "\n" + "\n".join(["</script>", f"<script>{script}</script>", "</body>", "</html>", ""])
 
 
 def report_page(
@@ -113,12 +139,38 @@ def report_page(
 ) -> str:
     """The ``incident report --html`` page for a bundle: its (already redacted) draft and
     events, the figures inline."""
-    title = " ".join(str(manifest.get("title") or "Untitled incident").split())
-    window = manifest.get("window") or {}
-    subtitle = f"Window (UTC): {window.get('since', '?')} to {window.get('until', '?')}"
+    title, subtitle = _report_titles(manifest)
     return html_document(
         events, title=f"Postmortem: {title}", subtitle=subtitle, draft=draft, figures=figures
     )
+
+
+def report_page_chunks(
+    manifest: Mapping[str, Any],
+    frames: Iterable[pd.DataFrame],
+    counts: tuple[int, int],
+    key: pd.DataFrame,
+    draft: str,
+    figures: Mapping[str, bytes],
+) -> Iterator[str]:
+    """`report_page` of the timeline ``frames`` (``counts``: its rows and integrity
+    findings; ``key``: its key events, `key_events` with no window) a piece at a time."""
+    title, subtitle = _report_titles(manifest)
+    return document_chunks(
+        frames,
+        *counts,
+        key,
+        title=f"Postmortem: {title}",
+        subtitle=subtitle,
+        draft=draft,
+        figures=figures,
+    )
+
+
+def _report_titles(manifest: Mapping[str, Any]) -> tuple[str, str]:
+    title = " ".join(str(manifest.get("title") or "Untitled incident").split())
+    window = manifest.get("window") or {}
+    return title, f"Window (UTC): {window.get('since', '?')} to {window.get('until', '?')}"
 
 
 def render_draft(markdown: str, figures: Mapping[str, bytes]) -> str:
@@ -146,8 +198,26 @@ def render_draft(markdown: str, figures: Mapping[str, bytes]) -> str:
 
 def timeline_json(frame: pd.DataFrame, key: pd.DataFrame | None = None) -> str:
     """The rows as ``{"columns": [...], "rows": [[...], ...]}``, safe inside a script block."""
-    key = key_events(frame) if key is None else key
+    return "".join(timeline_json_chunks([frame], key_events(frame) if key is None else key))
+
+
+def timeline_json_chunks(frames: Iterable[pd.DataFrame], key: pd.DataFrame) -> Iterator[str]:
+    """`timeline_json` of the timeline ``frames`` a frame at a time: ``json.dumps`` of a list
+    with its default separators is its items' dumps joined by ``", "`` in brackets, and the
+    escapes are per character, so the pieces join to the whole document's text."""
     key_ids = set(zip(key["time"].tolist(), key["ref"].tolist(), key["kind"].tolist(), strict=True))
+    head = json.dumps({"columns": list(DATA_COLUMNS), "rows": []}, ensure_ascii=False)
+    yield head.removesuffix("]}").translate(_JSON_ESCAPES)
+    between = ""
+    for frame in frames:
+        for start in range(0, len(frame), JSON_ROWS):
+            rows = _json_rows(frame.iloc[start : start + JSON_ROWS], key_ids)
+            yield (between + json.dumps(rows, ensure_ascii=False)[1:-1]).translate(_JSON_ESCAPES)
+            between = ", "
+    yield "]}"
+
+
+def _json_rows(frame: pd.DataFrame, key_ids: set[tuple[Any, Any, Any]]) -> list[list[Any]]:
     times = frame["time"]
     millis = (times.dt.as_unit("ns").astype("int64") // 1_000_000).tolist()
     stamps = times.dt.strftime("%Y-%m-%d %H:%M:%S.%f").str.slice(0, -3).tolist()
@@ -174,17 +244,14 @@ def timeline_json(frame: pd.DataFrame, key: pd.DataFrame | None = None) -> str:
         frame["kind"].isin(FINDING_KINDS).tolist(),
         _strings(frame["time_quality"]),
     ]
-    rows = [list(row) for row in zip(*columns, strict=True)]
-    text = json.dumps({"columns": list(DATA_COLUMNS), "rows": rows}, ensure_ascii=False)
-    return text.translate(_JSON_ESCAPES)
+    return [list(row) for row in zip(*columns, strict=True)]
 
 
 def _strings(col: pd.Series) -> list[str | None]:
     return [None if pd.isna(v) else str(v) for v in col.astype(object).tolist()]
 
 
-def _timeline_section(frame: pd.DataFrame) -> str:
-    findings = int(frame["kind"].isin(FINDING_KINDS).sum())
+def _timeline_section(rows: int, findings: int) -> str:
     head = "".join(
         f"<span>{name}</span>"
         for name in (
@@ -209,7 +276,7 @@ def _timeline_section(frame: pd.DataFrame) -> str:
     )
     return f"""<section id="timeline">
 <h2>Full timeline (interactive)</h2>
-<p class="sub">{len(frame):,} events, all times UTC; {findings} integrity findings (clock and gap)
+<p class="sub">{rows:,} events, all times UTC; {findings} integrity findings (clock and gap)
 are highlighted. Click a row for its full text.</p>
 <div class="controls">{filters}
 <label>Search<input type="search" id="f-search" placeholder="text, actor, ref"></label>

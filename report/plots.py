@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from matplotlib.figure import Figure
 
 from incident_timeline.collector.bundlefiles import atomic_open
 from incident_timeline.report.figspec import (
+    SOURCE_ORDER,
+    Lane,
     Marker,
     MetricFigure,
     OverviewFigure,
@@ -71,16 +73,54 @@ def write_figures(
     events: pd.DataFrame,
     *,
     redact: Callable[[str], str] = lambda text: text,
+    lanes: Sequence[Lane] | None = None,
 ) -> list[Written]:
     """Draw the overview and one figure per query into ``bundle/figures/``; returns them,
-    overview first."""
+    overview first. ``lanes`` (from `LaneCounts`) are the overview's when ``events`` holds
+    only the rows the figures read besides them: the figures read no info or warning log
+    line but to count it."""
     overview = overview_figure(manifest, events, redact=redact)
+    if lanes is not None:
+        overview = replace(overview, lanes=tuple(lanes))
     written = [
         _save(bundle, "overview", f"{overview.title}: events per source", draw_overview(overview))
     ]
     for spec in metric_figures(manifest, metrics, events, redact=redact):
         written.append(_save(bundle, f"query-{_slug(spec.name)}", spec.title, draw_metric(spec)))
     return written
+
+
+class LaneCounts:
+    """The overview's lanes (`figspec.overview_figure`: events per source and bin), counted a
+    frame of the timeline at a time. The bins are explicit edges, with which ``np.histogram``
+    places each value on its own (searchsorted on the edges), so the frames' counts add up to
+    the whole timeline's."""
+
+    def __init__(self, manifest: Mapping[str, Any]) -> None:
+        from incident_timeline.timeline.schema import empty_events
+
+        # The edges come from the manifest's window alone when it has one (`drafts` checks).
+        edges = overview_figure(manifest, empty_events()).edges
+        self._edge_ns = pd.DatetimeIndex(edges).as_unit("ns").asi8
+        self._counts: dict[str, np.ndarray] = {}
+        self._totals: dict[str, int] = {}
+
+    def add(self, events: pd.DataFrame) -> None:
+        """Count one frame's rows."""
+        times = events["time"].dt.as_unit("ns").astype("int64").to_numpy()
+        codes, names = pd.factorize(events["source"])
+        for code, source in enumerate(names.tolist()):
+            mask = codes == code
+            counts, _ = np.histogram(times[mask], bins=self._edge_ns)
+            self._counts[source] = self._counts.get(source, 0) + counts
+            self._totals[source] = self._totals.get(source, 0) + int(mask.sum())
+
+    def lanes(self) -> list[Lane]:
+        """The lanes in `overview_figure`'s order: `SOURCE_ORDER`, then the others by name."""
+        present = sorted(self._counts)
+        order = [s for s in SOURCE_ORDER if s in present]
+        order += [s for s in present if s not in SOURCE_ORDER]
+        return [Lane(s, tuple(int(c) for c in self._counts[s]), self._totals[s]) for s in order]
 
 
 def figures_markdown(written: Sequence[Written], bundle: Path, document: Path) -> str:

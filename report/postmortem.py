@@ -29,7 +29,7 @@ from markupsafe import Markup
 from incident_timeline.collector.errors import TemplateError
 from incident_timeline.report.facts import full, hms, human_duration
 from incident_timeline.report.markdown import md_code, md_text
-from incident_timeline.report.story import Story, build_story
+from incident_timeline.report.story import Story, Tally, build_story
 from incident_timeline.timeline.trust.findings import Correction
 
 __all__ = ["PROMPTS", "SECTIONS", "human_duration", "postmortem", "render_story", "todo"]
@@ -100,13 +100,15 @@ def postmortem(
     csv_name: str | None = None,
     template: Path | None = None,
     metrics: Mapping[str, pd.DataFrame] | None = None,
+    tally: Tally | None = None,
 ) -> str:
     """Draft a blameless postmortem in Markdown from a bundle manifest and its events.
 
     ``events`` is the full merged timeline, human notes included; ``corrections`` are the
     clock corrections the user accepted and ``applied`` how many rows each shifted; ``pins``
     and ``hides`` are refs put into or out of the timeline table. ``template`` is a team's own
-    template file (default: the shipped one). Returns the document, ending with a newline.
+    template file (default: the shipped one). With ``tally``, ``events`` may be the rows the
+    story reads (see `build_story`). Returns the document, ending with a newline.
     """
     story = build_story(
         manifest,
@@ -118,6 +120,7 @@ def postmortem(
         regenerate=regenerate,
         csv_name=csv_name,
         metrics=metrics,
+        tally=tally,
     )
     return render_story(story, template)
 

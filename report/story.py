@@ -39,6 +39,15 @@ _NUMBER = re.compile(r"^\[#(\d+)\]")
 
 
 @dataclasses.dataclass(frozen=True)
+class Tally:
+    """How many events the whole timeline holds and how many of them are inside the window:
+    what the story counts of the rows a reduced frame (see `build_story`) leaves out."""
+
+    total: int
+    inside: int
+
+
+@dataclasses.dataclass(frozen=True)
 class Incident:
     """A paging-system incident the bundle holds: id, number and title when known."""
 
@@ -101,12 +110,20 @@ def build_story(
     regenerate: str = "incident report BUNDLE",
     csv_name: str | None = None,
     metrics: Mapping[str, pd.DataFrame] | None = None,
+    tally: Tally | None = None,
 ) -> Story:
     """Compute the story of ``events`` (all of the bundle's, human notes included);
-    ``metrics`` are the bundle's metric samples by query name, for peak values."""
+    ``metrics`` are the bundle's metric samples by query name, for peak values.
+
+    With ``tally`` (the whole timeline's counts), ``events`` may hold only the rows the story
+    reads of it, in timeline order, indexed by their places in it (`report.drafts` streams
+    them): every row that is not a log line, error and critical log lines, pinned rows and
+    PagerDuty's rows. Nothing else reads an info or warning log line but the counts."""
     window = manifest_window(manifest)
-    events = events.reset_index(drop=True)
+    if tally is None:
+        events = events.reset_index(drop=True)
     inside = _inside(events, window)
+    counted = tally or Tally(len(events), len(inside))
     found = changes(inside)
     beats = heartbeats(inside, window)
     hurt = impact(inside)
@@ -137,7 +154,7 @@ def build_story(
         leads=[c for c in found if _before_symptom(c, detected)],
         detection=detected,
         response=responded,
-        timeline=storyline(inside, key, found, pins=pins, hides=hides),
+        timeline=storyline(inside, key, found, pins=pins, hides=hides, total=counted.inside),
         findings=found_findings,
         corrections=appendix.correction_lines(corrections, applied or {}),
         corrected_rows=sum((applied or {}).values()),
@@ -148,7 +165,7 @@ def build_story(
         regenerate=regenerate,
         csv_name=csv_name,
         generator=_generator(manifest),
-        total_events=len(events),
+        total_events=counted.total,
     )
 
 
@@ -224,6 +241,11 @@ def _impact_end(hurt: Impact) -> Moment | None:
 def _before_symptom(change: Change, detected: Detection) -> bool:
     symptom = detected.first_symptom
     return change.kind != "silence" and (symptom is None or change.start < symptom.time)
+
+
+def inside_count(events: pd.DataFrame, manifest: Mapping[str, Any]) -> int:
+    """How many of ``events`` the story counts as inside the manifest's window."""
+    return len(_inside(events, manifest_window(manifest)))
 
 
 def _inside(events: pd.DataFrame, window: Window | None) -> pd.DataFrame:

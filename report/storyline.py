@@ -73,8 +73,10 @@ def storyline(
     pins: Collection[str] = (),
     hides: Collection[str] = (),
     max_rows: int = MAX_ROWS,
+    total: int | None = None,
 ) -> Storyline:
-    """Build the table from all ``events``, their ``key`` events and the ``found`` changes."""
+    """Build the table from all ``events``, their ``key`` events and the ``found`` changes;
+    ``total`` is how many events there are when ``events`` holds only some of them."""
     integrity = int(events["kind"].isin(INTEGRITY_KINDS).sum())
     keep = ~key["kind"].isin((*INTEGRITY_KINDS, "deploy", "silence")) & ~key["ref"].isin(hides)
     rows = [_row(r, r["ref"] in pins) for r in key.loc[keep].to_dict("records")]
@@ -93,7 +95,7 @@ def storyline(
     date = dates.pop() if len(dates) == 1 else None
     stamp = hms if date else (lambda t: str(t.strftime("%Y-%m-%d %H:%M:%S")))
     rows = [dataclasses.replace(r, time_text=stamp(r.time)) for r in rows]
-    return Storyline(rows, date, omitted, integrity, len(events))
+    return Storyline(rows, date, omitted, integrity, len(events) if total is None else total)
 
 
 def _row(r: dict[str, Any], pinned: bool) -> Row:

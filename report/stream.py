@@ -277,3 +277,20 @@ def _insert(
     order = np.insert(np.arange(n), positions, n + np.arange(len(keys)))
     both = pd.concat([frame, extras.loc[:, list(COLUMNS)]], ignore_index=True)
     return validate(both.iloc[order].reset_index(drop=True))
+
+
+def stream_masked(
+    bundle: Path, redactor: Redactor, keep: Callable[[pd.DataFrame], np.ndarray] | None = None
+) -> Iterator[pd.DataFrame] | None:
+    """`timeline_stream` (no filters, redacting) masking with ``redactor``: when it returns,
+    ``redactor`` numbers every secret as the stream does, so `incident report` masks its own
+    texts (the manifest's title, errors and warnings) as the whole timeline's redactor would.
+    `timeline_stream` makes its redactor with `for_bundle` before it returns (the survey
+    numbers the secrets before the first frame), so that name is ``redactor`` meanwhile."""
+    global for_bundle
+    made = for_bundle
+    for_bundle = lambda manifest, extra=(): redactor  # noqa: E731
+    try:
+        return timeline_stream(bundle, keep=keep)
+    finally:
+        for_bundle = made
