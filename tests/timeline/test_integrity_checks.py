@@ -13,9 +13,11 @@ from incident_timeline.timeline.trust.checks import Integrity, check_integrity, 
 from incident_timeline.timeline.trust.clocks import (
     app_clock_findings,
     causality_findings,
+    unique_ids,
     zones_for_offset,
 )
 from incident_timeline.timeline.trust.evidence import pod_lives, workload
+from incident_timeline.timeline.trust.findings import Correction, Finding
 from incident_timeline.timeline.trust.gaps import (
     backwards_findings,
     future_findings,
@@ -366,3 +368,43 @@ def test_one_gap_rule_per_series_interval() -> None:
     ] == [('up{pod="a"}', s(135), s(165), pd.Timedelta(seconds=15))]
     [finding] = metric_gap_findings({"up": frame})
     assert (finding.time, finding.end, finding.labels["missing_steps"]) == (s(150), s(165), "1")
+
+
+def test_findings_at_the_same_time_of_day_on_other_days_keep_ids_of_their_own() -> None:
+    # A three-day window: the same stream goes quiet at 14:01:50 each day (and each night).
+    # An id names a time of day only, so each of the three is dated (and a correction by id
+    # stays exact).
+    day = 86_400
+    times = [float(t) for d in range(3) for t in range(d * day, d * day + 3600, 10)]
+    times = [t for t in times if not 110 < t % day < 420]
+    window = {"since": str(T0), "until": str(s(3 * day))}
+    found = check_integrity(logs(times), {}, {"window": window}).findings
+    silences = [f for f in found if f.check == "silence" and "@14:01:50" in f.id]
+    assert [f.id for f in silences] == [
+        f"silence:ns/api-6d8f7b9c5d-ms2ds/app@14:01:50/2026-02-{d}" for d in (17, 18, 19)
+    ]
+    assert len({f.id for f in found}) == len(found)
+
+
+def test_a_repeated_id_on_one_day_is_numbered_and_its_correction_renamed() -> None:
+    def finding(at: float, node: str = "node-b") -> Finding:
+        fix = Correction(id=f"node_clock:{node}@14:00:00", description="", shift_ns=1, columns=())
+        return Finding(
+            id=fix.id,
+            kind="clock",
+            check="node_clock",
+            time=s(at),
+            end=None,
+            subject=f"node/{node}",
+            summary="",
+            detail="",
+            ref="",
+            correction=fix,
+        )
+
+    out = unique_ids([finding(0), finding(0.5), finding(0, "node-c")])
+    assert [(f.id, f.correction and f.correction.id) for f in out] == [
+        ("node_clock:node-b@14:00:00/2026-02-17",) * 2,
+        ("node_clock:node-b@14:00:00/2026-02-17#2",) * 2,
+        ("node_clock:node-c@14:00:00",) * 2,
+    ]

@@ -15,8 +15,9 @@ Every function takes frames and returns `Finding` lists; nothing here does I/O.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -331,5 +332,32 @@ def causality_findings(events: pd.DataFrame, lives: Mapping[str, PodLife]) -> li
 
 
 def findings_sorted(findings: Sequence[Finding]) -> list[Finding]:
-    """Findings in timeline order (time, kind, id): a total, deterministic order."""
-    return sorted(findings, key=lambda f: (f.time, f.kind, f.id))
+    """Findings in timeline order (time, kind, id): a total, deterministic order, each with
+    an id of its own (see `unique_ids`)."""
+    return unique_ids(sorted(findings, key=lambda f: (f.time, f.kind, f.id)))
+
+
+def unique_ids(findings: Sequence[Finding]) -> list[Finding]:
+    """``findings`` with ids that name one finding each. An id carries a time of day
+    (``silence:api@14:20:00``), so a window of several days can give two findings the same
+    id, and a correction accepted by id would then be ambiguous. Each finding of a repeated
+    id gets its UTC date (``silence:api@14:20:00/2026-02-18``), and a number after that if
+    the date is shared too (``…/2026-02-18#2``); its correction is renamed with it."""
+    ids = Counter(f.id for f in findings)
+    dated = [
+        f"{f.id}/{f.time.tz_convert('UTC'):%Y-%m-%d}" if ids[f.id] > 1 else f.id for f in findings
+    ]
+    names = Counter(dated)
+    taken: Counter[str] = Counter()
+    out = []
+    for f, name in zip(findings, dated, strict=True):
+        taken[name] += 1
+        if names[name] > 1 and taken[name] > 1:
+            name = f"{name}#{taken[name]}"
+        if name != f.id:
+            corr = f.correction
+            if corr is not None and corr.id == f.id:
+                corr = replace(corr, id=name)
+            f = replace(f, id=name, correction=corr)
+        out.append(f)
+    return out
