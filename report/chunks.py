@@ -54,13 +54,23 @@ def csv_chunks(frame: pd.DataFrame, rows: int = BATCH_ROWS) -> Iterator[bytes]:
 
 def csv_rows(frame: pd.DataFrame) -> bytes:
     """The CSV lines (no header) of ``frame``'s schema columns; times ISO 8601 with ``Z``."""
+    return bytes(csv_lines(frame))
+
+
+def csv_lines(frame: pd.DataFrame) -> pa.Buffer:
+    """`csv_rows` as an Arrow buffer (the joined lines' own data, not copied into bytes)."""
     if not len(frame):
-        return b""
-    fields = [_csv_field(_column_text(frame, name)) for name in COLUMNS]
+        return pa.py_buffer(b"")
+    fields = [
+        _column_text(frame, name)  # ISO 8601 text holds no comma, quote or line break
+        if name in TIME_COLUMNS
+        else _csv_field(_column_text(frame, name), name in _FEW)
+        for name in COLUMNS
+    ]
     text = pa.large_string()
-    lines = pc.binary_join_element_wise(*fields, pa.scalar(",", text))
-    joined = pc.binary_join_element_wise(lines, pa.scalar("\n", text), pa.scalar("", text))
-    return _value_bytes(joined)
+    # The line break joined to the last field: the lines laid end to end are then the text.
+    fields[-1] = pc.binary_join_element_wise(fields[-1], pa.scalar("\n", text), pa.scalar("", text))
+    return _value_buffer(pc.binary_join_element_wise(*fields, pa.scalar(",", text)))
 
 
 def _column_text(frame: pd.DataFrame, name: str) -> pa.Array:
@@ -74,6 +84,8 @@ def _column_text(frame: pd.DataFrame, name: str) -> pa.Array:
     return pc.fill_null(values, "")
 
 
+# Columns that hold few distinct values in a timeline (one per stream, source or kind).
+_FEW = frozenset({"source", "stream", "kind", "severity", "actor", "labels", "time_quality"})
 _ISO = np.frombuffer(b"0000-00-00T00:00:00.000000000Z", dtype=np.uint8)
 # The ASCII digits of 0..999, three bytes each; two-digit fields use the last two.
 _DIGITS = np.array([[48 + i // 100, 48 + i // 10 % 10, 48 + i % 10] for i in range(1000)], np.uint8)
@@ -114,7 +126,12 @@ def iso_ns_array(times: pd.Series) -> pa.Array:
     )
 
 
-def _csv_field(values: pa.Array) -> pa.Array:
+def _csv_field(values: pa.Array, few: bool = False) -> pa.Array:
+    """``values`` quoted where the csv module quotes them. With ``few`` (a column of few
+    distinct values), each distinct value is quoted once."""
+    if few:
+        coded = pc.dictionary_encode(values)
+        return _csv_field(coded.dictionary).take(coded.indices)
     needs = pc.match_substring_regex(values, _NEEDS_QUOTES)
     if not pc.any(needs).as_py():
         return values
@@ -124,21 +141,21 @@ def _csv_field(values: pa.Array) -> pa.Array:
         pa.scalar('"', pa.large_string()),
         pa.scalar("", pa.large_string()),
     )
-    return pc.if_else(needs, quoted, values)
+    return quoted if pc.all(needs).as_py() else pc.if_else(needs, quoted, values)
 
 
-def _value_bytes(values: pa.Array) -> bytes:
-    """The concatenated values of a string array without copying them one by one."""
+def _value_buffer(values: pa.Array) -> pa.Buffer:
+    """The concatenated values of a string array: a slice of its data buffer, not a copy."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     values = values.cast(pa.large_string())
     offsets = values.buffers()[1]
     data = values.buffers()[2]
     if offsets is None or data is None:
-        return b""
+        return pa.py_buffer(b"")
     bounds = memoryview(offsets).cast("q")
     first, last = bounds[values.offset], bounds[values.offset + len(values)]
-    return bytes(memoryview(data)[first:last])
+    return data.slice(first, last - first)
 
 
 def text_chunks(

@@ -138,7 +138,8 @@ def _log_batches(
                 lo, hi = np.searchsorted(dropped[f], [start, start + len(table)])
                 keep[dropped[f][lo:hi] - start] = False
                 rows = np.flatnonzero(keep)
-                table = table.take(pa.array(rows))
+                if len(rows) < len(table):  # most row groups are all log lines: no copy
+                    table = table.take(pa.array(rows))
                 table = table.append_column("_row", pa.array(rows + start))
                 table = table.append_column("_file", pa.array(np.full(len(rows), f)))
                 for stream, piece in _by_stream(table):
@@ -153,6 +154,9 @@ def _log_batches(
 
 def _by_stream(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
     """``table``'s rows by stream (sorted), each stream's in their order."""
+    if pc.count_distinct(table["stream"], mode="all").as_py() == 1:  # one stream: nothing to sort
+        yield table["stream"][0].as_py(), table
+        return
     table = table.take(pc.sort_indices(table, sort_keys=[("stream", "ascending")]))
     start = 0
     for item in pc.value_counts(table["stream"]):

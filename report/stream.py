@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from functools import partial
 from itertools import chain
 from pathlib import Path
@@ -51,6 +52,7 @@ from incident_timeline.timeline.trust.findings import SOURCE, findings_frame
 # (time ns, tier, source, stream, row in its input, ref, file).
 Key = tuple[int, int, str, str, int, str, int]
 _FILE_SHIFT = 40  # an event's id: file << 40 | row in file
+_FEW = frozenset({"stream", "actor", "labels"})  # text columns of few distinct values
 STREAMED: tuple[str, ...] = ("csv", "jsonl")  # formats whose rows are written as they come
 
 
@@ -67,22 +69,32 @@ def timeline_stream(
     unknown source) and PatternError (a bad ``grep``) before the first frame."""
     filter_events(empty_events(), sources, grep)  # a bad pattern fails here, not mid-output
     manifest = read_manifest(bundle)
-    integrity, applied, dropped = scan_integrity(bundle, manifest)
-    if any(applied.values()):
-        return None
-    try:
-        files = [pq.ParquetFile(p) for p in events_paths(bundle, manifest)]
-    except (OSError, pa.ArrowException) as exc:
-        raise BundleError(f"cannot read events: {exc}") from exc
+    redactor = for_bundle(manifest) if redact else None
+    survey = Survey(redactor)
+    # The log lines' checks run in a thread while the runs are written: both are mostly
+    # Parquet decoding and Arrow kernels, which release the GIL. The runs need only the
+    # rows de-duplication drops, known before the checks start.
+    with ThreadPoolExecutor(1, thread_name_prefix="scan") as pool:
+        known: Future[list[np.ndarray]] = Future()
+        scan = pool.submit(scan_integrity, bundle, manifest, known.set_result)
+        either: list[Future[Any]] = [scan, known]
+        wait(either, return_when=FIRST_COMPLETED)
+        dropped = known.result() if known.done() else scan.result()[2]  # or its error
+        try:
+            files = [pq.ParquetFile(p) for p in events_paths(bundle, manifest)]
+        except (OSError, pa.ArrowException) as exc:
+            raise BundleError(f"cannot read events: {exc}") from exc
+        tables = sorted_batches(files, dropped, survey.visit)
+        first = next(tables, None)  # every row group is read, and surveyed, before the first
+        integrity, applied, _ = scan.result()
+    # mimalloc keeps the pages the scan and the runs freed for reuse; the merge needs far
+    # fewer, so give them back (the peak is then the merge's, not the sum).
+    pa.default_memory_pool().release_unused()
     findings = findings_frame(integrity.findings, [])
     notes = note_events(read_curation(bundle))
     extras = pd.concat([findings, notes], ignore_index=True) if len(notes) else findings
     keys = _extra_keys(findings, notes)
-    redactor = for_bundle(manifest) if redact else None
-    survey = Survey(redactor)
-    tables = sorted_batches(files, dropped, survey.visit)
-    first = next(tables, None)  # every row group is read, and surveyed, before the first
-    if survey.fallback or SOURCE in survey.present:
+    if any(applied.values()) or survey.fallback or SOURCE in survey.present:
         tables.close()
         return None
     check_sources(bundle, sources, survey.present | ({"human"} if len(notes) else set()))
@@ -159,7 +171,7 @@ def _table_hits(table: pa.Table, hint: str) -> list[Hit] | None:
     hits: list[Hit] = []
     for c, name in enumerate(TEXTS):
         try:
-            found = pc.match_substring_regex(table[name], hint)
+            found = _screen(table[name].combine_chunks(), hint, name in _FEW)
         except pa.ArrowInvalid:
             return None
         for i in np.flatnonzero(found.fill_null(False).to_numpy(zero_copy_only=False)).tolist():
@@ -170,6 +182,15 @@ def _table_hits(table: pa.Table, hint: str) -> list[Hit] | None:
             key: Key = (k[0], 0, k[1], k[2], k[3], k[4], k[5])
             hits.append((key, c, k[5] << _FILE_SHIFT | k[3], text))
     return hits
+
+
+def _screen(values: pa.Array, hint: str, few: bool) -> pa.Array:
+    """Which ``values`` match ``hint``; with ``few`` (few distinct values), each distinct
+    value is matched once."""
+    if not few:
+        return pc.match_substring_regex(values, hint)
+    coded = pc.dictionary_encode(values)
+    return pc.match_substring_regex(coded.dictionary, hint).take(coded.indices)
 
 
 def _frame_hits(frame: pd.DataFrame, keys: Sequence[Key], hint: str) -> list[Hit] | None:

@@ -4,7 +4,7 @@ and keep the corrections a user accepted in ``BUNDLE/corrections.json``."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,12 +90,17 @@ def load_integrity(bundle: Path) -> tuple[dict[str, Any], Integrity, dict[str, i
 
 
 def scan_integrity(
-    bundle: Path, manifest: Mapping[str, Any]
+    bundle: Path,
+    manifest: Mapping[str, Any],
+    on_dropped: Callable[[list[np.ndarray]], None] | None = None,
 ) -> tuple[Integrity, dict[str, int], list[np.ndarray]]:
     """`load_integrity`'s findings and corrected rows, and per events file the positions of
-    the rows de-duplication drops (what `report.scan.scan_dropping` gives)."""
+    the rows de-duplication drops (what `report.scan.scan_dropping` gives). ``on_dropped``
+    is given those positions as soon as they are known, before the log lines are checked."""
     metrics, corrections = read_metrics(bundle, manifest), read_corrections(bundle)
     others, batches, dropped = scan_dropping(events_paths(bundle, dict(manifest)))
+    if on_dropped is not None:
+        on_dropped(dropped)
     digest = log_digest(manifest)
     applied = corrected_counts(others, corrections)
     for batch in batches:

@@ -31,7 +31,7 @@ from incident_timeline.timeline.schema import COLUMNS, SCHEMA
 
 KEY: tuple[str, ...] = ("time", "source", "stream", "_row", "ref", "_file")
 BATCH_ROWS = 1 << 12  # per run held by the merge: 32 runs of 4 k log lines hold ~60 MB
-OUT_ROWS = 1 << 15  # rows of each table given
+OUT_ROWS = 1 << 14  # rows of each table given: the CSV of two is made at once (stream_chunks)
 Key = tuple[int, str, str, int, str, int]
 Visit = Callable[[pa.Table], None]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from incident_timeline.report.chunks import csv_chunks, iso_ns_array
-from incident_timeline.report.render import render, render_chunks
+from incident_timeline.report.render import render, render_chunks, stream_chunks
 from incident_timeline.timeline.merge import merge_events
 from incident_timeline.timeline.schema import COLUMNS, make_events
 from incident_timeline.timeline.timefmt import iso_ns_column
@@ -54,6 +54,12 @@ def test_csv_in_batches_is_pandas_to_csv_byte_for_byte() -> None:
     assert b"".join(csv_chunks(frame, rows=37)) == expected
     assert render(frame, "csv") == expected.decode("utf-8")
     assert b"".join(csv_chunks(frame.iloc[:0])) == pandas_csv(frame.iloc[:0])
+
+
+def test_csv_streamed_from_frames_is_pandas_to_csv_byte_for_byte() -> None:
+    frame = tricky(600, seed=3)  # formatted in a worker thread, a frame at a time
+    frames = [frame.iloc[start : start + 41] for start in range(0, len(frame), 41)]
+    assert b"".join(stream_chunks(frames, "csv")) == pandas_csv(frame)
 
 
 def test_row_formats_in_batches_are_the_whole_renderings() -> None:

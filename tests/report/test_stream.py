@@ -9,17 +9,20 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from incident_timeline.collector.bundle import read_manifest
 from incident_timeline.collector.bundlefiles import sha256_file
 from incident_timeline.report import cli as cli_module
 from incident_timeline.report import stream as stream_module
 from incident_timeline.report.curation import Curation, Note, write_curation
 from incident_timeline.report.render import render_chunks, stream_chunks
 from incident_timeline.report.stream import timeline_stream
+from incident_timeline.report.trust import scan_integrity
 from incident_timeline.timeline import runs
 from incident_timeline.timeline.schema import SCHEMA
 
@@ -125,3 +128,11 @@ def test_key_only_from_the_stream_is_the_whole_timeline_s(
     want = cli_module._timeline(shuffled, True, (), None)
     pd.testing.assert_frame_equal(got, want)
     assert b"".join(render_chunks(got, "table")) == b"".join(render_chunks(want, "table"))
+
+
+def test_the_scan_hands_over_the_rows_it_drops_before_checking_the_logs(shuffled: Path) -> None:
+    seen: list[list[np.ndarray]] = []
+    _, _, dropped = scan_integrity(shuffled, read_manifest(shuffled), seen.append)
+    assert len(seen) == 1 and len(seen[0]) == len(dropped) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(seen[0], dropped, strict=True))
+    assert sum(map(len, dropped)) >= 10  # the second file's twins
