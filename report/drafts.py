@@ -30,7 +30,7 @@ from incident_timeline.report.html import FINDING_KINDS, report_page, report_pag
 from incident_timeline.report.postmortem import postmortem
 from incident_timeline.report.redact import Redactor, for_bundle
 from incident_timeline.report.story import Tally, inside_count
-from incident_timeline.report.stream import stream_masked, timeline_stream
+from incident_timeline.report.stream import timeline_stream
 from incident_timeline.report.trust import load, read_corrections, read_metrics
 from incident_timeline.timeline.keyevents import key_candidates, key_events
 from incident_timeline.timeline.schema import empty_events
@@ -142,10 +142,7 @@ def _streamed(
     reads; None (nothing written) where the whole timeline has to be loaded."""
     if not _has_window(manifest):  # the overview's bins would follow the events' span
         return None
-    if redactor is None:
-        stream = timeline_stream(bundle, redact=False)
-    else:
-        stream = stream_masked(bundle, redactor)
+    stream = timeline_stream(bundle, redact=redactor is not None, redactor=redactor)
     if stream is None:
         return None
     from incident_timeline.report.plots import LaneCounts

@@ -62,14 +62,19 @@ def timeline_stream(
     grep: str | None = None,
     redact: bool = True,
     keep: Callable[[pd.DataFrame], np.ndarray] | None = None,
+    redactor: Redactor | None = None,
 ) -> Iterator[pd.DataFrame] | None:
     """The bundle's timeline as `cli._timeline` gives it, as frames (see the module
     docstring); None where the stream cannot give the same rows. With ``keep`` (a mask of
-    a frame's rows), only the rows it keeps, after the filters. Raises BundleError (an
-    unknown source) and PatternError (a bad ``grep``) before the first frame."""
+    a frame's rows), only the rows it keeps, after the filters. ``redactor``: the bundle's
+    (`redact.for_bundle`) made by the caller, who can then mask its own texts with the
+    numbers the timeline gives (`incident report`: the manifest's title, errors, warnings).
+    Raises BundleError (an unknown source) and PatternError (a bad ``grep``) before the
+    first frame."""
     filter_events(empty_events(), sources, grep)  # a bad pattern fails here, not mid-output
     manifest = read_manifest(bundle)
-    redactor = for_bundle(manifest) if redact else None
+    if redactor is None and redact:
+        redactor = for_bundle(manifest)
     survey = Survey(redactor)
     # The log lines' checks run in a thread while the runs are written: both are mostly
     # Parquet decoding and Arrow kernels, which release the GIL. The runs need only the
@@ -298,20 +303,3 @@ def _insert(
     order = np.insert(np.arange(n), positions, n + np.arange(len(keys)))
     both = pd.concat([frame, extras.loc[:, list(COLUMNS)]], ignore_index=True)
     return validate(both.iloc[order].reset_index(drop=True))
-
-
-def stream_masked(
-    bundle: Path, redactor: Redactor, keep: Callable[[pd.DataFrame], np.ndarray] | None = None
-) -> Iterator[pd.DataFrame] | None:
-    """`timeline_stream` (no filters, redacting) masking with ``redactor``: when it returns,
-    ``redactor`` numbers every secret as the stream does, so `incident report` masks its own
-    texts (the manifest's title, errors and warnings) as the whole timeline's redactor would.
-    `timeline_stream` makes its redactor with `for_bundle` before it returns (the survey
-    numbers the secrets before the first frame), so that name is ``redactor`` meanwhile."""
-    global for_bundle
-    made = for_bundle
-    for_bundle = lambda manifest, extra=(): redactor  # noqa: E731
-    try:
-        return timeline_stream(bundle, keep=keep)
-    finally:
-        for_bundle = made

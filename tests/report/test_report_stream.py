@@ -32,7 +32,6 @@ def loaded(bundle: Path, monkeypatch: pytest.MonkeyPatch, redact: bool = True) -
     """`outputs` with the whole timeline loaded, as before the stream."""
     with monkeypatch.context() as patch:
         patch.setattr(drafts, "timeline_stream", lambda *args, **kwargs: None)
-        patch.setattr(drafts, "stream_masked", lambda *args, **kwargs: None)
         return outputs(bundle, redact)
 
 
