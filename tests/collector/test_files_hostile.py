@@ -9,7 +9,7 @@ from pathlib import Path
 
 from incident_timeline.collector.bundle import read_manifest
 from incident_timeline.collector.files.collector import FileCollector
-from tests.support import events_of, run_collector
+from tests.support import events_of, run_collector, shared
 
 SINCE = datetime(2026, 2, 17, 14, tzinfo=UTC)
 UNTIL = datetime(2026, 2, 17, 15, tzinfo=UTC)
@@ -172,3 +172,63 @@ def test_files_outside_the_config_dir_keep_apart_without_their_absolute_paths(
     assert sorted(events["summary"]) == ["from a", "from b"]
     assert set(events["ref"].str.partition("#")[0]) == set(files)
     assert "alice" not in (out / "manifest.json").read_text()
+
+
+def _traces(records: int, frames: int) -> str:
+    """``records`` stamped error lines, each followed by a Java stack trace of ``frames``."""
+    out = []
+    for i in range(records):
+        out.append(f"2026-02-17T14:{i % 60:02d}:00Z ERROR order {i} failed\n")
+        out.append("java.lang.IllegalStateException: pool exhausted\n")  # not indented
+        out += [f"\tat com.example.Shop.step{j}(Shop.java:{j + 10})\n" for j in range(frames)]
+    return "".join(out)
+
+
+def test_indented_continuation_lines_are_not_missing_timestamps(tmp_path: Path) -> None:
+    # 9 of 10 lines have no time of their own, 8 of them stack frames: each record has its
+    # time; only the exception line of each (1 in 2 of the lines that open a record) lacks one.
+    (tmp_path / "app.log").write_text(_traces(200, 8))
+    _, outcome, warnings = collect(tmp_path, '[[file]]\npath = "app.log"\n')
+    assert outcome.status == "ok", warnings  # type: ignore[attr-defined]
+    assert warnings == []
+
+
+def test_a_big_file_read_in_pieces_counts_continuations_across_them(tmp_path: Path) -> None:
+    from incident_timeline.collector.files import pieces
+
+    (tmp_path / "app.log").write_text(_traces(3000, 8))
+    saved = pieces.PIECE
+    pieces.PIECE = 4096  # many pieces; most open with stack frames of the record before
+    try:
+        _, outcome, warnings = collect(tmp_path, '[[file]]\npath = "app.log"\n')
+    finally:
+        pieces.PIECE = saved
+    assert outcome.status == "ok", warnings  # type: ignore[attr-defined]
+
+
+def test_unstamped_records_are_still_reported_beside_their_continuations(tmp_path: Path) -> None:
+    text = _traces(10, 2) + "".join(f"request {i} done\n  took 3 ms\n" for i in range(100))
+    (tmp_path / "app.log").write_text(text)
+    _, outcome, warnings = collect(tmp_path, '[[file]]\npath = "app.log"\n')
+    assert outcome.status == "partial"  # type: ignore[attr-defined]
+    assert warnings[0]["message"].startswith(
+        "app.log: no timestamp found in 230 of 240 lines (120 of them continue the line above);"
+    )
+
+
+def test_indented_lines_of_a_file_with_no_time_at_all_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_text("".join(f"    request {i} done\n" for i in range(50)))
+    _, outcome, warnings = collect(tmp_path, '[[file]]\npath = "app.log"\n')
+    assert outcome.status == "partial"  # type: ignore[attr-defined]
+    assert warnings[0]["message"].startswith("app.log: no timestamp found in 50 of 50 lines;")
+
+
+def test_real_multi_line_logs_are_not_reported_as_missing_timestamps(tmp_path: Path) -> None:
+    # A PostgreSQL log with multi-line statements (their lines indented by the query's own
+    # text) and a JVM GC log (each pause's details indented under it): every record is timed.
+    tables = "".join(
+        f'[[file]]\npath = "{shared("data", "k8s", name)}"\n'
+        for name in ("postgresql-slowlog.log", "jvm-gc.log")
+    )
+    _, _, warnings = collect(tmp_path, tables)
+    assert [w for w in warnings if w["kind"] == "no_timestamps"] == []
