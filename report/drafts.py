@@ -80,6 +80,8 @@ def write_report(
         if reduced is None:
             manifest, assembled = load(bundle)
             events = with_notes(assembled.events, curation)
+            # A fresh redactor: the stream's survey may have numbered secrets before it fell
+            # back, and the whole timeline numbers them from the start.
             redactor = for_bundle(manifest) if redact else None
             if redactor is not None:
                 events = redactor.frame(events)
