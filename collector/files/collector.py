@@ -18,10 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
-import pyarrow.compute as pc
-
 from incident_timeline.collector import registry
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.config import build, check_zone_key
@@ -31,6 +27,7 @@ from incident_timeline.collector.files.compressed import decoded
 from incident_timeline.collector.files.deploy import as_deploys
 from incident_timeline.collector.files.detection import detect_format
 from incident_timeline.collector.files.records import checked, per_record
+from incident_timeline.collector.files.tally import Tally
 from incident_timeline.collector.files.timelayout import first_miss, table_layout
 from incident_timeline.collector.formats import (
     UNPARSED,
@@ -41,9 +38,7 @@ from incident_timeline.collector.formats import (
     Sample,
 )
 from incident_timeline.timeline.clock import Clock
-from incident_timeline.timeline.columns import arrow_strings
 from incident_timeline.timeline.metrics import parse_threshold
-from incident_timeline.timeline.timefmt import iso_z
 from incident_timeline.timeline.timestamps import Families
 from incident_timeline.timeline.window import Window
 
@@ -181,7 +176,7 @@ class FileCollector:
         tally = Tally()
         tally.add(parsed.events, window.since, window.until)
         if ok:  # most lines without a readable time, or every event outside: said
-            self._check_counts(tally, rel, window, out, ref)
+            tally.say(rel, window, out, ref)
         if entry.kind == "deploy":
             parsed = dataclasses.replace(parsed, events=as_deploys(parsed.events))
         counts["outside_window"] += tally.outside
@@ -265,7 +260,7 @@ class FileCollector:
                         kind="bad_file",
                         ref=ref,
                     )
-        self._check_counts(tally, rel, window, out, ref)
+        tally.say(rel, window, out, ref)
         return True
 
     @staticmethod
@@ -366,49 +361,6 @@ class FileCollector:
         _say_unparsed(fmt, result[1], ctx, out, rel)
         return result[0]
 
-    @staticmethod
-    def _check_counts(
-        tally: Tally,
-        rel: str,
-        window: Window,
-        out: SourceWriter,
-        ref: str,
-    ) -> None:
-        """Say so when most lines have no readable time, or when every event is outside the
-        window (saying when its events are: a naive --since read in the wrong zone, or the
-        wrong file, are the usual causes)."""
-        total, inferred, continued = tally.total, tally.inferred, tally.continued
-        if not total:
-            return
-        # Lines that continue a record (`_continued`) have no time of their own by nature:
-        # only the lines that open one are weighed.
-        if (inferred - continued) * 2 > total - continued:
-            also = f" ({continued:,} of them continue the line above)" if continued else ""
-            out.warn(
-                f"{rel}: no timestamp found in {inferred:,} of {total:,} lines{also}; their "
-                "times are inferred (set format, or timezone for naive times)",
-                partial=True,
-                kind="no_timestamps",
-                ref=ref,
-            )
-        if tally.outside == total:
-            when = (
-                f"; they run {iso_z(tally.first)} .. {iso_z(tally.last)}"
-                if tally.first is not None and tally.last is not None
-                else ""
-            )
-            naive = (
-                f"; the window's naive times were read as {window.assumed_tz} (if that zone "
-                "is wrong, pass --tz or write a zone)"
-                if window.assumed_tz
-                else ""
-            )
-            out.warn(
-                f"{rel}: all {total:,} events fall outside the window{when}{naive}",
-                partial=True,
-                ref=ref,
-            )
-
     def _relpath(self, file: Path) -> str:
         """Where ``file`` is stored under raw/file/: its path below the config's directory, or
         for a file elsewhere ``external/<digest of its directory>/<name>``, so that two
@@ -420,54 +372,6 @@ class FileCollector:
         except ValueError:
             folder = hashlib.sha256(path.parent.as_posix().encode()).hexdigest()[:12]
             return f"external/{folder}/{path.name}"
-
-
-@dataclasses.dataclass
-class Tally:
-    """A file's events counted as they are written: how many, how many with an inferred
-    time, how many outside the window, and the first and last time read from a line."""
-
-    total: int = 0
-    inferred: int = 0
-    continued: int = 0  # of the inferred: indented lines after a timed one
-    outside: int = 0
-    first: pd.Timestamp | None = None
-    last: pd.Timestamp | None = None
-
-    def add(self, events: pd.DataFrame, since: pd.Timestamp, until: pd.Timestamp) -> None:
-        """Count ``events`` (one piece of the file, or all of it)."""
-        times = events["time"]
-        guessed = (events["time_quality"] == "inferred").to_numpy()
-        self.total += len(times)
-        self.inferred += int(guessed.sum())
-        self.continued += _continued(events["message"], guessed, self.first is not None)
-        self.outside += int(((times < since) | (times >= until)).sum())
-        read = times[~guessed]
-        if len(read):
-            low, high = read.min(), read.max()
-            self.first = low if self.first is None else min(self.first, low)
-            self.last = high if self.last is None else max(self.last, high)
-
-
-def _continued(message: pd.Series, guessed: np.ndarray, timed_before: bool) -> int:
-    """How many rows without a time of their own continue the record above: they open with
-    whitespace and come after a timed row (in this piece, or before it if ``timed_before``).
-    Stack frames (``\tat com.example…``, ``  File "app.py"…``) and a multi-line SQL
-    statement in a PostgreSQL log are such lines; log shippers join them to the line above
-    by the same rule (Filebeat's documented ``multiline.pattern: '^[[:space:]]'``,
-    ``match: after``)."""
-    rows = np.flatnonzero(guessed)
-    if not len(rows):
-        return 0
-    if not timed_before:
-        timed = np.flatnonzero(~guessed)
-        if not len(timed):
-            return 0
-        rows = rows[rows > timed[0]]
-    if not len(rows):
-        return 0
-    text = arrow_strings(message.iloc[rows]).fill_null("")
-    return int(pc.sum(pc.match_substring_regex(text, r"^\s")).as_py() or 0)
 
 
 def _context(
