@@ -9,7 +9,7 @@ from pathlib import Path
 
 from incident_timeline.collector.bundle import read_manifest
 from incident_timeline.collector.files.collector import FileCollector
-from tests.support import events_of, run_collector, shared
+from tests.support import DATA, events_of, run_collector
 
 SINCE = datetime(2026, 2, 17, 14, tzinfo=UTC)
 UNTIL = datetime(2026, 2, 17, 15, tzinfo=UTC)
@@ -227,8 +227,7 @@ def test_real_multi_line_logs_are_not_reported_as_missing_timestamps(tmp_path: P
     # A PostgreSQL log with multi-line statements (their lines indented by the query's own
     # text) and a JVM GC log (each pause's details indented under it): every record is timed.
     tables = "".join(
-        f'[[file]]\npath = "{shared("data", "k8s", name)}"\n'
-        for name in ("postgresql-slowlog.log", "jvm-gc.log")
+        f'[[file]]\npath = "{DATA / name}"\n' for name in ("postgresql-slowlog.log", "jvm-gc.log")
     )
     _, _, warnings = collect(tmp_path, tables)
     assert [w for w in warnings if w["kind"] == "no_timestamps"] == []
