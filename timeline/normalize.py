@@ -87,6 +87,7 @@ def detect_severity(lines: pd.Series, default: str = "info") -> pd.Series:
 
 
 _UNREAD = -2  # a row the klog reading leaves to the regex
+_FEW = 256  # fewer klog-looking rows: the extract alone is cheaper than a second pattern
 # A klog header at the line's start (the ``^`` of _KLOG's first alternative): the leftmost
 # place any of _LEVEL_BARE's alternatives can match, and klog's is the first alternative.
 _KLOG_START = "^" + _KLOG[_KLOG.index("(?P<klog>") :]
@@ -103,7 +104,7 @@ def _bare_codes(text: pa.Array) -> np.ndarray:
     if len(data):
         first = data[np.minimum(starts, len(data) - 1)]
         maybe = np.flatnonzero((_KLOG_LETTERS[first] >= 0) & (lengths > 0))
-        if len(maybe):
+        if len(maybe) > _FEW:
             hit = pc.match_substring_regex(text.take(pa.array(maybe)), _KLOG_START)
             rows = maybe[hit.to_numpy(zero_copy_only=False)]
             codes[rows] = _KLOG_LETTERS[first[rows]]

@@ -68,11 +68,33 @@ TAILS = (
 )  # fmt: skip
 
 
+# JSON time keys (the JSON keys' step reads '"ts":"' and its like where no key comes first).
+JSON = [
+    '{"level":"info","ts":"2024-06-01T12:00:00.123Z","msg":"x"}',
+    '{"time":"soon","ts":"2024-06-01T12:00:00Z"}',
+    '{"time":"2024-06-01 12:00:00 UTC","ts":"2024-06-01T12:00:00Z"}',
+    '{"t":1717243200,"ts":"2024-06-01T12:00:00+02:00"}',
+    '{"epochSecond": 1717243200, "nanoOfSecond": 5, "ts":"2024-06-01T12:00:00Z"}',
+    '{"@timestamp":"2024-06-01T12:00:00.5","timestamp":"2024-06-01T12:00:01Z"}',
+    '{"timestamp":"2024-06-01T12:00:00.1234567890Z"}',
+    '{"ts":"2024-06-01T12:00:00ZULU"}',
+    '{"ts": "2024-06-01T12:00:00Z"}',
+    '{"ts":"2024-06-01T12:00:0"}',
+    '{"msg":"\\"ts\\":\\"2024-06-01T12:00:00Z"}',
+    'x"time"ts":"2024-06-01T12:00:00Z"',
+    '{"ts":"2024-06-01T12:00:00 PST"}',
+] * 12
+
+
 def test_openings_read_as_the_regex_matches() -> None:
-    lines = [
-        OPENINGS[i % len(OPENINGS)] + TAILS[(i // len(OPENINGS)) % len(TAILS)] + TAILS[i % 5]
-        for i in range(len(OPENINGS) * len(TAILS) * 5)
-    ] + list(BODIES)
+    lines = (
+        [
+            OPENINGS[i % len(OPENINGS)] + TAILS[(i // len(OPENINGS)) % len(TAILS)] + TAILS[i % 5]
+            for i in range(len(OPENINGS) * len(TAILS) * 5)
+        ]
+        + list(BODIES)
+        + JSON
+    )
     column = pa.array(lines, pa.large_string())
     families = detect.plan(column)[-2].families  # every family: bgl rules out iso's reader
     named = {f.name: f for f in families}

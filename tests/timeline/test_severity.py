@@ -94,6 +94,6 @@ def test_a_klog_header_opening_the_line_is_read_as_the_regex_reads_it() -> None:
         "I",
         'E1110 14:17:41.900391 2296 pod_workers.go:1300] "Error syncing pod"',
     ]
-    text = pa.array(lines * 50, pa.large_string())
+    text = pa.array(lines * 100, pa.large_string())
     expected = normalize._level_codes(text, normalize._LEVEL_BARE)
     assert normalize._bare_codes(text).tolist() == expected.tolist()

@@ -230,9 +230,15 @@ def _search(
         sub, rows = _kept(sub, pending, hit)
     if not len(rows):
         return pending, []  # (QUICK left none, or none matched)
-    left, hits = _split(sub, rows, pattern, families, anchored)
     missed = np.setdiff1d(pending, rows, assume_unique=True)
-    return (np.union1d(missed, left) if len(left) else missed), hits
+    hits = []
+    if set(families) <= openings.JSON_STEP and families[-1].name == "json_iso":
+        mine, raw = openings.read_json(sub)
+        if mine.any():
+            hits.append(Found(families[-1], rows[mine], raw))
+            sub, rows = _kept(sub, rows, ~mine)
+    left, more = _split(sub, rows, pattern, families, anchored) if len(rows) else (rows, [])
+    return (np.union1d(missed, left) if len(left) else missed), hits + more
 
 
 def _sparse(sub: pa.Array, pattern: str) -> bool:

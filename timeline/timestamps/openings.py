@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from incident_timeline.timeline.timestamps.extract import (
     _ISO_WORDS,
@@ -24,6 +25,7 @@ from incident_timeline.timeline.timestamps.extract import (
     window,
 )
 from incident_timeline.timeline.timestamps.families import (
+    _TIME_KEYS,
     ABBREVIATIONS,
     BY_NAME,
     FAMILIES,
@@ -129,3 +131,43 @@ def _klog(win: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     has &= win[:, 14] == 46
     end = 14 + np.where(has, count + 1, 0)
     return np.ones(len(win), dtype=np.int64), np.where(ok, end - 1, 0)
+
+
+# The JSON keys' step: every family of it (json_instant, json_epoch, json_iso) opens its match
+# with a quoted key, "epochSecond" or one of _TIME_KEYS. Where no such key comes before a
+# '"ts":"' (or another of _JSON_OPENINGS) and an ISO body follows it, the step's leftmost match
+# is there, and it is json_iso's (json_epoch's digits would need ten, not "dddd-"). A key that
+# would end right at the opening's quote ('"time"ts":"') cannot open a match: ':' or a blank
+# must follow its quote.
+JSON_STEP = frozenset(BY_NAME[n] for n in ("json_instant", "json_epoch", "json_iso"))
+_JSON_OPENINGS = ('"ts":"', '"time":"', '"@timestamp":"', '"timestamp":"')
+_ANY_KEY = f'"(?:{_TIME_KEYS}|epochSecond)"'
+
+
+def read_json(sub: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Where json_iso's match is certain in ``sub``: a mask of those rows, and the ISO text
+    matched (views into the column's buffer). Each row looks for the openings in turn; the
+    one found need not be the first of them, as no key may come before it."""
+    data, starts, lengths = string_parts(sub)
+    at = np.full(len(sub), -1, dtype=np.int64)
+    key = np.zeros(len(sub), dtype=np.int64)
+    for opening in _JSON_OPENINGS:
+        rows = np.flatnonzero(at < 0)
+        if not len(rows):
+            break
+        found = pc.find_substring(sub.take(pa.array(rows)), opening)
+        at[rows] = found.fill_null(-1).to_numpy(zero_copy_only=False)
+        key[rows] = len(opening)
+    picked = np.flatnonzero(at >= 0)
+    mine = np.zeros(len(sub), dtype=bool)
+    if not len(data) or not len(picked):
+        return mine, pa.array([], pa.large_string())
+    before = string_views(data, starts[picked], at[picked]).cast(pa.large_string())
+    picked = picked[~pc.match_substring_regex(before, _ANY_KEY).to_numpy(zero_copy_only=False)]
+    body = starts[picked] + at[picked] + key[picked]
+    win = window(data, body, _WIDTH)
+    win[np.arange(_WIDTH) >= (starts + lengths)[picked, None] - body[:, None]] = 0
+    _, size = _iso(win)
+    keep = size > 0
+    mine[picked[keep]] = True
+    return mine, string_views(data, body[keep], size[keep]).cast(pa.large_string())
