@@ -84,6 +84,19 @@ JSON = [
     'x"time"ts":"2024-06-01T12:00:00Z"',
     '{"ts":"2024-06-01T12:00:00 PST"}',
 ] * 12
+# A stamp inside the line, after no digit or quote (and after some).
+INNER = [
+    "level=info ts=2024-06-01T12:00:00.123Z caller=main.go:216",
+    "level=info ts=2024-06-01T12:00:00+01:00",
+    "at I0601 12:00:00 then 2024-06-01T12:00:00Z",
+    "at I2024-06-01T12:00:00Z",
+    "at E2024 12:00:00 2024-06-01T12:00:00Z",
+    'msg="x" ts=2024-06-01T12:00:00Z',
+    'msg "ts":"2024-06-01T12:00:00Z"',
+    "ts=2024-06-01T12:00:0 and 2024-06-01 12:00:01 UTC",
+    "élan ts=2024-06-01 12:00:00 PST",
+    "a long lead of letters, more than thirty-two bytes: 2024-06-01T12:00:00Z",
+] * 12
 
 
 def test_openings_read_as_the_regex_matches() -> None:
@@ -94,6 +107,7 @@ def test_openings_read_as_the_regex_matches() -> None:
         ]
         + list(BODIES)
         + JSON
+        + INNER
     )
     column = pa.array(lines, pa.large_string())
     families = detect.plan(column)[-2].families  # every family: bgl rules out iso's reader
@@ -102,6 +116,7 @@ def test_openings_read_as_the_regex_matches() -> None:
         (("iso", "klog"), False),
         (("iso", "klog"), True),
         (("json_iso", "iso", "klog"), False),
+        (("json_epoch", "iso"), False),
         (("json_instant", "json_epoch", "json_iso"), False),
         (("bgl", "iso", "klog"), False),
     ):

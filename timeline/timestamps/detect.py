@@ -187,6 +187,11 @@ def _openings(
         if len(rows):
             found.append(Found(family, rows, raw))
             pending = np.setdiff1d(pending, rows, assume_unique=True)
+    if openings.ISO in families and set(families) <= openings.INNER:
+        rows, raw = openings.read_inner(lines, pending)
+        if len(rows):
+            found.append(Found(openings.ISO, rows, raw))
+            pending = np.setdiff1d(pending, rows, assume_unique=True)
     return pending, found
 
 

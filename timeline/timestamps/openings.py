@@ -171,3 +171,32 @@ def read_json(sub: pa.Array) -> tuple[np.ndarray, pa.Array]:
     keep = size > 0
     mine[picked[keep]] = True
     return mine, string_views(data, body[keep], size[keep]).cast(pa.large_string())
+
+
+# A step of the JSON keys, iso and klog only: each match opens with a quote (a JSON key), a
+# digit (iso) or a level letter and a digit (klog). Where the first digit or quote of a line
+# is a digit that opens an ISO body ("level=info ts=2024-..."), no match starts before it (nor
+# klog's one byte before: its four digits are followed by a blank, an ISO date's by "-"), and
+# at it only iso matches.
+INNER = frozenset({*JSON_STEP, ISO, KLOG})
+_LEAD = 32  # how far into a line its first digit or quote is looked for
+
+
+def read_inner(lines: pa.Array, rows: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """Where the first digit or quote of the rows ``rows`` of ``lines`` (within _LEAD bytes)
+    opens an ISO body: those rows, and the body's text (views into the column's buffer)."""
+    data, starts, lengths = string_parts(lines)
+    if not len(data) or not len(rows):
+        return rows[:0], pa.array([], pa.large_string())
+    head = window(data, starts[rows], _LEAD)
+    inside = np.arange(_LEAD) < lengths[rows, None]
+    digit = (head >= 48) & (head <= 57) & inside
+    first = np.argmax(digit | ((head == 34) & inside), axis=1)
+    picked = np.flatnonzero(digit[np.arange(len(rows)), first])
+    at = starts[rows[picked]] + first[picked]
+    win = window(data, at, _WIDTH)
+    win[np.arange(_WIDTH) >= (lengths[rows[picked]] - first[picked])[:, None]] = 0
+    _, size = _iso(win)
+    keep = size > 0
+    raw = string_views(data, at[keep], size[keep]).cast(pa.large_string())
+    return rows[picked[keep]], raw
