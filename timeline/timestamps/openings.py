@@ -1,12 +1,14 @@
-"""Timestamps that open their line, read byte by byte where the bytes settle what the regex
-would match (an RE2 extract costs about half a microsecond a row, these a few nanoseconds).
+"""Timestamps read byte by byte where the bytes settle what a step's regex would match (an
+RE2 extract costs about half a microsecond a row, these some tens of nanoseconds): a stamp that
+opens its line (``iso``, ``klog``), a JSON key's ISO value, an ISO stamp after no digit or quote.
 
 A step's pattern takes the leftmost match, and at one place its earliest family. A row that
 opens with an ``iso`` or ``klog`` timestamp has its match at offset 0, so the family wins when
 no family before it in the step can match there: none of the built-ins before ``klog`` can at a
 line opening with a klog header, and of those before ``iso`` only ``bgl`` (``^[^ ]+ `` and an
 epoch) can at a line opening with a date. Rows the bytes leave unsure (a numeric zone) are left
-to the regex.
+to the regex; what it finds there is the same either way (tests/timeline/test_detect_steps.py
+checks the readers against the steps read line by line).
 """
 
 from __future__ import annotations
