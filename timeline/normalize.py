@@ -76,7 +76,7 @@ def detect_severity(lines: pd.Series, default: str = "info") -> pd.Series:
     codes = _level_codes(text, _LEVEL_KEYED)
     missing = np.flatnonzero(codes < 0)
     if len(missing):
-        codes[missing] = _level_codes(text.take(pa.array(missing)), _LEVEL_BARE)
+        codes[missing] = _bare_codes(text.take(pa.array(missing)))
     severity = _NAMES.take(pa.array(codes, mask=codes < 0)).fill_null(default)
     panic = _panics(text)
     if len(panic):
@@ -84,6 +84,33 @@ def detect_severity(lines: pd.Series, default: str = "info") -> pd.Series:
         mask[panic] = True
         severity = pc.if_else(mask, pa.scalar("critical", pa.large_string()), severity)
     return pd.Series(strings(severity), index=lines.index, copy=False)
+
+
+_UNREAD = -2  # a row the klog reading leaves to the regex
+_FEW = 256  # fewer klog-looking rows: the extract alone is cheaper than a second pattern
+# A klog header at the line's start (the ``^`` of _KLOG's first alternative): the leftmost
+# place any of _LEVEL_BARE's alternatives can match, and klog's is the first alternative.
+_KLOG_START = "^" + _KLOG[_KLOG.index("(?P<klog>") :]
+_KLOG_LETTERS = np.full(256, -1, dtype=np.int64)
+for _letter in "IWEF":
+    _KLOG_LETTERS[ord(_letter)] = list(_SEVERITY).index(_letter.lower())
+
+
+def _bare_codes(text: pa.Array) -> np.ndarray:
+    """_level_codes of _LEVEL_BARE; a klog header opening the line is found by RE2's match
+    alone (its letter is the first byte), the other rows are extracted."""
+    codes = np.full(len(text), _UNREAD, dtype=np.int64)
+    data, starts, lengths = string_parts(text)
+    if len(data):
+        first = data[np.minimum(starts, len(data) - 1)]
+        maybe = np.flatnonzero((_KLOG_LETTERS[first] >= 0) & (lengths > 0))
+        if len(maybe) > _FEW:
+            hit = pc.match_substring_regex(text.take(pa.array(maybe)), _KLOG_START)
+            rows = maybe[hit.to_numpy(zero_copy_only=False)]
+            codes[rows] = _KLOG_LETTERS[first[rows]]
+    rest = np.flatnonzero(codes == _UNREAD)
+    codes[rest] = _level_codes(text.take(pa.array(rest)), _LEVEL_BARE)
+    return codes
 
 
 # First bytes of a line that can open with ``panic:``: "p" or a space character's first byte

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
+from incident_timeline.timeline import normalize
 from incident_timeline.timeline.normalize import detect_severity
 from tests.support import DATA, shared
 
@@ -80,3 +82,18 @@ def test_real_formats_level_fields(name: str, pattern: str, meaning: dict[str, s
     levels = [(i, m.group(1)) for i, line in enumerate(lines) if (m := re.search(pattern, line))]
     assert {level for _, level in levels} == set(meaning)  # every level the sample has
     assert [severity[i] for i, _ in levels] == [meaning[level] for _, level in levels]
+
+
+def test_a_klog_header_opening_the_line_is_read_as_the_regex_reads_it() -> None:
+    lines = [
+        "I0601 12:00:00.000000       1 controller.go:123] Reconciling",
+        "E0601 12:00:00.000000 1 a.go:1] ",
+        "W0601 12:00:00.00000 1 a.go:1] five fraction digits: no header",
+        "F1301 12:00:00.000000 1 a.go:1] month 13 (the header's [01][0-9]): no header, FATAL",
+        "Error at start",
+        "I",
+        'E1110 14:17:41.900391 2296 pod_workers.go:1300] "Error syncing pod"',
+    ]
+    text = pa.array(lines * 100, pa.large_string())
+    expected = normalize._level_codes(text, normalize._LEVEL_BARE)
+    assert normalize._bare_codes(text).tolist() == expected.tolist()

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from incident_timeline.timeline.timestamps import openings
 from incident_timeline.timeline.timestamps.extract import string_parts
 from incident_timeline.timeline.timestamps.families import (
     FAMILIES,
@@ -161,13 +162,37 @@ def find(lines: pa.Array, steps: list[Step] | None = None) -> tuple[list[Found],
         families = tuple(f for f in step.families if f not in ruled_out)
         if not families:
             continue
+        if len(pending) > FEW:
+            pending, opened = _openings(lines, pending, families)
+            found.extend(opened)
         pattern = identify_regex(families, step.anchored)
         prefilter = number > 0 and step.quick
-        pending, hits = _search(lines, pending, pattern, families, prefilter=prefilter)
+        pending, hits = _search(
+            lines, pending, pattern, families, prefilter=prefilter, anchored=step.anchored
+        )
         found.extend(hits)
         if not step.anchored:
             ruled_out.update(f for f in families if f.quick)
     return found, pending
+
+
+def _openings(
+    lines: pa.Array, pending: np.ndarray, families: Families
+) -> tuple[np.ndarray, list[Found]]:
+    """The ``pending`` rows a family of the step opens, read byte by byte (``openings``), and
+    the rows left for the step's regex."""
+    found = []
+    for family in openings.readers(families):
+        rows, raw = openings.read(lines, pending, family)
+        if len(rows):
+            found.append(Found(family, rows, raw))
+            pending = np.setdiff1d(pending, rows, assume_unique=True)
+    if openings.ISO in families and set(families) <= openings.INNER:
+        rows, raw = openings.read_inner(lines, pending)
+        if len(rows):
+            found.append(Found(openings.ISO, rows, raw))
+            pending = np.setdiff1d(pending, rows, assume_unique=True)
+    return pending, found
 
 
 def find_loose(lines: pa.Array, pending: np.ndarray) -> Found | None:
@@ -190,6 +215,7 @@ def _search(
     families: Families,
     *,
     prefilter: bool,
+    anchored: bool = False,
 ) -> tuple[np.ndarray, list[Found]]:
     """One step over the ``pending`` rows: (rows still pending, what each family matched).
     Over many rows where the pattern is sparse, RE2's match (its DFA, no submatches) picks the
@@ -209,9 +235,15 @@ def _search(
         sub, rows = _kept(sub, pending, hit)
     if not len(rows):
         return pending, []  # (QUICK left none, or none matched)
-    left, hits = _extract(sub, rows, pattern, families)
     missed = np.setdiff1d(pending, rows, assume_unique=True)
-    return (np.union1d(missed, left) if len(left) else missed), hits
+    hits = []
+    if set(families) <= openings.JSON_STEP and families[-1].name == "json_iso":
+        mine, raw = openings.read_json(sub)
+        if mine.any():
+            hits.append(Found(families[-1], rows[mine], raw))
+            sub, rows = _kept(sub, rows, ~mine)
+    left, more = _split(sub, rows, pattern, families, anchored) if len(rows) else (rows, [])
+    return (np.union1d(missed, left) if len(left) else missed), hits + more
 
 
 def _sparse(sub: pa.Array, pattern: str) -> bool:
@@ -227,6 +259,41 @@ def _kept(sub: pa.Array, rows: np.ndarray, keep: np.ndarray) -> tuple[pa.Array, 
     if keep.all():
         return sub, rows
     return sub.filter(pa.array(keep)), rows[keep]
+
+
+def _split(
+    sub: pa.Array, rows: np.ndarray, pattern: str, families: Families, anchored: bool
+) -> tuple[np.ndarray, list[Found]]:
+    """``_extract`` of the step's pattern; for the JSON keys' step, by each family's pattern
+    where only that family matches (RE2's DFA tells): the step's leftmost match is then that
+    family's, and RE2 extracts it faster with the small pattern (measured on 10 k JSON lines:
+    19 ms with the three families' pattern, 12 ms matching each and extracting with one; on
+    other steps, e.g. iso and klog on logfmt lines, the matches cost more than they save)."""
+    keyed = all(f.name.startswith("json_") for f in families)
+    if not keyed or len(families) < 2 or len(sub) <= FEW:
+        return _extract(sub, rows, pattern, families)
+    alone = [
+        pc.match_substring_regex(sub, identify_regex((f,), anchored))
+        .fill_null(False)
+        .to_numpy(zero_copy_only=False)
+        for f in families
+    ]
+    count = np.sum(alone, axis=0)
+    left = [rows[count == 0]]
+    hits: list[Found] = []
+    for family, mine in zip(families, alone, strict=True):
+        mine = mine & (count == 1)
+        if mine.any():
+            pattern_alone = identify_regex((family,), anchored)
+            more, found = _extract(sub.filter(pa.array(mine)), rows[mine], pattern_alone, (family,))
+            left.append(more)
+            hits.extend(found)
+    several = count > 1
+    if several.any():
+        more, found = _extract(sub.filter(pa.array(several)), rows[several], pattern, families)
+        left.append(more)
+        hits.extend(found)
+    return np.sort(np.concatenate(left)), hits
 
 
 def _extract(
