@@ -12,7 +12,6 @@ another's. Each log's events keep their own stream, labels and ``ref`` line. At 
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import json
 from collections import deque
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from isal import igzip
 
 from incident_timeline.collector.files.pieces import pieces
 from incident_timeline.collector.formats import Context
@@ -77,7 +77,8 @@ class Batch:
 
     def add(self, path: Path, rel: str, plan: LogPlan) -> Iterator[Result]:
         """Queue a stored log; yields what parsed batches gave."""
-        with gzip.open(path, "rb") as handle:
+        # ISA-L's gzip reader (igzip has no type hints): twice zlib's speed, the same bytes.
+        with igzip.open(path, "rb") as handle:  # type: ignore[no-untyped-call]
             stored = cast(IO[bytes], handle)  # a GzipFile reads like any binary file
             for first, data in pieces(stored, _Nowhere(), size=self.limit):
                 data = data if data.endswith(b"\n") else data + b"\n"
