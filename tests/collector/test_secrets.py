@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 
+import pyarrow as pa
+
 from incident_timeline.collector.secrets import MASK, Masker, secret_forms
 
 
@@ -81,3 +83,20 @@ def test_the_writer_masks_events_warnings_errors_and_raw_files(tmp_path) -> None
     )
     for file in (tmp_path / "b").rglob("*"):
         assert not file.is_file() or b"tok-123456" not in file.read_bytes(), file
+
+
+def test_a_column_is_masked_row_by_row_whatever_its_chunks() -> None:
+    # Chunks of both string types, sliced (an offset into shared buffers), with nulls; the
+    # secret also appears only across a row boundary, which must mask nothing.
+    secret = "s3cr3t-token-value"
+    rows = ["a s3cr3t-token-", "value b", None, f"x {secret} y", "plain", f"{secret}"]
+    whole = pa.array(rows, pa.large_string())
+    column = pa.chunked_array(
+        [whole.slice(0, 3), whole.slice(3).cast(pa.string()).cast(pa.large_string())]
+    )
+    masked = Masker([secret]).column(column).to_pylist()
+    assert masked == ["a s3cr3t-token-", "value b", None, f"x {MASK} y", "plain", MASK]
+    across = pa.chunked_array([pa.array(["a s3cr3t-token-", "value b"], pa.string())])
+    assert Masker([secret]).column(across) is across
+    sliced = pa.chunked_array([whole.slice(4, 1)])  # the buffers hold the secret elsewhere
+    assert Masker([secret]).column(sliced) is sliced
