@@ -12,8 +12,8 @@ window. The double runs in a child process (its CPU and memory are not the colle
 - (b) sequential: one log after another, as the seeds' ``for pod in ...; kubectl logs`` loop,
   in process (real kubectl adds ~0.1 s of start-up per call; ``--kubectl N`` times N calls).
 - (c) the parser's bound: the same text parsed by `parse_kubectl_logs` from memory, in the
-  collector's batches, with no I/O. Parsing costs 4-5 µs a line here, so 2.25 M lines cost
-  about 10 s on one core: far above (a), which only moves bytes. The collector's wall time is
+  collector's batches, with no I/O. Parsing costs 2.5-3 µs a line here, so 2.25 M lines cost
+  about 6 s on one core: far above (a), which only moves bytes. The collector's wall time is
   bounded below by (c), not (a); "ratio collector / (c)" says how close it comes.
 
 Peak RSS is measured in a fresh process per volume (``--volumes``), so each peak is its own.

@@ -1,9 +1,10 @@
 """Stored container logs parsed back from their gzip files, a piece at a time, in batches
 parsed on worker threads while the next batch is read and the last one's events are written.
 
-A parse has a fixed cost (about 0.05 s here) that hundreds of short container logs would
-otherwise pay one by one, and above a few MiB its memory grows with no gain in speed (4-5 µs a
-line either way, bench/k8s_bench.py): logs are joined into batches of ``BATCH_BYTES``. The
+A parse has a fixed cost that hundreds of short container logs would otherwise pay one by
+one (5.5 µs a line in pieces of 256 KiB, 2.5 µs at 2 MiB), and above a few MiB its memory
+grows for little gain (2.3 µs at 4 and 8 MiB; at 4 MiB bench/k8s_bench.py's peak rose 50 MB
+for 3 % less CPU): logs are joined into batches of ``BATCH_BYTES``. The
 timestamp engine's plan always ends with every family, so one log's formats never hide
 another's. Each log's events keep their own stream, labels and ``ref`` line. At most
 ``depth`` batches wait for the parser, so memory stays a few batches whatever the volume.
