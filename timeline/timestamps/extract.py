@@ -197,7 +197,7 @@ ISO_WIDTH = 36  # "2024-01-15 14:31:02.123456789 +05:00": the longest ISO timest
 # fixed part of an ISO date-time is checked with a few word operations per row, and eight
 # fraction digits are read at once (the SWAR digit parsing of simdjson / D. Lemire).
 _U = np.uint64
-_ZEROS = _U(0x3030303030303030)
+ZEROS = _U(0x3030303030303030)
 _LOW7, _SIX, _HIGH = _U(0x7F7F7F7F7F7F7F7F), _U(0x7676767676767676), _U(0x8080808080808080)
 _KEEP = np.array([(1 << (8 * k)) - 1 for k in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _PAST = _HIGH & ~_KEEP  # flag bytes k.. as "not a digit" (past the timestamp's end)
@@ -212,10 +212,10 @@ def _template(offset: int, text: str) -> tuple[int, np.uint64, np.uint64, np.uin
     return offset, _U(digits), _U(seps), _U(expected)
 
 
-_ISO_WORDS = (_template(0, "dddd-dd-"), _template(8, "dd?dd:dd"), _template(11, "dd:dd:dd"))
+ISO_WORDS = (_template(0, "dddd-dd-"), _template(8, "dd?dd:dd"), _template(11, "dd:dd:dd"))
 
 
-def _word(win: np.ndarray, offset: int) -> np.ndarray:
+def word_at(win: np.ndarray, offset: int) -> np.ndarray:
     """Bytes ``offset .. offset + 7`` of every row of a C-contiguous window, as uint64."""
     if not len(win):
         return np.zeros(0, dtype=np.uint64)
@@ -224,7 +224,7 @@ def _word(win: np.ndarray, offset: int) -> np.ndarray:
     )
 
 
-def _not_digits(x: np.ndarray) -> np.ndarray:
+def not_digits(x: np.ndarray) -> np.ndarray:
     """For words already XOR-ed with "00000000": the high bit of each byte that is no digit."""
     return np.asarray((((x & _LOW7) + _SIX) | x) & _HIGH)
 
@@ -236,7 +236,7 @@ def _eight_digits(x: np.ndarray) -> np.ndarray:
     return (((x & _U(0x0000FFFF0000FFFF)) * _U(42949672960001)) >> _U(32)).astype(np.int64)
 
 
-def _lead_count(flags: np.ndarray) -> np.ndarray:
+def lead_count(flags: np.ndarray) -> np.ndarray:
     """How many bytes from the lowest up have no flag (0..8)."""
     low = flags & (~flags + _U(1))
     bit = np.frexp(low.astype(np.float64))[1] - 1
@@ -253,13 +253,13 @@ def iso_fields(win: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
         return np.asarray((win[:, col].astype(np.int64) - _ZERO) * 10 + win[:, col + 1] - _ZERO)
 
     ok = (lengths >= 19) & ((win[:, 10] == 84) | (win[:, 10] == 32))
-    for offset, digits, seps, expected in _ISO_WORDS:
-        word = _word(win, offset)
-        ok &= (_not_digits((word ^ _ZEROS) & digits) == 0) & ((word & seps) == expected)
+    for offset, digits, seps, expected in ISO_WORDS:
+        word = word_at(win, offset)
+        ok &= (not_digits((word ^ ZEROS) & digits) == 0) & ((word & seps) == expected)
     tod, clock_ok = clock_ns(two(11), two(14), two(17))
-    frac = _word(win, 20) ^ _ZEROS
-    flags = _not_digits(frac) | _PAST[np.clip(lengths - 20, 0, 8)]
-    count = _lead_count(flags)
+    frac = word_at(win, 20) ^ ZEROS
+    flags = not_digits(frac) | _PAST[np.clip(lengths - 20, 0, 8)]
+    count = lead_count(flags)
     ninth = (count == 8) & (lengths > 28) & (win[:, 28] >= _ZERO) & (win[:, 28] <= _NINE)
     value = _eight_digits(frac & _KEEP[count]) * 10 + np.where(ninth, win[:, 28] - _ZERO, 0)
     count = count + ninth

@@ -47,11 +47,11 @@ _FRAC = r"(?:[.,](?P<f>[0-9]{1,9}))?"
 _DOT_FRAC = r"(?:\.(?P<f>[0-9]{1,9}))?"
 _ISO = rf"(?P<Y>[0-9]{{4}})-(?P<m>[0-9]{{2}})-(?P<d>[0-9]{{2}})[T ]{_CLOCK}{_FRAC}{ZONE}"
 _EPOCH = r"(?P<E>[0-9]{19}|[0-9]{16}|[0-9]{13}|[0-9]{10})(?:\.(?P<F>[0-9]{1,9}))?"
-_TIME_KEYS = (
+TIME_KEYS = (
     "@timestamp|timestamp|time|ts|t|date|datetime|_time|eventTime|logtime|asctime|"
     "__REALTIME_TIMESTAMP|timeUnixNano|observedTimeUnixNano|time_unix_nano"
 )
-_JSON_KEY = rf'"(?:{_TIME_KEYS})" *: *(?:\{{ *"\$date" *: *)?'
+_JSON_KEY = rf'"(?:{TIME_KEYS})" *: *(?:\{{ *"\$date" *: *)?'
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,19 +18,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from incident_timeline.timeline.timestamps.extract import (
-    _ISO_WORDS,
-    _ZEROS,
-    _lead_count,
-    _not_digits,
-    _word,
+    ISO_WORDS,
+    ZEROS,
+    lead_count,
+    not_digits,
     string_parts,
     window,
+    word_at,
 )
 from incident_timeline.timeline.timestamps.families import (
-    _TIME_KEYS,
     ABBREVIATIONS,
     BY_NAME,
     FAMILIES,
+    TIME_KEYS,
     Families,
     Family,
 )
@@ -86,8 +86,8 @@ def read(lines: pa.Array, rows: np.ndarray, family: Family) -> tuple[np.ndarray,
 def _fraction(win: np.ndarray, dot: int) -> tuple[np.ndarray, np.ndarray]:
     """Whether 1-9 digits follow column ``dot`` (the caller checks its ``.`` or ``,``), and
     how many (greedy, up to 9, as the regex takes them)."""
-    digits = _word(win, dot + 1) ^ _ZEROS
-    count = _lead_count(_not_digits(digits))
+    digits = word_at(win, dot + 1) ^ ZEROS
+    count = lead_count(not_digits(digits))
     ninth = (count == 8) & (win[:, dot + 9] >= 48) & (win[:, dot + 9] <= 57)
     count = count + ninth
     return count > 0, count
@@ -96,9 +96,9 @@ def _fraction(win: np.ndarray, dot: int) -> tuple[np.ndarray, np.ndarray]:
 def _iso(win: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Offset and length of the ``iso`` body at each row's start (length 0: not read)."""
     ok = (win[:, 10] == 84) | (win[:, 10] == 32)
-    for offset, digits, seps, expected in _ISO_WORDS:
-        word = _word(win, offset)
-        ok &= (_not_digits((word ^ _ZEROS) & digits) == 0) & ((word & seps) == expected)
+    for offset, digits, seps, expected in ISO_WORDS:
+        word = word_at(win, offset)
+        ok &= (not_digits((word ^ ZEROS) & digits) == 0) & ((word & seps) == expected)
     has, count = _fraction(win, 19)
     has &= (win[:, 19] == 46) | (win[:, 19] == 44)
     end = 19 + np.where(has, count + 1, 0)
@@ -136,14 +136,14 @@ def _klog(win: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # The JSON keys' step: every family of it (json_instant, json_epoch, json_iso) opens its match
-# with a quoted key, "epochSecond" or one of _TIME_KEYS. Where no such key comes before a
+# with a quoted key, "epochSecond" or one of TIME_KEYS. Where no such key comes before a
 # '"ts":"' (or another of _JSON_OPENINGS) and an ISO body follows it, the step's leftmost match
 # is there, and it is json_iso's (json_epoch's digits would need ten, not "dddd-"). A key that
 # would end right at the opening's quote ('"time"ts":"') cannot open a match: ':' or a blank
 # must follow its quote.
 JSON_STEP = frozenset(BY_NAME[n] for n in ("json_instant", "json_epoch", "json_iso"))
 _JSON_OPENINGS = ('"ts":"', '"time":"', '"@timestamp":"', '"timestamp":"')
-_ANY_KEY = f'"(?:{_TIME_KEYS}|epochSecond)"'
+_ANY_KEY = f'"(?:{TIME_KEYS}|epochSecond)"'
 
 
 def read_json(sub: pa.Array) -> tuple[np.ndarray, pa.Array]:
