@@ -38,7 +38,6 @@ import pyarrow.parquet as pq
 
 from incident_timeline.collector.bundle import read_manifest
 from incident_timeline.collector.errors import BundleError
-from incident_timeline.collector.files.pieces import parsed_in_order
 from incident_timeline.report.curation import note_events, read_curation
 from incident_timeline.report.redact import COLUMNS as TEXTS
 from incident_timeline.report.redact import Redactor, for_bundle, opens_key_block
@@ -267,34 +266,24 @@ def _batches(
     sources: Sequence[str],
     grep: str | None,
 ) -> Iterator[pd.DataFrame]:
-    def frame_of(job: tuple[pa.Table, int, int]) -> pd.DataFrame:
-        table, lo, hi = job  # with the extras lo:hi
+    taken = 0  # extras already merged in
+    for table in tables:
         frame = validate(table.select(list(COLUMNS)).to_pandas())
         if redactor is not None:
             ids = table["_file"].to_numpy() << _FILE_SHIFT | table["_row"].to_numpy()
             frame = _redact_batch(frame, ids, masks, redactor)
-        if hi > lo:
-            frame = _insert(frame, table, extras.iloc[lo:hi], keys[lo:hi])
-        return filter_events(frame, sources, grep)
-
-    taken = [0]  # extras already merged in
-
-    def jobs() -> Iterator[tuple[pa.Table, int, int]]:
-        for table in tables:
-            last = _event_key(table, len(table) - 1)
-            upto = taken[0]
-            while upto < len(keys) and keys[upto] < last:
-                upto += 1
-            yield table, taken[0], upto
-            taken[0] = upto
-
-    # A table's frame is made in a thread while the next tables are merged (to_pandas and
-    # Arrow's kernels release the GIL); the redactor only reads its known secrets here.
-    for out in parsed_in_order(frame_of, jobs(), workers=2):
+        last = _event_key(table, len(table) - 1)
+        upto = taken
+        while upto < len(keys) and keys[upto] < last:
+            upto += 1
+        if upto > taken:
+            frame = _insert(frame, table, extras.iloc[taken:upto], keys[taken:upto])
+            taken = upto
+        out = filter_events(frame, sources, grep)
         if len(out):
             yield out
-    if taken[0] < len(keys):
-        out = filter_events(extras.iloc[taken[0] :].reset_index(drop=True), sources, grep)
+    if taken < len(keys):
+        out = filter_events(extras.iloc[taken:].reset_index(drop=True), sources, grep)
         if len(out):
             yield out
 
