@@ -114,7 +114,7 @@ def _merge(readers: list[Iterator[pa.Table]]) -> Iterator[pa.Table]:
         pieces = [p for p in (h.take_upto(bound) for h in heads) if p is not None]
         table = pa.concat_tables(pieces) if len(pieces) > 1 else pieces[0]
         if len(pieces) > 1:
-            table = table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in KEY]))
+            table = table.take(_order(table))
         out.append(table)
         size += len(table)
         if size >= OUT_ROWS:
@@ -123,6 +123,17 @@ def _merge(readers: list[Iterator[pa.Table]]) -> Iterator[pa.Table]:
         heads = [h for h in heads if h.table is not None]
     if out:
         yield pa.concat_tables(out)
+
+
+def _order(table: pa.Table) -> np.ndarray | pa.Array:
+    """The indices that sort ``table`` (sorted pieces laid end to end) on `KEY`. Where no two
+    rows share a time, the time alone decides: numpy's stable sort (timsort, which merges the
+    sorted pieces as runs) on it, cheaper than Arrow's sort on every key."""
+    times = table["time"].cast(pa.int64()).to_numpy()
+    order = np.argsort(times, kind="stable")
+    if (np.diff(times[order]) > 0).all():
+        return order
+    return pc.sort_indices(table, sort_keys=[(k, "ascending") for k in KEY])
 
 
 class _Head:
@@ -179,20 +190,35 @@ def key_at(table: pa.Table, i: int) -> Key:
 def _in_order(keys: pa.Table) -> bool:
     """Are the rows of one row group in timeline order? (``_row`` rises, so ties on time,
     source and stream are in order, and ``ref`` never decides.)"""
-    if len(keys) < 2:
-        return True
-    time = keys["time"].cast(pa.int64()).to_numpy()
-    t0, t1 = time[:-1], time[1:]
-    if (t1 > t0).all():
-        return True
-    same = t1 == t0
-    if (t1 < t0).any():
-        return False
-    head, tail = keys.slice(0, len(keys) - 1), keys.slice(1)
-    s_lt = pc.less(head["source"], tail["source"]).to_numpy(zero_copy_only=False)
-    s_eq = pc.equal(head["source"], tail["source"]).to_numpy(zero_copy_only=False)
-    r_le = pc.less_equal(head["stream"], tail["stream"]).to_numpy(zero_copy_only=False)
-    return bool((~same | s_lt | (s_eq & r_le)).all())
+    return in_order(keys, ("time", "source", "stream"))
+
+
+def in_order(table: pa.Table, keys: Sequence[str], strict: bool = False) -> bool:
+    """Are the rows of ``table`` in ascending order of ``keys`` (strings by code point, as
+    Arrow's and pandas' sorts order them)? With ``strict``, no two neighbours tie on every
+    key, so a sort on ``keys`` and any further ones leaves the rows as they are; without,
+    rows that tie on every key count as in order (a stable sort keeps them). A key with
+    nulls gives False (the caller sorts)."""
+    pairs = np.arange(max(len(table) - 1, 0))  # neighbours (i, i + 1) tied on the keys so far
+    for name in keys:
+        if not len(pairs):
+            return True
+        column = table[name]
+        if column.null_count:
+            return False
+        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+            whole = len(pairs) == len(table) - 1
+            head = column.slice(0, len(pairs)) if whole else column.take(pa.array(pairs))
+            tail = column.slice(1) if whole else column.take(pa.array(pairs + 1))
+            less = pc.less(head, tail).to_numpy(zero_copy_only=False)
+            equal = pc.equal(head, tail).to_numpy(zero_copy_only=False)
+        else:
+            values = column.cast(pa.int64()).to_numpy()
+            less, equal = values[pairs] < values[pairs + 1], values[pairs] == values[pairs + 1]
+        if not (less | equal).all():
+            return False
+        pairs = pairs[equal]
+    return not (strict and len(pairs))
 
 
 def _with_position(table: pa.Table, file: int, start: int) -> pa.Table:

@@ -13,7 +13,9 @@ once; ``incident clocks`` hands it the streams as it reads them from the bundle.
 from __future__ import annotations
 
 import pandas as pd
+import pyarrow as pa
 
+from incident_timeline.timeline.runs import in_order
 from incident_timeline.timeline.trust.clocks import (
     StreamClock,
     Thresholds,
@@ -71,7 +73,7 @@ class LogDigest:
             raise ValueError(f"streams given twice to the log digest: {sorted(again)[:3]}")
         self._labels |= fresh
         self._clocks += stream_clocks(logs, self.clocks)
-        ordered = sorted_logs(logs)
+        ordered = _sorted_logs(logs)
         stats = stream_stats(logs, self.gaps, ordered)
         self._stats.append(stats)
         self._silences += stream_silences(ordered, stats)
@@ -105,3 +107,13 @@ class LogDigest:
     def ahead(self) -> list[pd.DataFrame]:
         """Time, source, stream and ref of the lines stamped after collection (plus slack)."""
         return list(self._ahead)
+
+
+def _sorted_logs(logs: pd.DataFrame) -> pd.DataFrame:
+    """`gaps.sorted_logs` of ``logs``, without its sort where they are log lines by stream and
+    time already (as `report.scan` hands them): a stable sort leaves those as they are."""
+    if (logs["kind"] == "log").to_numpy(dtype=bool).all():
+        keys = pa.table({"stream": pa.array(logs["stream"]), "time": pa.array(logs["time"])})
+        if in_order(keys, ("stream", "time")):
+            return logs[["time", "stream", "ref"]].reset_index(drop=True)
+    return sorted_logs(logs)

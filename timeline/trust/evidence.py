@@ -175,6 +175,51 @@ def ref_lines(refs: pd.Series) -> pd.DataFrame:
     return pd.DataFrame({"file": file, "line": line})
 
 
+_LONGEST = 15  # digits of a line number read here: below 2**53, exact as int64 and float64
+
+
+def ref_line_numbers(refs: pa.Array) -> tuple[pa.Array, np.ndarray] | None:
+    """`ref_lines` at byte level: the ``file`` (null where the ref is not ``<file>#L<digits>``
+    with one ``#``) and the ``line`` (-1 there) of each ref. None when a ref ends in more than
+    `_LONGEST` digits (`ref_lines`, which reads them as pandas numbers, decides those).
+
+    The regex's ``\\d`` is RE2's, ASCII digits only, and its ``$`` the end of the text (RE2
+    without the multi-line flag), so a ref matches when it ends in 1 to 15 ASCII digits after
+    ``#L`` and holds no other ``#``. Only the last 16 bytes of each ref are read."""
+    if isinstance(refs, pa.ChunkedArray):
+        refs = refs.combine_chunks()
+    refs = refs.cast(pa.large_string())
+    n = len(refs)
+    _, offsets, data = refs.buffers()
+    bounds = np.frombuffer(offsets, np.int64, n + 1, refs.offset * 8) if n else np.zeros(1, int)
+    text = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    starts, ends = bounds[:-1], bounds[1:]
+    digits = np.zeros(n, np.int64)  # trailing ASCII digits of each ref
+    line = np.zeros(n, np.int64)
+    going = ends > starts
+    if not len(text):
+        going[:] = False
+    for back in range(1, _LONGEST + 2):
+        going &= ends - back >= starts
+        if not going.any():
+            break
+        byte = text[np.where(going, ends - back, 0)].astype(np.int64) - 48
+        going &= (byte >= 0) & (byte <= 9)
+        if back > _LONGEST and going.any():
+            return None
+        digits += going
+        line += np.where(going, byte, 0) * 10 ** (back - 1)
+    mark = ends - digits - 1  # where the "L" must be, after the one "#"
+    ok = (digits > 0) & (mark - 1 >= starts) & refs.is_valid().to_numpy(zero_copy_only=False)
+    if len(text):
+        safe = np.where(ok, mark, 0)
+        ok &= (text[safe] == ord("L")) & (text[np.maximum(safe - 1, 0)] == ord("#"))
+    file = pc.list_element(pc.split_pattern(refs, "#", max_splits=1), 0)  # up to the first #
+    ok &= pc.binary_length(file).to_numpy(zero_copy_only=False) == mark - 1 - starts
+    file = pc.if_else(pa.array(~ok), pa.scalar(None, pa.large_string()), file)
+    return file, np.where(ok, line, -1)
+
+
 def _scheduled_node(message: object) -> str | None:
     match = _SCHEDULED.search(str(message)) if isinstance(message, str) else None
     return match.group("node") if match else None

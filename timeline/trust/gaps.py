@@ -20,9 +20,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from incident_timeline.timeline.timefmt import hms, iso, seconds_text
-from incident_timeline.timeline.trust.evidence import PodLife, log_pods, ref_lines, workload
+from incident_timeline.timeline.trust.evidence import (
+    PodLife,
+    log_pods,
+    ref_line_numbers,
+    ref_lines,
+    workload,
+)
 from incident_timeline.timeline.trust.findings import Finding
 from incident_timeline.timeline.window import Window
 
@@ -229,6 +237,92 @@ def _cut_logs(life: PodLife, stats: pd.DataFrame, until: pd.Timestamp | None) ->
 
 def backwards_findings(events: pd.DataFrame, limits: GapLimits = GapLimits()) -> list[Finding]:
     """Streams where, in file order, a line is stamped over ``backwards`` s before the last."""
+    log = (events["kind"] == "log").to_numpy(dtype=bool)
+    every = bool(log.all())  # a batch of log lines: no copy
+    refs = _text(events["ref"]) if every else _text(events["ref"]).filter(log)
+    parsed = ref_line_numbers(refs)
+    if parsed is None:  # a line number too long to read exactly here
+        return _backwards_slow(events, limits)
+    file, line = parsed
+    stream = _text(events["stream"]) if every else _text(events["stream"]).filter(log)
+    ok = (line >= 0) & stream.is_valid().to_numpy(zero_copy_only=False)  # groupby drops NA
+    if not ok.any():
+        return []
+    rows = np.flatnonzero(log & ok) if every else np.flatnonzero(log)[ok]
+    if not ok.all():
+        where = pa.array(ok)
+        stream, file, line = stream.filter(where), file.filter(where), line[ok]
+    streams, files = _ranks(stream), _ranks(file)
+    # "file order": stream, file (as strings), line; a stable sort, as pandas' sort_values.
+    # A collector writes each file's lines in order, so the sort is mostly skipped.
+    ds, df, dl = np.diff(streams), np.diff(files), np.diff(line)
+    if not ((ds > 0) | ((ds == 0) & ((df > 0) | ((df == 0) & (dl >= 0))))).all():
+        order = np.lexsort((line, files, streams))
+        rows, streams, files = rows[order], streams[order], files[order]
+    times = events["time"].array[rows]
+    ticks = times.asi8
+    gap = np.where(times.isna()[1:] | times.isna()[:-1], NAT, ticks[1:] - ticks[:-1])
+    # pandas' own seconds of a timedelta, as the groupby diff's .dt.total_seconds() gives them
+    step = pd.Series(gap.view(f"m8[{times.unit}]")).dt.total_seconds().to_numpy()
+    same = (streams[1:] == streams[:-1]) & (files[1:] == files[:-1])
+    back = np.flatnonzero(same & (step < -limits.backwards))
+    findings = []
+    for part in np.split(back, np.flatnonzero(np.diff(streams[back + 1])) + 1) if len(back) else []:
+        jumps = -step[part]
+        worst = int(rows[part[int(np.argmax(jumps))] + 1])  # the first of the largest
+        findings.append(
+            _backwards(
+                str(events["stream"].iloc[worst]),
+                events["time"].iloc[worst],
+                str(events["ref"].iloc[worst]),
+                len(part),
+                float(jumps.max()),
+            )
+        )
+    return findings
+
+
+NAT = np.iinfo(np.int64).min  # numpy's NaT as an int64
+
+
+def _text(column: pd.Series) -> pa.Array:
+    values = pa.array(column, type=pa.large_string(), from_pandas=True)
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _ranks(values: pa.Array) -> np.ndarray:
+    """Each value's rank among the distinct ``values`` in string (code point) order."""
+    coded = pc.dictionary_encode(values)
+    rank = pc.rank(coded.dictionary, sort_keys="ascending").to_numpy(zero_copy_only=False)
+    out: np.ndarray = rank.astype(np.int64)[coded.indices.to_numpy(zero_copy_only=False)]
+    return out  # int64: differences of ranks may be negative
+
+
+def _backwards(stream: str, time: pd.Timestamp, ref: str, times: int, most: float) -> Finding:
+    return Finding(
+        id=f"backwards:{stream}",
+        kind="clock",
+        check="backwards",
+        time=time,
+        end=None,
+        subject=stream,
+        summary=(
+            f"Time runs backwards in {stream}: {times} time(s), by up to "
+            f"{seconds_text(most)} (at {hms(time)})"
+        ),
+        detail=(
+            "In file order a line is stamped earlier than the line before it. The "
+            "clock that stamped them was stepped back (or two sources were mixed into "
+            "one stream); order within this stream is not to be trusted there."
+        ),
+        ref=ref,
+        labels={"times": str(times), "max_seconds": f"{most:.3f}"},
+    )
+
+
+def _backwards_slow(events: pd.DataFrame, limits: GapLimits) -> list[Finding]:
+    """`backwards_findings` through `ref_lines` (regex and pandas numbers), for refs whose
+    line numbers `ref_line_numbers` does not read."""
     logs = events.loc[(events["kind"] == "log").to_numpy(dtype=bool), ["time", "stream", "ref"]]
     parts = ref_lines(logs["ref"])
     logs = logs.assign(file=parts["file"], line=parts["line"]).dropna(subset=["line"])
@@ -241,27 +335,8 @@ def backwards_findings(events: pd.DataFrame, limits: GapLimits = GapLimits()) ->
     for stream, rows in back.groupby("stream", sort=True):
         jumps = -step.loc[rows.index]
         worst = jumps.idxmax()
-        findings.append(
-            Finding(
-                id=f"backwards:{stream}",
-                kind="clock",
-                check="backwards",
-                time=logs.at[worst, "time"],
-                end=None,
-                subject=str(stream),
-                summary=(
-                    f"Time runs backwards in {stream}: {len(rows)} time(s), by up to "
-                    f"{seconds_text(float(jumps.max()))} (at {hms(logs.at[worst, 'time'])})"
-                ),
-                detail=(
-                    "In file order a line is stamped earlier than the line before it. The "
-                    "clock that stamped them was stepped back (or two sources were mixed into "
-                    "one stream); order within this stream is not to be trusted there."
-                ),
-                ref=str(logs.at[worst, "ref"]),
-                labels={"times": str(len(rows)), "max_seconds": f"{float(jumps.max()):.3f}"},
-            )
-        )
+        time, ref = logs.at[worst, "time"], str(logs.at[worst, "ref"])
+        findings.append(_backwards(str(stream), time, ref, len(rows), float(jumps.max())))
     return findings
 
 
