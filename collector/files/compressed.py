@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import zlib
 from typing import IO, Any, Literal
 
 import zstandard
@@ -22,8 +23,10 @@ GZIP = b"\x1f\x8b"
 ZSTD = b"\x28\xb5\x2f\xfd"
 BINARY_PROBE = 8192
 Codec = Literal["gzip", "zstd"]
-# What the readers raise on a corrupt or cut stream (zstandard.ZstdError is not an OSError).
-ERRORS = (OSError, EOFError, ValueError, zstandard.ZstdError)
+# What the readers raise on a corrupt or cut stream: gzip's BadGzipFile (an OSError) for a bad
+# header or CRC, EOFError for a cut, zlib.error for damaged deflate data (neither it nor
+# zstandard.ZstdError is an OSError).
+ERRORS = (OSError, EOFError, ValueError, zlib.error, zstandard.ZstdError)
 
 
 def codec(head: bytes) -> Codec | None:

@@ -94,6 +94,25 @@ def test_a_cut_zstd_stream_keeps_the_lines_before_the_cut(tmp_path: Path, piece:
     )
 
 
+def test_damaged_deflate_data_keeps_the_lines_before_it(tmp_path: Path, piece: int) -> None:
+    # A second gzip member whose deflate data opens with a reserved block type (RFC 1951 3.2.3:
+    # BTYPE 11 is an error): zlib raises its own error, not an OSError.
+    member = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + b"\xff" * 32
+    whole = gzip.compress(_log(0, LINES // 2)) + member
+    (tmp_path / "bad.log.gz").write_bytes(whole)
+    out, outcome = collect(tmp_path, ["bad.log.gz"])
+    assert outcome.status == "partial"  # type: ignore[attr-defined]
+    assert events_of(out)["summary"].tolist() == [f"request {i} done" for i in range(LINES // 2)]
+    assert (out / "raw/file/bad.log.gz").read_bytes() == whole
+    [warning] = read_manifest(out)["sources"]["file"]["warnings"]
+    assert warning["kind"] == "bad_file"
+    assert warning["message"] == (
+        f"bad.log.gz: gzip-compressed stream breaks off after {LINES // 2:,} lines (error: "
+        "Error -3 while decompressing data: invalid block type); kept in raw/, the lines "
+        "before it read"
+    )
+
+
 def test_a_corrupt_gzip_file_is_named_and_kept() -> None:
     from incident_timeline.collector.files.compressed import decoded
 
@@ -104,6 +123,12 @@ def test_a_corrupt_gzip_file_is_named_and_kept() -> None:
     assert problem == (
         "gzip-compressed but cannot be uncompressed: "
         "Compressed file ended before the end-of-stream marker was reached"
+    )
+    damaged = data[:10] + b"\xff" * 8
+    assert decoded(damaged) == (
+        damaged,
+        "gzip-compressed but cannot be uncompressed: "
+        "Error -3 while decompressing data: invalid block type",
     )
     assert decoded(b"\x28\xb5\x2f\xfd" + b"junk") == (
         b"\x28\xb5\x2f\xfd" + b"junk",
