@@ -228,7 +228,7 @@ class FileCollector:
         it whole and says why."""
         known = self._known or registry.formats()
         with file.open("rb") as handle:
-            kind = compressed.codec(handle.read(4))
+            kind = compressed.codec(handle.read(compressed.MAGIC))
             handle.seek(0)
             tee = compressed.Tee(handle)  # what is read goes to raw/ exactly as read
             source = compressed.reader(tee, kind) if kind else tee
@@ -433,7 +433,7 @@ def _say_unparsed(
 
 def _compressed(file: Path) -> bool:
     with file.open("rb") as handle:
-        return compressed.codec(handle.read(4)) is not None
+        return compressed.codec(handle.read(compressed.MAGIC)) is not None
 
 
 class _Nowhere:

@@ -1,8 +1,11 @@
 """Compressed exports read transparently, recognised by their magic bytes rather than their
-name: gzip (RFC 1952: ``1f 8b``) and Zstandard (RFC 8878: frame magic ``28 b5 2f fd``), each
-possibly several members or frames one after another (``cat a.gz b.gz``, ``zstd`` of a
-stream, ``pzstd``), which both readers follow to the end. Binary content is a NUL byte in the
-first 8 KiB, the test ``grep`` and ``git`` use.
+name: gzip (RFC 1952: ``1f 8b``), Zstandard (RFC 8878: frame magic ``28 b5 2f fd``), bzip2
+(``BZh``, a block size digit, then a block's or the stream end's 48-bit magic, as bzip2's own
+``compress.c`` writes them) and xz (the xz file format 2.1.1.1: ``fd 37 7a 58 5a 00``), the
+formats logrotate's ``compresscmd`` and archived logs use; each possibly several members,
+frames or streams one after another (``cat a.gz b.gz``, ``zstd`` of a stream, ``pzstd``,
+``pbzip2``), which every reader follows to the end. Binary content is a NUL byte in the first
+8 KiB, the test ``grep`` and ``git`` use.
 
 A big file is uncompressed as it is read (``reader``): the compressed bytes go to the raw copy
 exactly as read, the uncompressed ones to the parser, so neither is ever held whole.
@@ -10,8 +13,10 @@ exactly as read, the uncompressed ones to the parser, so neither is ever held wh
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import zlib
 from typing import IO, Any, Literal
 
@@ -21,20 +26,27 @@ from incident_timeline.collector.files.pieces import Sink
 
 GZIP = b"\x1f\x8b"
 ZSTD = b"\x28\xb5\x2f\xfd"
+BZIP2 = (b"1AY&SY", b"\x17\x72\x45\x38\x50\x90")  # after "BZh1".."BZh9": a block, or the end
+XZ = b"\xfd7zXZ\x00"
+MAGIC = 10  # bytes of a file's head that say its compression
 BINARY_PROBE = 8192
-Codec = Literal["gzip", "zstd"]
-# What the readers raise on a corrupt or cut stream: gzip's BadGzipFile (an OSError) for a bad
-# header or CRC, EOFError for a cut, zlib.error for damaged deflate data (neither it nor
-# zstandard.ZstdError is an OSError).
-ERRORS = (OSError, EOFError, ValueError, zlib.error, zstandard.ZstdError)
+Codec = Literal["gzip", "zstd", "bzip2", "xz"]
+# What the readers raise on a corrupt or cut stream: gzip's BadGzipFile and bz2's "Invalid
+# data stream" (OSErrors) for a bad header or CRC, EOFError for a cut, zlib.error for damaged
+# deflate data (neither it, lzma.LZMAError nor zstandard.ZstdError is an OSError).
+ERRORS = (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 
 
 def codec(head: bytes) -> Codec | None:
-    """The compression ``head`` (a file's first bytes) opens with, if any."""
+    """The compression ``head`` (a file's first MAGIC bytes) opens with, if any."""
     if head.startswith(GZIP):
         return "gzip"
     if head.startswith(ZSTD):
         return "zstd"
+    if head.startswith(XZ):
+        return "xz"
+    if head[:3] == b"BZh" and head[3:4].isdigit() and head[3:4] != b"0" and head[4:MAGIC] in BZIP2:
+        return "bzip2"
     return None
 
 
@@ -47,6 +59,10 @@ def reader(handle: Any, kind: Codec) -> Salvaging:
 def _inner(handle: Any, kind: Codec) -> io.BufferedIOBase:
     if kind == "gzip":
         return gzip.GzipFile(fileobj=handle, mode="rb")
+    if kind == "bzip2":
+        return bz2.BZ2File(handle, "rb")
+    if kind == "xz":
+        return lzma.LZMAFile(handle, "rb")
     return io.BufferedReader(_Zstd(handle), buffer_size=1 << 20)
 
 

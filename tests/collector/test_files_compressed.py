@@ -76,6 +76,45 @@ def test_zstd_and_gzip_exports_of_several_frames_are_read(tmp_path: Path, piece:
         assert files[f"raw/file/{name}"]["sha256"] == hashlib.sha256(stored).hexdigest()
 
 
+def compress(tool: str, data: bytes) -> bytes:
+    """``data`` compressed by a reference CLI (``bzip2``, ``xz``): a file's bytes."""
+    return subprocess.run([binary(tool), "-c"], input=data, capture_output=True, check=True).stdout
+
+
+def test_bzip2_and_xz_exports_of_several_streams_are_read(tmp_path: Path, piece: int) -> None:
+    # Archived logs and logrotate's compresscmd: two streams one after the other (pbzip2, cat).
+    for tool, name in (("bzip2", "app.log.bz2"), ("xz", "app.log.xz")):
+        first = compress(tool, _log(0, LINES // 2))
+        second = compress(tool, _log(LINES // 2, LINES // 2))
+        (tmp_path / name).write_bytes(first + second)
+    (tmp_path / "cut.log.xz").write_bytes(first + second[: len(second) // 2])
+    out, outcome = collect(tmp_path, ["app.log.bz2", "app.log.xz", "cut.log.xz"])
+    events = events_of(out)
+    for name in ("app.log.bz2", "app.log.xz"):
+        mine = events.loc[events["stream"] == name]
+        assert mine["summary"].tolist() == [f"request {i} done" for i in range(LINES)]
+        assert (out / "raw/file" / name).read_bytes() == (tmp_path / name).read_bytes()
+    cut = events.loc[events["stream"] == "cut.log.xz"]
+    assert LINES // 2 <= len(cut) < LINES  # the first stream whole, no more than was there
+    assert outcome.status == "partial"  # type: ignore[attr-defined]
+    [warning] = read_manifest(out)["sources"]["file"]["warnings"]
+    assert warning["message"] == (
+        f"cut.log.xz: xz-compressed stream breaks off after {len(cut):,} lines (EOFError: "
+        "Compressed file ended before the end-of-stream marker was reached); kept in raw/, "
+        "the lines before it read"
+    )
+
+
+def test_magic_bytes_name_the_compression_not_a_look_alike_text() -> None:
+    from incident_timeline.collector.files.compressed import codec
+
+    assert codec(b"BZh91AY&SY\x00") == "bzip2"
+    assert codec(b"BZh9\x17\x72\x45\x38\x50\x90") == "bzip2"  # an empty stream
+    assert codec(b"\xfd7zXZ\x00\x00\x04") == "xz"
+    assert codec(b"BZh9 is no bzip2") is None  # a log line may open with those letters
+    assert codec(b"BZh01AY&SY") is None
+
+
 def test_a_cut_zstd_stream_keeps_the_lines_before_the_cut(tmp_path: Path, piece: int) -> None:
     first = zstd(_log(0, LINES // 2), tmp_path, "one.log.zst").read_bytes()
     second = zstd(_log(LINES // 2, LINES // 2), tmp_path, "two.log.zst").read_bytes()

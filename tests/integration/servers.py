@@ -37,6 +37,8 @@ PACKAGES = {
     "openssl": "openssl",
     "amtool": "prometheus-alertmanager",
     "zstd": "zstd",  # the reference zstd CLI, to make real zstd files in the file tests
+    "bzip2": "bzip2",  # and the reference bzip2 and xz CLIs, for their files
+    "xz": "xz-utils",
 }
 Sample = tuple[float, float]
 
