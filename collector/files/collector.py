@@ -232,7 +232,7 @@ class FileCollector:
             handle.seek(0)
             tee = compressed.Tee(handle)  # what is read goes to raw/ exactly as read
             source = compressed.reader(tee, kind) if kind else tee
-            head = source.read(pieces.PIECE)
+            head, lines = compressed.text(source.read(pieces.PIECE), source)
             if not head or compressed.binary(head):  # empty, or corrupt from its start
                 return None
             sample = Sample(head)
@@ -247,7 +247,7 @@ class FileCollector:
                 _say_contradiction(entry, fmt, detected, rel, ref, out)
                 name = entry.stream or _default_stream(Path(rel), fmt.name)
                 ctx = _context(entry, ref, name, window, layout)
-                stream = pieces.pieces(source, _NOWHERE, fmt.cut, first=head)
+                stream = pieces.pieces(lines, _NOWHERE, fmt.cut, first=head)
                 tally = self._pieces(fmt, ctx, stream, out, counts, entry.kind)
                 fault = getattr(source, "fault", None)
                 if fault is not None:  # a cut or corrupt stream: what came before it is kept

@@ -14,6 +14,7 @@ exactly as read, the uncompressed ones to the parser, so neither is ever held wh
 from __future__ import annotations
 
 import bz2
+import codecs
 import gzip
 import io
 import lzma
@@ -22,7 +23,7 @@ from typing import IO, Any, Literal
 
 import zstandard
 
-from incident_timeline.collector.files.pieces import Sink
+from incident_timeline.collector.files.pieces import Sink, Source
 
 GZIP = b"\x1f\x8b"
 ZSTD = b"\x28\xb5\x2f\xfd"
@@ -99,8 +100,9 @@ def binary(data: bytes) -> str | None:
 
 
 def decoded(data: bytes) -> tuple[bytes, str | None]:
-    """A whole file's content, uncompressed when it is gzip or zstd, and the reason when it
-    cannot be read as text (binary, or a compressed stream that is corrupt or cut)."""
+    """A whole file's content as UTF-8 text (see `text`), uncompressed when it is compressed,
+    and the reason when it cannot be read as text (binary, or a compressed stream that is
+    corrupt or cut)."""
     kind = codec(data)
     if kind is not None:
         try:
@@ -108,7 +110,45 @@ def decoded(data: bytes) -> tuple[bytes, str | None]:
                 data = stream.read()
         except ERRORS as exc:
             return data, f"{kind}-compressed but cannot be uncompressed: {exc}"
+    head, rest = text(data, io.BytesIO())
+    data = head + rest.read() if isinstance(rest, _Utf16) else head
     return data, binary(data)
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # little-, big-endian
+
+
+def text(head: bytes, rest: Source) -> tuple[bytes, Source]:
+    """A file's first bytes (uncompressed) and a reader of the rest, as UTF-8 lines: a UTF-8
+    byte order mark dropped (Windows tools write one), UTF-16 with its mark (what Windows
+    PowerShell 5.1's ``>`` and ``Out-File`` write) re-encoded, undecodable units as U+FFFD.
+    Lines keep their numbers; raw/ keeps the bytes as they were."""
+    if head.startswith(UTF8_BOM):
+        return head[len(UTF8_BOM) :], rest
+    if head[:2] in UTF16_BOMS:
+        reader = _Utf16(rest)
+        return reader.decode(head, final=False), reader
+    return head, rest
+
+
+class _Utf16:
+    """UTF-16 bytes (after their mark, which the decoder reads) handed out as UTF-8."""
+
+    def __init__(self, inner: Source) -> None:
+        self.inner = inner
+        self.decoder = codecs.getincrementaldecoder("utf-16")("replace")
+
+    def decode(self, data: bytes, final: bool) -> bytes:
+        return self.decoder.decode(data, final).encode("utf-8")
+
+    def read(self, size: int = -1) -> bytes:
+        """UTF-8 of up to ``size`` more bytes read; b"" only at the end."""
+        while True:
+            data = self.inner.read(size)
+            out = self.decode(data, final=not data)
+            if out or not data:
+                return out
 
 
 class _Zstd(io.RawIOBase):

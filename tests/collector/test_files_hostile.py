@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from incident_timeline.collector.bundle import read_manifest
+from incident_timeline.collector.files import pieces
 from incident_timeline.collector.files.collector import FileCollector
 from tests.support import DATA, events_of, run_collector
 
@@ -231,3 +232,37 @@ def test_real_multi_line_logs_are_not_reported_as_missing_timestamps(tmp_path: P
     )
     _, _, warnings = collect(tmp_path, tables)
     assert [w for w in warnings if w["kind"] == "no_timestamps"] == []
+
+
+def test_windows_encodings_are_read_as_text(tmp_path: Path) -> None:
+    # Windows PowerShell 5.1's `>` and Out-File write UTF-16LE with a byte order mark and CRLF;
+    # Notepad and .NET tools write a UTF-8 mark. A line with a character outside the BMP
+    # (a surrogate pair in UTF-16) and one of U+00E9 check the decoding.
+    lines = [f"2026-02-17T14:{i // 60:02d}:{i % 60:02d}Z request {i} café 🚒" for i in range(600)]
+    text = "".join(f"{line}\r\n" for line in lines)
+    files = {
+        "ps-le.log": text.encode("utf-16"),  # the mark, then little-endian (on this machine)
+        "ps-be.log": b"\xfe\xff" + text.encode("utf-16-be"),
+        "bom.log": b"\xef\xbb\xbf" + text.encode(),
+    }
+    saved = pieces.PIECE
+    for piece in (1 << 24, 4097):  # whole, and in odd-sized pieces that split characters
+        here = tmp_path / str(piece)
+        here.mkdir()
+        for name, data in files.items():
+            (here / name).write_bytes(data)
+        pieces.PIECE = piece
+        try:
+            out, outcome, warnings = collect(
+                here, "".join(f'[[file]]\npath = "{name}"\n' for name in files)
+            )
+        finally:
+            pieces.PIECE = saved
+        assert outcome.status == "ok" and warnings == []  # type: ignore[attr-defined]
+        events = events_of(out)
+        for name, data in files.items():
+            mine = events.loc[events["stream"] == name]
+            assert mine["summary"].tolist() == [f"request {i} café 🚒" for i in range(600)]
+            assert (mine["time_quality"] == "exact").all()
+            assert mine["ref"].iloc[-1] == f"raw/file/{name}#L600"
+            assert (out / "raw/file" / name).read_bytes() == data
