@@ -111,7 +111,7 @@ def decoded(data: bytes) -> tuple[bytes, str | None]:
         except ERRORS as exc:
             return data, f"{kind}-compressed but cannot be uncompressed: {exc}"
     head, rest = text(data, io.BytesIO())
-    data = head + rest.read() if isinstance(rest, _Utf16) else head
+    data = head + rest.read()  # the rest: nothing, or what a UTF-16 decoder still holds
     return data, binary(data)
 
 
