@@ -62,6 +62,9 @@ from tests.doubles.kubernetes import (  # noqa: E402
 NS = "bench"
 SINCE = datetime(2026, 2, 17, 14, 0, tzinfo=UTC)
 UNTIL = SINCE + timedelta(hours=2)
+# A static bearer token as kubeconfigs hold one (32 random bytes, base64url): the collector masks
+# it and "Bearer <token>" wherever they appear, so its length and letters set the masking cost.
+TOKEN = "kX3v9QbZ2rT8wYp1LmN6cF0hJ4sD7gA5eR_uV-iOqWo"
 
 
 def log_body(lines: int) -> Rendered:
@@ -166,7 +169,7 @@ def run_collector(url: str, workdir: Path) -> dict[str, Any]:
     kubeconfig.write_text(json.dumps({
         "apiVersion": "v1", "kind": "Config", "current-context": "b",
         "clusters": [{"name": "b", "cluster": {"server": url}}],
-        "users": [{"name": "b", "user": {"token": "t"}}],
+        "users": [{"name": "b", "user": {"token": TOKEN}}],
         "contexts": [{"name": "b", "context": {"cluster": "b", "user": "b"}}],
     }))  # fmt: skip
     settings = KubernetesSettings(
