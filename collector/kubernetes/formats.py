@@ -87,6 +87,15 @@ def _share(lines: pa.Array, pattern: str) -> float:
 def parse_kubectl_logs(data: bytes | str, ctx: Context) -> Parsed:
     """``kubectl logs [--prefix] [--timestamps]``: the runtime stamp is ``time``, the app's
     own timestamp (if any) is ``embedded_time``; the prefix names the stream."""
+    events = kubectl_log_events(data, ctx)[0]
+    return Parsed(events, None, {"log_lines": len(events)})
+
+
+def kubectl_log_events(
+    data: bytes | str, ctx: Context, refs: bool = True
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """`parse_kubectl_logs`' events and each one's line number; without ``refs`` every
+    ``ref`` is empty (for a caller that points them at its own files by those numbers)."""
     lines = split_lines(data, ctx.first_line)
     prefix, rest = _cut(lines, _PREFIX_WHOLE, "[")
     runtime, stamped, body = _runtime(rest)
@@ -99,6 +108,7 @@ def parse_kubectl_logs(data: bytes | str, ctx: Context) -> Parsed:
     stream, labels = _kube_streams(prefix, ctx)
     labels = flagged(labels, app["dst"], has_runtime)
     summary = strip_leading(body, app["time_raw"])
+    numbers = lines.index.to_numpy()
     events = schema.make_events(
         time=time,
         source="kubernetes",
@@ -111,9 +121,9 @@ def parse_kubectl_logs(data: bytes | str, ctx: Context) -> Parsed:
         time_raw=time_raw,
         time_quality=quality,
         embedded_time=app["time"].where(has_runtime),
-        ref=line_refs(ctx.ref, lines.index.to_numpy()),
+        ref=line_refs(ctx.ref, numbers) if refs else "",
     )
-    return Parsed(events, None, {"log_lines": len(events)})
+    return events, numbers
 
 
 def app_text(data: bytes, fmt: str) -> pd.Series:
@@ -221,10 +231,7 @@ def _kube_streams(prefix: pd.DataFrame, ctx: Context) -> tuple[pd.Series, pd.Ser
     has = prefix["pod"].notna()
     if not has.any():  # no --prefix: one stream, one set of labels
         plain = {"namespace": ctx.namespace, "pod": None, "container": None}
-        labels = pa.repeat(pa.scalar(schema.labels_json(plain), pa.large_string()), len(has))
-        return pd.Series(ctx.stream, index=has.index, dtype="string"), pd.Series(
-            strings(labels), index=has.index, copy=False
-        )
+        return _repeated(ctx.stream, has.index), _repeated(schema.labels_json(plain), has.index)
     ns = f"{ctx.namespace}/" if ctx.namespace else ""
     stream = (ns + prefix["pod"] + "/" + prefix["container"]).where(has, ctx.stream)
     keys = prefix["pod"].fillna("") + "\0" + prefix["container"].fillna("")
@@ -235,6 +242,12 @@ def _kube_streams(prefix: pd.DataFrame, ctx: Context) -> tuple[pd.Series, pd.Ser
         for key, pod, container in _unique(keys)
     }
     return stream, keys.map(labels)
+
+
+def _repeated(value: str, index: pd.Index) -> pd.Series:
+    """``value`` in every row (built by Arrow: a Python scalar broadcast by pandas costs a
+    Python object per row)."""
+    return pd.Series(strings(pa.repeat(pa.scalar(value, pa.large_string()), len(index))), index)
 
 
 def _unique(keys: pd.Series) -> list[tuple[str, str, str]]:

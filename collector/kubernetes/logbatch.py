@@ -29,7 +29,7 @@ from isal import igzip
 
 from incident_timeline.collector.files.pieces import pieces
 from incident_timeline.collector.formats import Context
-from incident_timeline.collector.kubernetes.formats import parse_kubectl_logs
+from incident_timeline.collector.kubernetes.formats import kubectl_log_events
 from incident_timeline.collector.kubernetes.pods import LogPlan
 from incident_timeline.timeline import schema
 
@@ -143,14 +143,8 @@ def parse_batch(data: bytes, since: datetime, until: datetime) -> Parsed:
         fallback_time=pd.Timestamp(since),
         window_end=pd.Timestamp(until),
     )
-    events = parse_kubectl_logs(data, ctx).events
-    # In the record's exact schema here, on the worker: the writer then need not cast.
-    table = pa.Table.from_pandas(
-        events[list(schema.COLUMNS)], schema=schema.SCHEMA, preserve_index=False
-    )
-    # "batch#L<n>": the number of the line in the joined text, read back by Arrow
-    number = pc.cast(pc.utf8_slice_codeunits(table["ref"], len("batch#L")), pa.int64())
-    return table, number.to_numpy()
+    events, number = kubectl_log_events(data, ctx, refs=False)
+    return schema.to_table(events), number
 
 
 def _relabel(events: pa.Table, piece: Piece, lines: np.ndarray) -> pa.Table:
