@@ -157,7 +157,7 @@ def find(lines: pa.Array, steps: list[Step] | None = None) -> tuple[list[Found],
             slow = find_loose(lines, pending)
             if slow is not None:
                 found.append(slow)
-                pending = np.setdiff1d(pending, slow.rows, assume_unique=True)
+                pending = _without(pending, slow.rows)
             continue
         families = tuple(f for f in step.families if f not in ruled_out)
         if not families:
@@ -186,12 +186,12 @@ def _openings(
         rows, raw = openings.read(lines, pending, family)
         if len(rows):
             found.append(Found(family, rows, raw))
-            pending = np.setdiff1d(pending, rows, assume_unique=True)
+            pending = _without(pending, rows)
     if openings.ISO in families and set(families) <= openings.INNER:
         rows, raw = openings.read_inner(lines, pending)
         if len(rows):
             found.append(Found(openings.ISO, rows, raw))
-            pending = np.setdiff1d(pending, rows, assume_unique=True)
+            pending = _without(pending, rows)
     return pending, found
 
 
@@ -235,7 +235,7 @@ def _search(
         sub, rows = _kept(sub, pending, hit)
     if not len(rows):
         return pending, []  # (QUICK left none, or none matched)
-    missed = np.setdiff1d(pending, rows, assume_unique=True)
+    missed = _without(pending, rows)
     hits = []
     if set(families) <= openings.JSON_STEP and families[-1].name == "json_iso":
         mine, raw = openings.read_json(sub)
@@ -244,6 +244,14 @@ def _search(
             sub, rows = _kept(sub, rows, ~mine)
     left, more = _split(sub, rows, pattern, families, anchored) if len(rows) else (rows, [])
     return (np.union1d(missed, left) if len(left) else missed), hits + more
+
+
+def _without(pending: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``pending`` (sorted row numbers) without ``rows`` (some of them), in order: what
+    ``np.setdiff1d`` gives, without its sort."""
+    keep = np.ones(len(pending), dtype=bool)
+    keep[np.searchsorted(pending, rows)] = False
+    return pending[keep]
 
 
 def _sparse(sub: pa.Array, pattern: str) -> bool:

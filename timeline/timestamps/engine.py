@@ -351,7 +351,9 @@ def _raw(
     """The text each row's family matched, in row order (NA where no time came of it)."""
     n = len(ok)
     rows = np.concatenate([p[0] for p in pieces] + [np.zeros(0, dtype=np.int64)])
-    missing = np.setdiff1d(np.arange(n), rows, assume_unique=True)
+    covered = np.zeros(n, dtype=bool)
+    covered[rows] = True
+    missing = np.flatnonzero(~covered)
     arrays = [p[1].cast(pa.large_string()) for p in pieces]
     arrays.append(pa.nulls(len(missing), pa.large_string()))
     order = np.empty(n, dtype=np.int64)
