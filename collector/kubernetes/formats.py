@@ -101,9 +101,13 @@ def kubectl_log_events(
     runtime, stamped, body = _runtime(rest)
     app = parse_timestamps(body, ctx.timezone, window_of(ctx), families=ctx.time_layout)
     has_runtime = runtime.notna()
-    time = stamped["time"].where(has_runtime, app["time"])
-    quality = stamped["quality"].where(has_runtime, app["quality"])
-    time_raw = runtime.where(has_runtime, app["time_raw"]).fillna("")
+    embedded = app["time"]
+    time, quality, time_raw = stamped["time"], stamped["quality"], runtime
+    if not has_runtime.all():  # (else the runtime's stamps are all there is to take)
+        time = time.where(has_runtime, app["time"])
+        quality = quality.where(has_runtime, app["quality"])
+        time_raw = time_raw.where(has_runtime, app["time_raw"]).fillna("")
+        embedded = embedded.where(has_runtime)
     time, quality = fill_inferred(time, quality, ctx.fallback_time, ctx.previous_time)
     stream, labels = _kube_streams(prefix, ctx)
     labels = flagged(labels, app["dst"], has_runtime)
@@ -120,7 +124,7 @@ def kubectl_log_events(
         labels=labels,
         time_raw=time_raw,
         time_quality=quality,
-        embedded_time=app["time"].where(has_runtime),
+        embedded_time=embedded,
         ref=line_refs(ctx.ref, numbers) if refs else "",
     )
     return events, numbers
