@@ -174,7 +174,7 @@ def _cut(lines: pd.Series, pattern: str, opens: str = "") -> tuple[pd.DataFrame,
     ``opens``: a first character every match has (a column without one skips the search)."""
     column = arrow_strings(lines)
     if opens and not pc.any(pc.starts_with(column, opens)).as_py():
-        none = pd.Series(pd.NA, index=lines.index, dtype="string")
+        none = pd.Series(strings(pa.nulls(len(lines), pa.large_string())), index=lines.index)
         return pd.DataFrame({n: none for n in re.compile(pattern).groupindex}), lines
     found = extract(lines, pattern)
     data, starts, lengths = string_parts(column)
