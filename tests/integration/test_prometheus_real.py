@@ -200,12 +200,17 @@ def test_small_chunks_stitch_to_the_same_evidence(
     for name in ("error_ratio", "up", "node_timex_sync_status"):
         # rows come chunk by chunk (series sorted within each): the same rows, in blocks
         small, whole = (
-            pd.read_parquet(b / f"metrics/{name}.parquet")
-            .drop(columns="ref")
-            .sort_values(["series", "time"], kind="stable", ignore_index=True)
+            pd.read_parquet(b / f"metrics/{name}.parquet").sort_values(
+                ["series", "time"], kind="stable", ignore_index=True
+            )
             for b in (out, bundle[1])
         )
-        pd.testing.assert_frame_equal(small, whole)
+        pd.testing.assert_frame_equal(small.iloc[:, :4], whole.iloc[:, :4])
+        for row in small.iloc[[0, len(small) // 2, -1]].itertuples():
+            # a sample's evidence (``ref`` + its place) is itself in its own chunk
+            time, value = follow(out, f"{row.ref}/{row.sample}")
+            assert pd.Timestamp(time, unit="s", tz="UTC") == row.time
+            assert float(value) == row.value
     for ref in events(out)["ref"]:
         assert follow(out, ref)  # every ref resolves in its own chunk
 
