@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from incident_timeline.collector.bundle import SourceWriter
 from incident_timeline.collector.prometheus.api import PromAPIError
-from incident_timeline.collector.prometheus.chunks import Piece, Stitcher
+from incident_timeline.collector.prometheus.chunks import Piece, Stitched, Stitcher
 from incident_timeline.collector.prometheus.fetch import Call, receive, samples_of
 from incident_timeline.collector.prometheus.matrix import arrow, strings
 from incident_timeline.collector.prometheus.queryrange import (
@@ -213,6 +213,14 @@ def stream_range(
         order = sorted(kept)
         done.kept = samples_of([kept[k][0].metric for k in order], [kept[k] for k in order])
     return done
+
+
+def write_samples(out: SourceWriter, name: str, results: Sequence[Stitched]) -> None:
+    """Merged raw samples (`chunks.stitch`) to ``metrics/<name>.parquet`` in the columns a
+    range query's samples have, a row group per result."""
+    with out.metrics_writer(name, WRITE_SCHEMA, read_as=METRICS_SCHEMA, **WRITE_OPTIONS) as write:
+        for result in results:
+            write(metrics_table([piece for pieces in result.pieces for piece in pieces]))
 
 
 def metrics_table(pieces: Sequence[Piece]) -> pa.Table:
