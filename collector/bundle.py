@@ -277,7 +277,7 @@ class SourceWriter:
                 if not opened:
                     handle = stack.enter_context(atomic_open(self.bundle.path / rel))
                     opened.append(stack.enter_context(pq.ParquetWriter(handle, schema, **options)))
-                opened[0].write_table(table.cast(schema))
+                opened[0].write_table(table if table.schema.equals(schema) else table.cast(schema))
 
             yield write
             if opened and read_as is not None:

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 # The one list of words that name a credential, in config keys and HTTP header names.
 SECRET_WORDS: tuple[str, ...] = (
@@ -125,6 +124,8 @@ class Masker:
         ``values`` itself when it holds none. The shortest is searched first: a value holding
         one that is absent is absent too (``Bearer <token>`` when ``<token>`` is not there), so
         the usual pair costs one scan."""
+        import pyarrow.compute as pc  # here: only events with text to mask need it
+
         absent: list[str] = []
         present: set[str] = set()
         texts = _row_bytes(values)

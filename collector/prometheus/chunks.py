@@ -114,10 +114,15 @@ class Piece:
     index: int
     offset: int
 
+    @property
+    def values_ref(self) -> str:
+        """The raw evidence of the piece's samples: ``ref#/data/result/i/values``, the array
+        holding them from position ``offset`` on."""
+        return f"{self.ref}#/data/result/{self.index}/values"
+
     def refs(self) -> pa.Array:
         """Each sample's raw evidence, ``ref#/data/result/i/values/j`` (built in Arrow)."""
-        prefix = f"{self.ref}#/data/result/{self.index}/values/"
-        return numbered(prefix, self.offset, len(self.times))
+        return numbered(self.values_ref + "/", self.offset, len(self.times))
 
 
 class Stitcher:

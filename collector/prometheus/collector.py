@@ -33,12 +33,11 @@ from incident_timeline.collector.prometheus.fetch import (
     Fetched,
     fetch_raw,
     range_calls,
-    samples_frame,
     samples_of,
     to_events,
 )
 from incident_timeline.collector.prometheus.queryrange import alert_event_rows
-from incident_timeline.collector.prometheus.streaming import stream_range
+from incident_timeline.collector.prometheus.streaming import stream_range, write_samples
 from incident_timeline.collector.secrets import is_secret_header
 from incident_timeline.timeline.clock import Clock
 from incident_timeline.timeline.metrics import DEFAULT_STEP_SECONDS, parse_threshold
@@ -388,8 +387,6 @@ class _Run:
     def node_clocks(self) -> None:
         """Raw ``node_time_seconds`` and the same targets' ``scrape_duration_seconds``: the
         direct measure of each node's clock against Prometheus' (timeline.trust.nodeclock)."""
-        import pandas as pd
-
         from incident_timeline.collector.prometheus.evidence import (
             NODE_TIME,
             SCRAPE_DURATION,
@@ -400,19 +397,19 @@ class _Run:
         if fetched.empty:
             return
         samples = _samples(fetched)
-        self.out.write_metrics(NODE_TIME, samples_frame(samples))
+        write_samples(self.out, NODE_TIME, [fetched.stitched])
         rows = clock_direct(samples)
         self.out.add_events(to_events(rows, None, NODE_TIME))
-        frames = []
+        found = []
         jobs = sorted({json.loads(x).get("job", "") for x in samples["labels"].unique()})
         for index, job in enumerate(jobs):  # the same targets' scrape latency bounds
             quoted = job.replace("\\", "\\\\").replace('"', '\\"')
             selector = f'{SCRAPE_DURATION}{{job="{quoted}"}}'
             durations = self.raw(selector, f"samples/{SCRAPE_DURATION}/{index:02d}")
             if not durations.empty:
-                frames.append(samples_frame(_samples(durations)))
-        if frames:
-            self.out.write_metrics(SCRAPE_DURATION, pd.concat(frames, ignore_index=True))
+                found.append(durations.stitched)
+        if found:
+            write_samples(self.out, SCRAPE_DURATION, found)
 
     def gap_scan(self, selector: str) -> None:
         """Holes in the raw samples of ``selector`` (``up`` by default), exact bounds."""

@@ -183,9 +183,3 @@ def to_events(
     pointers = [str(r["pointer"]) for r in rows]
     events["ref"] = pointers if stitched is None else [stitched.ref(p) for p in pointers]
     return schema.validate(events)
-
-
-def samples_frame(samples: pd.DataFrame) -> pd.DataFrame:
-    """Tidy samples for metrics/<name>.parquet from `samples_of`: time, series, labels,
-    value, ref."""
-    return samples.rename(columns={"pointer": "ref"}).reset_index(drop=True)

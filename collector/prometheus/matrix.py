@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 if TYPE_CHECKING:
@@ -110,6 +109,8 @@ def repeat(text: str, count: int) -> pa.Array:
 
 def numbered(prefix: str, first: int, count: int) -> pa.Array:
     """``prefix`` followed by ``first``, ``first + 1``, ... (``count`` large strings)."""
+    import pyarrow.compute as pc  # see _digits
+
     digits = _digits(first + count)[first : first + count]
     # inserting at 0 is several times faster than binary_join_element_wise
     return pc.binary_replace_slice(digits, start=0, stop=0, replacement=prefix)
@@ -151,6 +152,9 @@ _DIGITS: list[pa.Array] = [strings([])]
 
 def _digits(upto: int) -> pa.Array:
     """ "0", "1", ... up to at least ``upto`` (cached: chunks repeat the same offsets)."""
+    # pyarrow.compute imported here: a collect of range queries alone needs none of it
+    import pyarrow.compute as pc
+
     if len(_DIGITS[0]) < upto:
         count = np.arange(max(upto, 16_384), dtype=np.int64)
         _DIGITS[0] = pc.cast(arrow(count, pa.int64()), pa.large_string())

@@ -185,20 +185,27 @@ def test_thirty_days_arrive_complete_with_exact_values_and_refs(tmp_path: Path) 
     assert parquet.metadata.num_row_groups == 16  # one per answer: memory stays flat
     samples = pd.read_parquet(out / "metrics/error_ratio.parquet")
     assert len(samples) == 172_800 and samples["time"].is_monotonic_increasing
-    # written with dictionary labels, read as the strings every metrics file has
+    # written with dictionary labels and refs, read as the strings every metrics file has
     assert samples.dtypes.to_dict() == {
         "time": "datetime64[ns, UTC]",
         "series": pd.StringDtype(),
         "labels": pd.StringDtype(),
         "value": "float64",
         "ref": pd.StringDtype(),
+        "sample": "int64",
     }
     first, last = samples.iloc[0], samples.iloc[-1]
     assert first["time"] == pd.Timestamp(window.since) and first["value"] == 0.01
     assert last["time"] == pd.Timestamp(window.until) - pd.Timedelta(seconds=15)
-    assert first["ref"] == "raw/prometheus/queries/error_ratio/000.json#/data/result/0/values/0"
-    assert last["ref"] == "raw/prometheus/queries/error_ratio/015.json#/data/result/0/values/7799"
-    assert pointer(out, last["ref"]) == [int(window.until.timestamp()) - 15, "0.01"]
+    # a sample's evidence: its series' values array in the raw answer, and its place there
+    assert first["ref"] == "raw/prometheus/queries/error_ratio/000.json#/data/result/0/values"
+    assert last["ref"] == "raw/prometheus/queries/error_ratio/015.json#/data/result/0/values"
+    assert (first["sample"], last["sample"]) == (0, 7799)
+    assert samples["ref"].nunique() == 16
+    assert pointer(out, f"{last['ref']}/{last['sample']}") == [
+        int(window.until.timestamp()) - 15,
+        "0.01",
+    ]
     assert samples["series"].iloc[0] == 'ratio{service="checkout-api"}'
     inside = samples[samples["value"] == 0.073]
     assert len(inside) == 40 and inside["time"].iloc[0] == pd.Timestamp("2026-02-17T14:10Z")
@@ -222,6 +229,7 @@ def test_the_metrics_schema_is_the_one_pandas_gives() -> None:
             "labels": pd.Series(dtype="string"),
             "value": pd.Series(dtype="float64"),
             "ref": pd.Series(dtype="string"),
+            "sample": pd.Series(dtype="int64"),
         }
     )
     expected = pa.Schema.from_pandas(frame, preserve_index=False)

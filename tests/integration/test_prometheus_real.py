@@ -200,12 +200,17 @@ def test_small_chunks_stitch_to_the_same_evidence(
     for name in ("error_ratio", "up", "node_timex_sync_status"):
         # rows come chunk by chunk (series sorted within each): the same rows, in blocks
         small, whole = (
-            pd.read_parquet(b / f"metrics/{name}.parquet")
-            .drop(columns="ref")
-            .sort_values(["series", "time"], kind="stable", ignore_index=True)
+            pd.read_parquet(b / f"metrics/{name}.parquet").sort_values(
+                ["series", "time"], kind="stable", ignore_index=True
+            )
             for b in (out, bundle[1])
         )
-        pd.testing.assert_frame_equal(small, whole)
+        pd.testing.assert_frame_equal(small.iloc[:, :4], whole.iloc[:, :4])
+        for row in small.iloc[[0, len(small) // 2, -1]].itertuples():
+            # a sample's evidence (``ref`` + its place) is itself in its own chunk
+            time, value = follow(out, f"{row.ref}/{row.sample}")
+            assert pd.Timestamp(time, unit="s", tz="UTC") == row.time
+            assert float(value) == row.value
     for ref in events(out)["ref"]:
         assert follow(out, ref)  # every ref resolves in its own chunk
 
@@ -259,6 +264,9 @@ def test_node_clocks_from_raw_samples_of_a_real_server(
     )
     assert len(list((chunked / "raw/prometheus/samples/node_time_seconds").iterdir())) == 5
     for name in ("node_time_seconds", "scrape_duration_seconds"):
-        small = pd.read_parquet(chunked / f"metrics/{name}.parquet").drop(columns="ref")
-        whole = pd.read_parquet(out / f"metrics/{name}.parquet").drop(columns="ref")
-        pd.testing.assert_frame_equal(small, whole)
+        # the same samples; their evidence (ref, sample) is in each collect's own chunks
+        small, whole = (pd.read_parquet(b / f"metrics/{name}.parquet") for b in (chunked, out))
+        pd.testing.assert_frame_equal(small.iloc[:, :4], whole.iloc[:, :4])
+        for row in small.iloc[[0, -1]].itertuples():
+            time, value = follow(chunked, f"{row.ref}/{row.sample}")
+            assert (round(time * 1000), float(value)) == (row.time.value // 10**6, row.value)
