@@ -321,6 +321,27 @@ def one_window(
     return found
 
 
+def time_reports(url: str, work: Path, days: float, args: argparse.Namespace) -> None:
+    """`incident report` of the window's bundle (collected once more by this build), by this
+    build and by --compare's: a threshold on a busy query gives thousands of crossings."""
+    out = work / "bundle"
+    collect("collect", INCIDENT, work / "bench-None.toml", out, (END - timedelta(days=days), END))
+    events = pq_rows(out / "events" / "prometheus.parquet")
+    for name, incident in [("report", INCIDENT)] + [("report (other)", args.compare)] * bool(
+        args.compare
+    ):
+        wall, peak, cpu = run([incident, "report", str(out), "-o", str(work / "draft.md")])
+        print(
+            f"  {name:<16}{wall:>8.2f} s  cpu {cpu:.2f} s  peak {peak:.0f} MB  ({events:,} events)"
+        )
+
+
+def pq_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
 def report(cases: list[Case]) -> None:
     """The table: wall and CPU (the process's plus Prometheus') against the server loops'
     (``server``: one request at a time; ``server ×2``: two at a time, as the collector)."""
@@ -389,6 +410,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threshold", help="a threshold on the query, e.g. '> 0.99'")
     parser.add_argument("--compare", help="another build's incident command, same cases")
+    parser.add_argument(
+        "--report", action="store_true", help="also time `incident report` of each window's bundle"
+    )
     parser.add_argument("--profile", type=float, default=0, help="days to profile (0: none)")
     parser.add_argument("--keep", type=Path, help="work directory (default: a temp dir)")
     args = parser.parse_args()
@@ -411,6 +435,8 @@ def main() -> None:
         for days in (float(d) for d in args.windows.split(",") if d):
             print(f"\n{args.series} series × {days:g} days at {STEP} s")
             report(one_window(url, work, days, args, args.series))
+            if args.report:
+                time_reports(url, work, days, args)
         if args.profile:
             profile(url, work, args.profile, args.threshold)
     finally:

@@ -114,11 +114,13 @@ def _breaches(events: pd.DataFrame) -> list[Breach]:
     rows = events.loc[events["kind"] == "metric_threshold"]
     out = []
     open_: dict[tuple[str, str], tuple[Moment, list[str]]] = {}
+    # The stream of each ref's first row (looked up per crossing without a query label).
+    streams = dict(zip(rows["ref"].iloc[::-1], rows["stream"].iloc[::-1], strict=True))
     for moment in moments(rows):
         series = ", ".join(
             f"{k}={v}" for k, v in sorted(moment.labels.items()) if k not in _NOT_SERIES
         )
-        key = (str(moment.labels.get("query") or _stream_of(rows, moment)), series)
+        key = (str(moment.labels.get("query") or streams.get(moment.ref, moment.source)), series)
         value = _VALUE.search(moment.summary)
         if moment.labels.get("state", "above") != "below":
             open_.setdefault(key, (moment, []))[1].extend([value.group(1)] if value else [])
@@ -133,16 +135,18 @@ def with_peaks(breaches: list[Breach], metrics: Mapping[str, pd.DataFrame]) -> l
     """Each breach's peak from its query's samples (``metrics/<query>.parquet``) over the
     breach, ``0.3234 at 14:16:15``; the crossing value stays when there are no samples."""
     out = []
+    series: dict[str, dict[frozenset[tuple[str, str]], pd.DataFrame]] = {}
     for breach in breaches:
         samples = metrics.get(breach.query)
         if samples is None or samples.empty or not {"time", "value", "labels"} <= set(samples):
             out.append(breach)
             continue
+        if breach.query not in series:  # each query's samples split by series once
+            series[breach.query] = _by_series(samples)
         wanted = {k: v for k, v in breach.start.labels.items() if k not in _NOT_SERIES}
-        sets = {t: labels(t) == wanted for t in samples["labels"].unique()}
-        same = samples["labels"].map(sets).astype(bool)
+        mine = series[breach.query].get(frozenset(wanted.items()), samples.iloc[:0])
         end = breach.end.time if breach.end is not None else samples["time"].max()
-        span = samples.loc[same & samples["time"].between(breach.start.time, end)]
+        span = mine.loc[mine["time"].between(breach.start.time, end)]
         if span.empty or span["value"].isna().all():
             out.append(breach)
             continue
@@ -152,9 +156,15 @@ def with_peaks(breaches: list[Breach], metrics: Mapping[str, pd.DataFrame]) -> l
     return out
 
 
-def _stream_of(rows: pd.DataFrame, moment: Moment) -> str:
-    match = rows.loc[rows["ref"] == moment.ref, "stream"]
-    return str(match.iloc[0]) if len(match) else moment.source
+def _by_series(samples: pd.DataFrame) -> dict[frozenset[tuple[str, str]], pd.DataFrame]:
+    """A query's samples per series (its labels), each in the samples' order: a breach then
+    reads its own series, not every sample of the query (a threshold on a busy query gives
+    thousands of breaches)."""
+    codes, texts = pd.factorize(samples["labels"], use_na_sentinel=False)
+    out: dict[frozenset[tuple[str, str]], list[pd.DataFrame]] = {}
+    for code, frame in samples.reset_index(drop=True).groupby(codes, sort=False):
+        out.setdefault(frozenset(labels(texts[code]).items()), []).append(frame)
+    return {k: v[0] if len(v) == 1 else pd.concat(v).sort_index() for k, v in out.items()}
 
 
 def _peak(values: list[str]) -> str | None:
