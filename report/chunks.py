@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import IO
 
 import numpy as np
@@ -190,14 +189,6 @@ def text_chunks(
 
 
 def write_chunks(chunks: Iterable[bytes], handle: IO[bytes]) -> None:
-    """Write every chunk to a binary ``handle``, in order. One chunk is written in a thread
-    while the next is made (a write releases the GIL: a streamed timeline is merged
-    meanwhile); a failed write is raised here."""
-    with ThreadPoolExecutor(1, thread_name_prefix="write") as pool:
-        writing: Future[int] | None = None
-        for chunk in chunks:
-            if writing is not None:
-                writing.result()
-            writing = pool.submit(handle.write, chunk)
-        if writing is not None:
-            writing.result()
+    """Write every chunk to a binary ``handle``."""
+    for chunk in chunks:
+        handle.write(chunk)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import random
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from incident_timeline.report.chunks import csv_chunks, iso_ns_array, write_chunks
+from incident_timeline.report.chunks import csv_chunks, iso_ns_array
 from incident_timeline.report.render import render, render_chunks, stream_chunks
 from incident_timeline.timeline.merge import merge_events
 from incident_timeline.timeline.schema import COLUMNS, make_events
@@ -112,16 +110,3 @@ def test_merge_is_a_stable_sort_on_the_key_with_input_order_last() -> None:
     ordered = merge_events([frame])
     few = [ordered, ordered.iloc[[5, 200]]]  # few runs: the merged strings are slices
     pd.testing.assert_frame_equal(merge_events(few), reference_merge(few))
-
-
-def test_write_chunks_keeps_order_and_raises_a_failed_write() -> None:
-    out = io.BytesIO()
-    write_chunks((bytes([65 + i % 26]) * (i + 1) for i in range(200)), out)
-    assert out.getvalue() == b"".join(bytes([65 + i % 26]) * (i + 1) for i in range(200))
-
-    class Full(io.BytesIO):
-        def write(self, data: object) -> int:
-            raise OSError(28, "No space left on device")
-
-    with pytest.raises(OSError, match="No space left"):
-        write_chunks(iter([b"a", b"b"]), Full())
