@@ -25,8 +25,9 @@ from incident_timeline.timeline.timestamps.extract import civil_from_days
 BATCH_ROWS = 1 << 16
 
 
-def _needs_quotes() -> str:
-    """The characters that make Python's csv module quote a field, as an RE2 class.
+def _needs_quotes() -> bytes:
+    """The characters that make Python's csv module quote a field, as bytes (all ASCII, so
+    never part of another character's UTF-8 encoding).
 
     The delimiter, the quote character and the lineterminator's characters (pandas sets it to
     "\n") always do; whether a lone "\r" does has changed between Python releases, so the
@@ -34,7 +35,7 @@ def _needs_quotes() -> str:
     """
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerow(["\r", "x"])
-    return r'[,"\n\r]' if out.getvalue().startswith('"') else r'[,"\n]'
+    return b',"\n\r' if out.getvalue().startswith('"') else b',"\n'
 
 
 _NEEDS_QUOTES = _needs_quotes()
@@ -132,8 +133,8 @@ def _csv_field(values: pa.Array, few: bool = False) -> pa.Array:
     if few:
         coded = pc.dictionary_encode(values)
         return _csv_field(coded.dictionary).take(coded.indices)
-    needs = pc.match_substring_regex(values, _NEEDS_QUOTES)
-    if not pc.any(needs).as_py():
+    needs = _holding(values, _NEEDS_QUOTES)
+    if not needs.any():
         return values
     quoted = pc.binary_join_element_wise(
         pa.scalar('"', pa.large_string()),
@@ -141,7 +142,28 @@ def _csv_field(values: pa.Array, few: bool = False) -> pa.Array:
         pa.scalar('"', pa.large_string()),
         pa.scalar("", pa.large_string()),
     )
-    return quoted if pc.all(needs).as_py() else pc.if_else(needs, quoted, values)
+    return quoted if needs.all() else pc.if_else(pa.array(needs), quoted, values)
+
+
+def _holding(values: pa.Array, chars: bytes) -> np.ndarray:
+    """Which of the string ``values`` (no nulls) hold one of the ASCII ``chars``: one numpy
+    pass over their data (an RE2 match costs a call per row, much more for short fields)."""
+    out = np.zeros(len(values), dtype=bool)
+    if not len(values):
+        return out
+    wide = pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type)
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, np.int64 if wide else np.int32)
+    offsets = offsets[values.offset : values.offset + len(values) + 1]
+    if data_buffer is None or offsets[-1] == offsets[0]:
+        return out
+    data = np.frombuffer(data_buffer, np.uint8, int(offsets[-1] - offsets[0]), int(offsets[0]))
+    hit = data == chars[0]
+    for char in chars[1:]:
+        hit |= data == char
+    # A byte at position p belongs to the last row that starts at or before p.
+    out[np.searchsorted(offsets, np.flatnonzero(hit) + offsets[0], "right") - 1] = True
+    return out
 
 
 def _value_buffer(values: pa.Array) -> pa.Buffer:
