@@ -29,6 +29,7 @@ from markupsafe import Markup
 from incident_timeline.collector.errors import TemplateError
 from incident_timeline.report.facts import full, hms, human_duration
 from incident_timeline.report.markdown import md_code, md_text
+from incident_timeline.report.response import runs
 from incident_timeline.report.story import Story, Tally, build_story
 from incident_timeline.timeline.trust.findings import Correction
 
@@ -155,7 +156,7 @@ def environment(extra: Path | None = None) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(code=_code, link=_link, todo=todo, todo_inline=_todo_inline)
-    env.filters.update(hms=hms, when=full, num="{:,}".format, counted=_counted)
+    env.filters.update(hms=hms, when=full, num="{:,}".format, counted=_counted, runs=runs)
     return env
 
 

@@ -49,6 +49,73 @@ class Breach:
 
 
 @dataclasses.dataclass(frozen=True)
+class BreachRun:
+    """A series' breaches in one line of the draft: a threshold that one series crossed back
+    and forth many times (a noisy query) would otherwise fill the Impact section."""
+
+    breaches: list[Breach]
+
+    @property
+    def first(self) -> Breach:
+        return self.breaches[0]
+
+    @property
+    def end(self) -> Moment | None:
+        """The last breach's end (None: still beyond the threshold when the window ended)."""
+        return self.breaches[-1].end
+
+    @property
+    def span(self) -> str:
+        """From the first breach's start to the last one's end (with dates when those differ)."""
+        start, end = self.first.start, self.end
+        if end is None:
+            return f"from {start.hms} to the end of the window"
+        if start.time.date() == end.time.date():
+            return f"from {start.hms} to {end.hms}"
+        return f"from {start.when} to {end.when}"
+
+    @property
+    def above(self) -> str:
+        """Time beyond the threshold, the breaches that ended in the window summed."""
+        ended = [b.end.time - b.start.time for b in self.breaches if b.end is not None]
+        return human_duration(sum(ended, pd.Timedelta(0)))
+
+    @property
+    def peak(self) -> str | None:
+        """The highest of the breaches' peaks (the first of equal ones)."""
+        peaks = [(float(b.peak.split()[0]), -i, b.peak) for i, b in enumerate(self.breaches)
+                 if b.peak and _number(b.peak.split()[0])]  # fmt: skip
+        return max(peaks)[2] if peaks else None
+
+
+RUN = 3  # a series with more breaches than this is one line of the draft
+
+
+def runs(breaches: list[Breach], few: int = RUN) -> list[Breach | BreachRun]:
+    """The breaches in start order, each series with more than ``few`` of them as one
+    `BreachRun` where its first breach is."""
+    groups: dict[tuple[str, str], list[Breach]] = {}
+    for breach in breaches:
+        groups.setdefault((breach.query, breach.series), []).append(breach)
+    out: list[Breach | BreachRun] = []
+    for breach in breaches:
+        group = groups[(breach.query, breach.series)]
+        if len(group) <= few:
+            out.append(breach)
+        elif group[0] is breach:
+            out.append(BreachRun(group))
+    return out
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
 class ErrorSpan:
     """Error and critical log lines of one service (container, app or stream)."""
 

@@ -1,14 +1,16 @@
-"""Breach peaks read from each series' own samples (report.response.with_peaks)."""
+"""Breach peaks read from each series' own samples (report.response.with_peaks), and a
+series' many breaches as one line (runs)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pandas as pd
 
-from incident_timeline.report.facts import Moment
-from incident_timeline.report.response import Breach, with_peaks
+from incident_timeline.report.facts import Moment, human_duration
+from incident_timeline.report.response import Breach, BreachRun, runs, with_peaks
 
 T0 = pd.Timestamp("2026-02-17 14:00", tz="UTC")
 
@@ -60,3 +62,28 @@ def test_each_breach_peaks_on_its_own_series_and_span() -> None:
         "16 at 14:16:00",
         "99 at 14:01:00",
     ]
+
+
+def test_a_series_with_many_breaches_is_one_line_where_its_first_is() -> None:
+    flapping = [_breach("a", m, m + 1) for m in (0, 10, 20, 30)]
+    flapping[1] = dataclasses.replace(flapping[1], peak="3.5 at 14:10:30")
+    flapping[2] = dataclasses.replace(flapping[2], peak="3.5 at 14:20:30")
+    few = [_breach("b", 5, 7), _breach("b", 25, None)]
+    breaches = sorted(flapping + few, key=lambda b: b.start.time)
+    got = runs(breaches)
+    assert len(got) == 3
+    run, first_b, last_b = got
+    assert isinstance(run, BreachRun) and first_b is few[0] and last_b is few[1]
+    assert run.breaches == flapping
+    assert run.span == "from 14:00:00 to 14:31:00"
+    assert run.above == human_duration(pd.Timedelta(minutes=4))
+    assert run.peak == "3.5 at 14:10:30"  # the first of equal peaks
+    # across midnight the span says the dates; an open last breach runs to the window's end
+    late = [_breach("a", m, m + 1) for m in (0, 600, 1200)] + [_breach("a", 1500, None)]
+    (run,) = runs(late)
+    assert isinstance(run, BreachRun)
+    assert run.span == "from 14:00:00 to the end of the window"
+    closed = runs([*late[:3], _breach("a", 1500, 1510)])[0]
+    assert isinstance(closed, BreachRun)
+    assert closed.span == "from 2026-02-17 14:00:00 UTC to 2026-02-18 15:10:00 UTC"
+    assert runs(few) == few
