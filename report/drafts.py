@@ -72,7 +72,6 @@ def write_report(
     csv = path.with_name(f"{path.stem}-timeline.csv")
     manifest = read_manifest(bundle)
     curation = read_curation(bundle)
-    metrics = read_metrics(bundle, manifest)
     redactor = for_bundle(manifest) if redact else None
     # Written to a temporary file: kept only once the draft is made too, as before.
     with atomic_open(csv, "wb") as handle:
@@ -87,6 +86,9 @@ def write_report(
                 events = redactor.frame(events)
             write_chunks(csv_chunks(events), handle)
             reduced = Reduced(events, None, None, assembled.corrections, assembled.applied)
+        # Read once the timeline is written (its checks read the samples too), and only the
+        # columns the story's peaks and the figures use.
+        metrics = read_metrics(bundle, manifest, columns=("time", "series", "labels", "value"))
         text = postmortem(
             manifest,
             reduced.events,

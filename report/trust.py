@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from incident_timeline.collector.bundle import read_events, read_manifest
 from incident_timeline.collector.bundlefiles import atomic_open
@@ -35,13 +36,21 @@ from incident_timeline.timeline.trust.findings import (
 CORRECTIONS = "corrections.json"
 
 
-def read_metrics(bundle: Path, manifest: Mapping[str, Any]) -> dict[str, pd.DataFrame]:
-    """The bundle's metric samples, ``metrics/<name>.parquet`` by ``name``."""
+def read_metrics(
+    bundle: Path, manifest: Mapping[str, Any], columns: Sequence[str] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The bundle's metric samples, ``metrics/<name>.parquet`` by ``name``; with ``columns``,
+    only those of them a file has (a 30-day query holds millions of samples)."""
     metrics = {}
     for rel in sorted(manifest.get("files") or {}):
         if rel.startswith("metrics/") and rel.endswith(".parquet"):
             try:
-                metrics[rel[len("metrics/") : -len(".parquet")]] = pd.read_parquet(bundle / rel)
+                path = bundle / rel
+                names = None if columns is None else pq.read_schema(path).names
+                wanted = None if names is None else [c for c in columns or () if c in names]
+                metrics[rel[len("metrics/") : -len(".parquet")]] = pd.read_parquet(
+                    path, columns=wanted
+                )
             except (OSError, pa.ArrowException, ValueError) as exc:
                 raise BundleError(f"{bundle / rel}: cannot read metric samples: {exc}") from exc
     return metrics
