@@ -45,9 +45,10 @@ def read_metrics(
     for rel in sorted(manifest.get("files") or {}):
         if rel.startswith("metrics/") and rel.endswith(".parquet"):
             try:
-                path = bundle / rel
-                names = None if columns is None else pq.read_schema(path).names
-                wanted = None if names is None else [c for c in columns or () if c in names]
+                path, wanted = bundle / rel, None
+                if columns is not None:
+                    names = pq.read_schema(path).names
+                    wanted = [c for c in columns if c in names]
                 metrics[rel[len("metrics/") : -len(".parquet")]] = pd.read_parquet(
                     path, columns=wanted
                 )
