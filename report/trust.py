@@ -34,6 +34,9 @@ from incident_timeline.timeline.trust.findings import (
 )
 
 CORRECTIONS = "corrections.json"
+# The columns of metric samples the checks read (gaps, node clocks, alert paths): a
+# collector's per-sample evidence (Prometheus' ``ref`` and ``sample``) is left on disk.
+CHECKED = ("time", "series", "labels", "value", "pointer")
 
 
 def read_metrics(
@@ -84,7 +87,8 @@ def write_corrections(bundle: Path, accepted: Sequence[Correction]) -> list[Corr
 def load(bundle: Path) -> tuple[dict[str, Any], Assembled]:
     """Read ``bundle`` and assemble its timeline with findings and accepted corrections."""
     manifest = read_manifest(bundle)
-    metrics, corrections = read_metrics(bundle, manifest), read_corrections(bundle)
+    metrics = read_metrics(bundle, manifest, columns=CHECKED)
+    corrections = read_corrections(bundle)
     # The list of frames is passed on, not kept here, so assemble can free it once merged.
     assembled = assemble(read_events(bundle, manifest), metrics, manifest, corrections)
     return manifest, assembled
@@ -107,7 +111,8 @@ def scan_integrity(
     """`load_integrity`'s findings and corrected rows, and per events file the positions of
     the rows de-duplication drops (what `report.scan.scan_dropping` gives). ``on_dropped``
     is given those positions as soon as they are known, before the log lines are checked."""
-    metrics, corrections = read_metrics(bundle, manifest), read_corrections(bundle)
+    metrics = read_metrics(bundle, manifest, columns=CHECKED)
+    corrections = read_corrections(bundle)
     others, batches, dropped = scan_dropping(events_paths(bundle, dict(manifest)))
     if on_dropped is not None:
         on_dropped(dropped)
