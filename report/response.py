@@ -83,9 +83,8 @@ class BreachRun:
     @property
     def peak(self) -> str | None:
         """The highest of the breaches' peaks (the first of equal ones)."""
-        peaks = [(float(b.peak.split()[0]), -i, b.peak) for i, b in enumerate(self.breaches)
-                 if b.peak and _number(b.peak.split()[0])]  # fmt: skip
-        return max(peaks)[2] if peaks else None
+        best = _peak([b.peak.split()[0] for b in self.breaches if b.peak])
+        return next((b.peak for b in self.breaches if b.peak and b.peak.split()[0] == best), None)
 
 
 RUN = 3  # a series with more breaches than this is one line of the draft
@@ -105,14 +104,6 @@ def runs(breaches: list[Breach], few: int = RUN) -> list[Breach | BreachRun]:
         elif group[0] is breach:
             out.append(BreachRun(group))
     return out
-
-
-def _number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclasses.dataclass(frozen=True)
