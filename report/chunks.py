@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from incident_timeline.timeline.schema import COLUMNS, TIME_COLUMNS
-from incident_timeline.timeline.timestamps.extract import civil_from_days
+from incident_timeline.timeline.timestamps.extract import civil_from_days, string_parts
 
 BATCH_ROWS = 1 << 16
 
@@ -149,20 +149,16 @@ def _holding(values: pa.Array, chars: bytes) -> np.ndarray:
     """Which of the string ``values`` (no nulls) hold one of the ASCII ``chars``: one numpy
     pass over their data (an RE2 match costs a call per row, much more for short fields)."""
     out = np.zeros(len(values), dtype=bool)
-    if not len(values):
+    data, starts, lengths = string_parts(values)
+    if not lengths.any():
         return out
-    wide = pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type)
-    _, offsets_buffer, data_buffer = values.buffers()
-    offsets = np.frombuffer(offsets_buffer, np.int64 if wide else np.int32)
-    offsets = offsets[values.offset : values.offset + len(values) + 1]
-    if data_buffer is None or offsets[-1] == offsets[0]:
-        return out
-    data = np.frombuffer(data_buffer, np.uint8, int(offsets[-1] - offsets[0]), int(offsets[0]))
-    hit = data == chars[0]
+    first = int(starts[0])
+    body = data[first : int(starts[-1] + lengths[-1])]
+    hit = body == chars[0]
     for char in chars[1:]:
-        hit |= data == char
+        hit |= body == char
     # A byte at position p belongs to the last row that starts at or before p.
-    out[np.searchsorted(offsets, np.flatnonzero(hit) + offsets[0], "right") - 1] = True
+    out[np.searchsorted(starts, np.flatnonzero(hit) + first, "right") - 1] = True
     return out
 
 
