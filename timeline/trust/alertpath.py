@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from incident_timeline.timeline.timefmt import hms, iso, signed
-from incident_timeline.timeline.trust.evidence import common_step, metric_names, parse_labels
+from incident_timeline.timeline.trust.evidence import common_step, of_metrics, parse_labels
 from incident_timeline.timeline.trust.findings import Finding
 
 HORIZON = pd.Timedelta(minutes=10)
@@ -199,7 +199,7 @@ def _alerts_step(metrics: Mapping[str, pd.DataFrame]) -> float:
     for name, samples in sorted(metrics.items()):
         if samples.empty:
             continue
-        mask = (metric_names(samples, name) == "ALERTS").to_numpy(dtype=bool)
+        mask = of_metrics(samples, name, ("ALERTS",))
         step = common_step(samples.loc[mask]) if mask.any() else None
         if step is not None:
             return float(step.total_seconds())

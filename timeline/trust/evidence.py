@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,14 +122,21 @@ def workload(pod: str) -> str:
     return pod
 
 
-def metric_names(samples: pd.DataFrame, fallback: str) -> pd.Series:
-    """Each sample's metric name: its ``__name__`` label, else ``fallback`` (the file's name)."""
+def metric_names_of(samples: pd.DataFrame, fallback: str) -> dict[str, str]:
+    """Each series' metric name: its ``__name__`` label, else ``fallback`` (the file's name)."""
     firsts = samples.drop_duplicates("series")
-    names = {
+    return {
         s: parse_labels(lab).get("__name__", fallback)
         for s, lab in zip(firsts["series"], firsts["labels"], strict=True)
     }
-    return samples["series"].map(names).astype("string")
+
+
+def of_metrics(samples: pd.DataFrame, fallback: str, wanted: Sequence[str]) -> np.ndarray:
+    """Which samples are of the metrics named ``wanted`` (no name per sample is made: a
+    30-day query holds millions of samples of a few series)."""
+    series = [s for s, name in metric_names_of(samples, fallback).items() if name in wanted]
+    found: np.ndarray = samples["series"].isin(series).to_numpy(dtype=bool)
+    return found
 
 
 def series_labels(samples: pd.DataFrame) -> dict[str, dict[str, str]]:

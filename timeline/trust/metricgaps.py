@@ -19,13 +19,14 @@ jitter up to half an interval. A range query's steps are exact by construction.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from incident_timeline.timeline.timefmt import hms, iso, seconds_text
-from incident_timeline.timeline.trust.evidence import common_step, metric_names, series_labels
+from incident_timeline.timeline.trust.evidence import metric_names_of, series_labels
 from incident_timeline.timeline.trust.findings import Finding
 
 SKIPPED = ("ALERTS", "ALERTS_FOR_STATE")
@@ -33,83 +34,153 @@ GAP_STEPS = 1.5  # a spacing over this many steps is a gap (why: the module docs
 MIN_OWN_STEPS = 3  # spacings a series needs before its own most common one is its step
 
 
-def series_steps(ordered: pd.DataFrame) -> pd.Series:
-    """Each sample's series step (see the module docstring), for samples sorted by series
-    and time; NaT where no step is known."""
-    diffs = ordered["time"].groupby(ordered["series"]).diff()
-    positive = diffs[diffs > pd.Timedelta(0)].dt.round("1ms")
-    frame_step = common_step(ordered)
-    if positive.empty or frame_step is None:
-        return pd.Series(pd.NaT, index=ordered.index, dtype="timedelta64[ns]")
-    counts = (
-        pd.DataFrame({"series": ordered.loc[positive.index, "series"], "step": positive})
-        .value_counts()
-        .rename("n")
-        .reset_index()
-        .sort_values(["series", "n", "step"], ascending=[True, False, True], kind="stable")
+@dataclasses.dataclass(frozen=True)
+class Ordered:
+    """Samples in series-then-time order without copying the frame: ``rows`` are positions in
+    the frame (a stable sort, as ``sort_values(["series", "time"], kind="stable")``),
+    ``series`` each row's series as a code into ``names`` (sorted, so code order is the
+    series' order), ``times`` its time in ns. Rows with no series are left out."""
+
+    rows: np.ndarray
+    series: np.ndarray
+    times: np.ndarray
+    names: pd.Index
+
+    @classmethod
+    def of(cls, samples: pd.DataFrame, rows: np.ndarray | None = None) -> Ordered:
+        """``samples`` ordered (only its positions ``rows``, if given)."""
+        codes, names = pd.factorize(samples["series"], sort=True)
+        stamps = samples["time"].to_numpy(dtype="datetime64[ns]")
+        # a sample without a series or a time is no evidence of a spacing (sort_values puts
+        # it last, and groupby().diff() skips it)
+        known = (codes >= 0) & ~np.isnat(stamps)
+        times = stamps.view(np.int64)
+        picked = np.flatnonzero(known) if rows is None else rows[known[rows]]
+        order = picked[np.lexsort((times[picked], codes[picked]))]
+        return cls(order, codes[order], times[order], names)
+
+    def spacings(self) -> Spacings:
+        """Each row's spacing from the row before in its series."""
+        spacing = np.full(len(self.rows), -1, dtype=np.int64)
+        same = self.series[1:] == self.series[:-1]
+        spacing[1:][same] = (self.times[1:] - self.times[:-1])[same]
+        positive = np.flatnonzero(spacing > 0)
+        rounded = pd.to_timedelta(spacing[positive], unit="ns").round("1ms").to_numpy()
+        return Spacings(spacing, positive, rounded.view(np.int64))
+
+
+@dataclasses.dataclass(frozen=True)
+class Spacings:
+    """``spacing``: each ordered row's spacing from the row before in its series (ns; -1 for
+    a series' first row); ``positive``: the places of the positive ones, and ``rounded``
+    those rounded to the millisecond (as ``dt.round("1ms")``), what steps are counted in."""
+
+    spacing: np.ndarray
+    positive: np.ndarray
+    rounded: np.ndarray
+
+
+def _most_common(values: np.ndarray) -> int:
+    """The most common of ``values`` (ties: the smallest)."""
+    found, counts = np.unique(values, return_counts=True)
+    return int(found[counts == counts.max()].min())
+
+
+def series_steps(ordered: Ordered, spaced: Spacings) -> np.ndarray:
+    """Each ordered row's series step in ns (see the module docstring), -1 where none is
+    known."""
+    steps = np.full(len(ordered.rows), -1, dtype=np.int64)
+    if not len(spaced.rounded):
+        return steps
+    steps[:] = _most_common(spaced.rounded)
+    # a series' own step: its most common spacing (ties: the smallest), when seen MIN_OWN_STEPS
+    # times or more
+    values, which = np.unique(spaced.rounded, return_inverse=True)
+    pairs, counts = np.unique(
+        ordered.series[spaced.positive] * len(values) + which, return_counts=True
     )
-    best = counts.drop_duplicates("series").set_index("series")
-    own = best.loc[best["n"] >= MIN_OWN_STEPS, "step"]
-    steps = pd.Series(frame_step, index=ordered.index, dtype="timedelta64[ns]")
-    mine = ordered["series"].isin(own.index).to_numpy(dtype=bool)
-    if mine.any():
-        steps[mine] = pd.to_timedelta(ordered.loc[mine, "series"].map(own.to_dict()))
+    series, value = np.divmod(pairs, len(values))
+    best = np.lexsort((value, -counts, series))
+    first = best[np.r_[True, series[best][1:] != series[best][:-1]]]
+    own = first[counts[first] >= MIN_OWN_STEPS]
+    step_of = np.full(len(ordered.names), -1, dtype=np.int64)
+    step_of[series[own]] = values[value[own]]
+    mine = step_of[ordered.series] >= 0
+    steps[mine] = step_of[ordered.series[mine]]
     return steps
+
+
+def _holes(ordered: Ordered, spaced: Spacings) -> tuple[np.ndarray, np.ndarray]:
+    """Places in ``ordered`` right after a hole (a spacing over GAP_STEPS series steps), and
+    those steps (ns)."""
+    steps = series_steps(ordered, spaced)
+    limit = (steps.astype(np.float64) * GAP_STEPS).astype(np.int64)
+    hits = np.flatnonzero((steps >= 0) & (spaced.spacing > limit))
+    return hits, steps[hits]
 
 
 def sample_gaps(samples: pd.DataFrame) -> pd.DataFrame:
     """The one gap rule: for ``samples`` (any order), a row per hole with the positions in
     ``samples`` of the sample ``before`` and ``after`` it and the series' ``step``."""
-    ordered = samples.sort_values(["series", "time"], kind="stable")
-    steps = series_steps(ordered)
-    spacing = ordered["time"].groupby(ordered["series"]).diff()
-    hits = np.flatnonzero((spacing > steps * GAP_STEPS).to_numpy(dtype=bool, na_value=False))
-    positions = samples.index.get_indexer(ordered.index)
+    ordered = Ordered.of(samples)
+    hits, steps = _holes(ordered, ordered.spacings())
     return pd.DataFrame(
         {
-            "before": positions[hits - 1],
-            "after": positions[hits],
-            "step": steps.iloc[hits].to_numpy(),
+            "before": ordered.rows[hits - 1],
+            "after": ordered.rows[hits],
+            "step": pd.to_timedelta(steps, unit="ns"),
         }
     )
 
 
 def metric_gap_findings(metrics: Mapping[str, pd.DataFrame]) -> list[Finding]:
-    """Missing steps and ``up == 0`` runs in every metrics frame, by frame name."""
+    """Missing steps and ``up == 0`` runs in every metrics frame, by frame name. The frame is
+    read in place (positions in series and time order): a 30-day query holds millions of
+    samples, and copies of it sorted cost gigabytes."""
     findings: list[Finding] = []
     for name, samples in sorted(metrics.items()):
         if samples.empty:
             continue
-        names = metric_names(samples, name.removesuffix(".json"))
-        keep = ~names.isin(list(SKIPPED)).to_numpy(dtype=bool)
-        part = samples.loc[keep].assign(metric=names[keep])
-        step = common_step(part)
-        if step is None:
-            continue
-        part = part.sort_values(["series", "time"], kind="stable").reset_index(drop=True)
-        findings += _missing_steps(name, part)
-        up = part.loc[(part["metric"] == "up").to_numpy(dtype=bool)]
-        findings += _down_runs(name, up.reset_index(drop=True), step)
+        names = metric_names_of(samples, name.removesuffix(".json"))
+        skipped = [s for s, metric in names.items() if metric in SKIPPED]
+        keep = np.flatnonzero(~samples["series"].isin(skipped).to_numpy(dtype=bool))
+        ordered = Ordered.of(samples, keep)
+        spaced = ordered.spacings()
+        if not len(spaced.rounded):
+            continue  # no spacing: no step is known
+        findings += _missing_steps(name, samples, names, ordered, *_holes(ordered, spaced))
+        up = [s for s, metric in names.items() if metric == "up"]
+        rows = ordered.rows[np.isin(ordered.series, ordered.names.get_indexer(up))]
+        step = pd.Timedelta(_most_common(spaced.rounded), unit="ns")
+        findings += _down_runs(name, samples.iloc[rows].reset_index(drop=True), step)
     return findings
 
 
-def _missing_steps(name: str, part: pd.DataFrame) -> list[Finding]:
-    holes = sample_gaps(part)
-    if holes.empty:
+def _missing_steps(
+    name: str,
+    samples: pd.DataFrame,
+    names: Mapping[str, str],
+    ordered: Ordered,
+    hits: np.ndarray,
+    step_ns: np.ndarray,
+) -> list[Finding]:
+    if not len(hits):
         return []
-    before, after = part.iloc[holes["before"]], part.iloc[holes["after"]]
-    steps = pd.to_timedelta(holes["step"].to_numpy())
+    before, after = samples.iloc[ordered.rows[hits - 1]], samples.iloc[ordered.rows[hits]]
+    steps = pd.to_timedelta(step_ns, unit="ns")
     rows = pd.DataFrame(
         {
             "series": after["series"].to_numpy(),
             "start": (before["time"].reset_index(drop=True) + steps).to_numpy(),
             "end": after["time"].to_numpy(),
             "ref": _refs(name, before),
-            "metric": after["metric"].to_numpy(),
+            "metric": after["series"].map(names).to_numpy(),
             "step": steps,
         }
     )
-    labels = series_labels(part)
+    # each series' labels from its first sample (in order), as `series_labels` of them all
+    held = np.unique(ordered.series[hits])
+    labels = series_labels(samples.iloc[ordered.rows[np.searchsorted(ordered.series, held)]])
     findings = []
     for (start, end, step), group in rows.groupby(["start", "end", "step"], sort=True):
         start, end, step = pd.Timestamp(start), pd.Timestamp(end), pd.Timedelta(step)

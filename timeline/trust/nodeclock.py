@@ -40,7 +40,7 @@ from incident_timeline.timeline.timefmt import seconds_text
 from incident_timeline.timeline.trust.evidence import (
     PodLife,
     log_pods,
-    metric_names,
+    metric_names_of,
     pods_on,
     series_labels,
 )
@@ -84,11 +84,12 @@ def node_metrics(metrics: Mapping[str, pd.DataFrame], wanted: Sequence[str]) -> 
     for name, samples in sorted(metrics.items()):
         if samples.empty:
             continue
-        names = metric_names(samples, name.removesuffix(".json"))
-        part = samples.loc[names.isin(list(wanted)).to_numpy(dtype=bool)].copy()
+        names = metric_names_of(samples, name.removesuffix(".json"))
+        kept = [s for s, metric in names.items() if metric in wanted]
+        part = samples.loc[samples["series"].isin(kept).to_numpy(dtype=bool)].copy()
         if part.empty:
             continue
-        part["metric"] = names[part.index]
+        part["metric"] = part["series"].map(names).astype("string")
         labels = series_labels(part)
         for column, pick in (("node", node_of), ("job", _job), ("instance", _instance)):
             part[column] = part["series"].map({s: pick(lab) for s, lab in labels.items()})
