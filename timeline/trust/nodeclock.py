@@ -86,9 +86,11 @@ def node_metrics(metrics: Mapping[str, pd.DataFrame], wanted: Sequence[str]) -> 
             continue
         names = metric_names_of(samples, name.removesuffix(".json"))
         kept = [s for s, metric in names.items() if metric in wanted]
-        part = samples.loc[samples["series"].isin(kept).to_numpy(dtype=bool)].copy()
+        part = samples.loc[samples["series"].isin(kept).to_numpy(dtype=bool)]
         if part.empty:
             continue
+        # the few samples as plain strings: what is mapped from them sorts as strings do
+        part = part.astype({"series": "string", "labels": "string"})
         part["metric"] = part["series"].map(names).astype("string")
         labels = series_labels(part)
         for column, pick in (("node", node_of), ("job", _job), ("instance", _instance)):
